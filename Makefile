@@ -1,0 +1,38 @@
+# contractqa: `make run` (set up, index the sample contracts, start the app) and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONTRACTS := data/contracts
+
+.PHONY: install run test lint bench eval browser-deps clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU wheel of torch must come first: any other spec pulls gigabytes of CUDA packages.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+browser-deps:
+	@test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
+
+run: install
+	$(BIN)/contractqa serve --ingest $(CONTRACTS)
+
+test: install browser-deps
+	$(BIN)/ruff check .
+	$(BIN)/mypy contractqa ingest retrieval eval app.py
+	$(BIN)/pytest -q
+
+eval: install
+	$(BIN)/contractqa eval --baselines --report eval/report
+
+bench: install
+	$(BIN)/contractqa bench all
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

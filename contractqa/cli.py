@@ -1,0 +1,198 @@
+"""The `contractqa` command: ingest, documents, articles, ask, eval, bench, serve, delete."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from contractqa.settings import Settings
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from contractqa.service import ContractQA
+
+    service = ContractQA(settings)
+
+    def progress(name: str, fraction: float) -> None:
+        if not args.json:
+            print(f"[{fraction:4.0%}] {name}", file=sys.stderr, flush=True)
+
+    report = service.ingest([Path(p) for p in args.paths], progress=progress)
+    if args.json:
+        _print_json([r.__dict__ for r in report.results])
+    else:
+        for r in report.results:
+            mark = {"indexed": "OK ", "unchanged": "=  ", "error": "ERR"}[r.status]
+            print(f"{mark} {r.document_id}: {r.message} ({r.chunks} extraits)"
+                  if r.status != "error" else f"{mark} {r.message}")
+    return 0 if report.ok else 1
+
+
+def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
+    from contractqa.service import ContractQA
+
+    records = ContractQA(settings).documents()
+    if args.json:
+        _print_json([r.summary() for r in records])
+    else:
+        for r in records:
+            print(f"{r.document_id}  {r.title}  ({r.articles} articles, {r.chunks} extraits)")
+        if not records:
+            print("Aucun contrat indexé - lancez `contractqa ingest DOSSIER`.")
+    return 0
+
+
+def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.models import IngestError
+    from ingest.pipeline import outline_of, parse_file
+
+    target = Path(args.target)
+    if target.exists():
+        try:
+            parsed, _profile, _hash = parse_file(target, settings.max_file_mb)
+        except IngestError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        outline = outline_of(parsed)
+        fallback = parsed.fallback
+    else:
+        from contractqa.service import ContractQA
+
+        try:
+            outline = ContractQA(settings).outline(args.target)
+        except KeyError:
+            print(f"{args.target}: ni fichier ni document indexé. Donnez un chemin ou un "
+                  "identifiant de `contractqa documents`.", file=sys.stderr)
+            return 1
+        fallback = False
+    if args.json:
+        _print_json(outline)
+        return 0
+    if fallback:
+        print("Aucun article reconnu : découpage par paragraphes.")
+    for row in outline:
+        pages = ",".join(str(p) for p in row["pages"])  # type: ignore[attr-defined]
+        print(f"{row['section'] or '-':12} {row['article'] or '-':10} "
+              f"{(row['heading'] or '')[:60]:60} p.{pages:6} {row['chars']:>6}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from contractqa.service import ContractQA
+
+    service = ContractQA(settings)
+    documents = args.document or None
+    if args.batch:
+        lines = Path(args.batch).read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                question = str(item["question"])
+            except (ValueError, KeyError, TypeError):
+                print(f"{args.batch}:{number}: ligne invalide - attendu "
+                      '{"id": ..., "question": ...}', file=sys.stderr)
+                return 1
+            answer = service.ask(question, documents=documents)
+            answer.id = str(item.get("id")) if item.get("id") is not None else None
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        return 0
+    if not args.question:
+        print("Donnez une question, ou --batch FICHIER.jsonl.", file=sys.stderr)
+        return 2
+    answer = service.ask(args.question, documents=documents)
+    if args.json:
+        _print_json(answer.to_json())
+    else:
+        print(answer.answer)
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
+    from contractqa.service import ContractQA
+
+    deleted = ContractQA(settings).delete(args.document_id)
+    if args.json:
+        _print_json({"document_id": args.document_id, "deleted": deleted})
+    elif not deleted:
+        print(f"{args.document_id}: document inconnu.", file=sys.stderr)
+    return 0 if deleted else 1
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import app
+
+    ingest = [Path(p) for p in args.ingest] if args.ingest else None
+    app.serve(settings, ingest_paths=ingest)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.runner import main as eval_main
+
+    return eval_main(args, settings)
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.bench import main as bench_main
+
+    return bench_main(args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="contractqa",
+                                     description="Questions-réponses sur des contrats.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("ingest", help="indexer des fichiers ou dossiers")
+    p.add_argument("paths", nargs="+")
+    p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser("documents", help="lister les contrats indexés")
+    p.set_defaults(func=cmd_documents)
+    p = sub.add_parser("articles", help="plan des articles d'un fichier ou document")
+    p.add_argument("target")
+    p.set_defaults(func=cmd_articles)
+    p = sub.add_parser("ask", help="poser une question")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--document", action="append")
+    p.add_argument("--batch")
+    p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("delete", help="retirer un contrat de l'index")
+    p.add_argument("document_id")
+    p.set_defaults(func=cmd_delete)
+    p = sub.add_parser("serve", help="lancer l'application web")
+    p.add_argument("--ingest", action="append", help="indexer ce dossier au premier démarrage")
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("eval", help="évaluer sur le jeu de questions de référence")
+    p.add_argument("--dataset", action="append")
+    p.add_argument("--report")
+    p.add_argument("--baselines", action="store_true")
+    p.add_argument("--limit", type=int)
+    p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("bench", help="mesurer vitesse et mémoire")
+    p.add_argument("what", nargs="?", default="all", choices=["all", "ingest", "query"])
+    p.set_defaults(func=cmd_bench)
+    for name, action in sub.choices.items():
+        del name
+        action.add_argument("--json", action="store_true", help="sortie JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    try:
+        return int(args.func(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The application facade: what the CLI, the web app and the API call.
+
+One `ContractQA` is built at the entry point from `Settings`; it owns the store, the embedder,
+the lexical index and the retrieval chain. UI and API code call only these methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contractqa.settings import Settings
+from ingest.embeddings import EmbeddingModel, get_embedding_model
+from ingest.pipeline import FileResult, Ingestor
+from ingest.store import ChunkStore, DocumentRecord
+from retrieval.chain import AnswerEvent, QAChain
+from retrieval.models import Answer, Turn
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class IngestReport:
+    """Per-file results of one ingest call; `ok` is False when any file failed."""
+
+    results: list[FileResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status != "error" for r in self.results)
+
+
+class ContractQA:
+    """Ingest contracts and answer questions about them."""
+
+    def __init__(self, settings: Settings, embedder: EmbeddingModel | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or get_embedding_model(settings.embeddings, settings.cache_dir)
+        self.store = ChunkStore.from_settings(settings)
+        self.ingestor = Ingestor(self.store, self.embedder, settings)
+        self.chain = QAChain.from_settings(settings, self.store, self.embedder)
+
+    # Ingestion -----------------------------------------------------------------------------
+    def ingest(self, paths: list[Path], progress: Progress | None = None) -> IngestReport:
+        report = IngestReport(self.ingestor.ingest(paths, progress=progress))
+        self.chain.refresh()
+        return report
+
+    def documents(self) -> list[DocumentRecord]:
+        return self.store.documents()
+
+    def outline(self, document_id: str) -> list[dict[str, object]]:
+        """The article outline of an indexed document (section, article, heading, pages, chars)."""
+        return self.store.outline(document_id)
+
+    def article_text(self, document_id: str, section: str | None, article: str | None) -> str:
+        """The whole article (with its sub-articles) in the contract's own words."""
+        return self.store.article_text(document_id, section, article)
+
+    def delete(self, document_id: str) -> bool:
+        deleted = self.store.delete_document(document_id)
+        self.chain.refresh()
+        return deleted
+
+    def ready(self) -> bool:
+        return self.store.ready()
+
+    # Questions -----------------------------------------------------------------------------
+    def ask(
+        self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None
+    ) -> Answer:
+        return self.chain.answer(question, documents=documents, history=history or [])
+
+    def stream(
+        self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None
+    ) -> Iterator[AnswerEvent]:
+        """Yield `AnswerEvent`s: text deltas as they come, then the final validated answer."""
+        return self.chain.stream(question, documents=documents, history=history or [])

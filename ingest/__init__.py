@@ -1,0 +1,1 @@
+"""Ingestion: load contracts, clean them, parse their articles, chunk, embed and index."""

@@ -1,0 +1,124 @@
+"""Derive how lawyers name a contract (parties, trade names, document types) from its text.
+
+Nothing here knows the sample contracts: names come from legal-entity patterns ("X, société
+par actions simplifiée"), trade-mark phrases ("marque X", "plateforme X"), distinctive
+capitalised names, and the acronyms a contract gives itself ("(ci-après « CGV »)").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+
+_NAME = r"[A-Z][\w.&'’-]*(?:[ \t]+[A-Z][\w.&'’-]*){0,3}"
+_ENTITY = re.compile(rf"({_NAME}),?\s+(?:une?\s+)?(?:société|Société|SAS\b|SARL\b|SA\b)")
+_COMPANY = re.compile(rf"\b(?:la société|la Société)\s+({_NAME})")
+_TRADE = re.compile(r"\b(?:marque|produit|plateforme|platform|licence)\s+([A-Z][\w.]*[A-Za-z])")
+_CAMEL = re.compile(r"\b([A-Z][a-z]+[A-Z][A-Za-z]*|[A-Z]{2,}[a-z]{2,}[A-Z]*)\b")
+_BIGRAM = re.compile(r"\b([A-Z][a-z]{2,}[ \t]+[A-Z][a-z]{2,})\b")
+_ACRONYM = re.compile(r"[(«\"“]\s*(?:ci-après\s+(?:le|la|les|l')?\s*)?[«\"“]?\s*([A-Z]{2,6})\s*[»\"”)]")
+_TYPES = {
+    "cgv": ("conditions generales de vente",),
+    "cgu": ("conditions generales d'utilisation",),
+    "cgvu": ("conditions generales de vente et d'utilisation",),
+    "dpa": ("data processing", "sous-traitance rgpd", "donnees a caractere personnel",
+            "traitement des donnees"),
+    "msa": ("master services agreement",),
+    "licence": ("licence", "license"),
+}
+_GENERIC = {
+    "client", "clients", "prestataire", "partie", "parties", "contrat", "services", "service",
+    "conditions", "generales", "donnees", "personnelles", "responsable", "traitement", "union",
+    "europeenne", "code", "civil", "commerce", "article", "annexe", "le", "la", "les", "ce",
+    "cette", "en", "si", "tout", "toute", "france", "paris", "sous-traitant", "societe",
+    "utilisateur", "utilisateurs", "plateforme", "logiciel", "licence", "dans", "pour", "par",
+    "aux", "des", "une", "un", "il", "elle", "chaque", "aucun", "aucune", "lorsque", "cloud",
+    "data", "saas", "ai", "ia", "the", "de", "du", "et", "ou",
+}
+
+
+def fold(text: str) -> str:
+    """Lowercase, strip accents and unify apostrophes, for matching names in questions."""
+    text = unicodedata.normalize("NFKD", text.replace("’", "'"))
+    return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a contract can be named: display title, party/trade names and document types.
+
+    `candidates` are capitalised names seen often in the text; the router keeps those that are
+    distinctive across the indexed corpus (a defined term like "Force Majeure" is not).
+    """
+
+    title: str
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    candidates: tuple[str, ...] = ()
+
+
+def _clean_name(name: str) -> str | None:
+    name = re.sub(r"\s+", " ", name).strip(" .,’'")
+    words = [w for w in fold(name).split() if w not in _GENERIC]
+    if not words or len(name) < 3:
+        return None
+    return name
+
+
+def derive_profile(title: str, text: str) -> Profile:
+    head = text[:6000]
+    names: list[str] = []
+    for pattern in (_ENTITY, _COMPANY, _TRADE):
+        for match in pattern.finditer(head):
+            name = _clean_name(match.group(1))
+            if name and fold(name) not in {fold(n) for n in names}:
+                names.append(name)
+    camel = Counter(n for m in _CAMEL.finditer(text) if (n := _clean_name(m.group(1))))
+    for name, count in camel.most_common(4):
+        if count >= 3 and fold(name) not in {fold(n) for n in names}:
+            names.append(name)
+    bigrams = Counter(
+        m.group(1) for m in _BIGRAM.finditer(text)
+        if all(w not in _GENERIC for w in fold(m.group(1)).split())
+    )
+    candidates = tuple(n for n, c in bigrams.most_common(8) if c >= 3)
+    types = _types(title, head)
+    display = _display_title(title, head, names)
+    return Profile(display, tuple(names[:6]), tuple(types), candidates)
+
+
+def _types(title: str, head: str) -> list[str]:
+    folded = fold(f"{title}\n{head[:3000]}")
+    types = [t for t, phrases in _TYPES.items() if any(p in folded for p in phrases)]
+    for match in _ACRONYM.finditer(f"{title}\n{head[:3000]}"):
+        acronym = match.group(1).lower()
+        if acronym not in types and acronym not in ("sas", "rcs", "rgpd", "ue", "api", "llm"):
+            types.append(acronym)
+    return types
+
+
+def _display_title(title: str, head: str, names: list[str]) -> str:
+    title = " ".join(title.split())
+    if not title or len(title) > 120:
+        folded = fold(head)
+        phrase = next((p for phrases in _TYPES.values() for p in phrases if p in folded), "")
+        at = folded.find(phrase) if phrase else -1
+        # fold() keeps the length of precomposed text, so the original words can be shown.
+        title = head[at: at + len(phrase)] if at >= 0 else "Contrat"
+    if names and not any(fold(n) in fold(title) for n in names):
+        title = f"{title} — {names[0]}"
+    return title
+
+
+def name_variants(name: str) -> set[str]:
+    """Folded ways a name may be written in a question: "Sillage.ai" -> "sillage.ai", "sillage"."""
+    key = fold(name)
+    variants = {key, key.replace(".", " ").strip()}
+    base = re.sub(r"\.(ai|io|com|fr)$", "", key)
+    variants.add(base)
+    words = [w for w in re.split(r"[\s.]+", base) if w]
+    if len(words) > 1 and len(words[0]) >= 4 and words[0] not in _GENERIC:
+        variants.add(words[0])
+    return {v for v in variants if len(v) >= 3 and v not in _GENERIC}

@@ -1,0 +1,116 @@
+"""A French BM25 index over chunks: stemmed, accent-folded, persisted as a rebuildable cache."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+from ingest.aliases import fold
+from ingest.models import Chunk
+
+_WORD = re.compile(r"[a-z0-9]+")
+STOPWORDS = frozenset(fold(w) for w in """
+a au aux avec ce ces cet cette dans de des du elle en est et eux il ils je la le les leur
+leurs lui ma mais me meme mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se
+ses son sur ta te tes toi ton tu un une vos votre vous c d j l m n s t y ete etre avoir
+sont sera seront ont a-t-il quel quelle quels quelles quoi comment combien est-ce
+ceci cela ca lequel laquelle lesquels dont ou si sans sous entre vers chez
+prevu prevue prevus prevues prevoit contrat contrats article articles clause clauses
+selon concernant ainsi tout toute tous toutes peut peuvent doit doivent faut il-y
+""".split())
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> object:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("french")
+
+
+def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Fold accents, split words, drop stopwords and stem (French Snowball)."""
+    words = _WORD.findall(fold(text).replace("'", " "))
+    if not keep_stopwords:
+        words = [w for w in words if w not in STOPWORDS]
+    return [_stem(w) for w in words]
+
+
+@lru_cache(maxsize=50_000)
+def _stem(word: str) -> str:
+    if word.isdigit():
+        return word
+    return str(_stemmer().stemWord(word))  # type: ignore[attr-defined]
+
+
+class BM25Index:
+    """Okapi BM25 over chunk ids; build from chunks, or load from its JSON cache."""
+
+    def __init__(self, ids: list[str], docs: list[list[str]], k1: float = 1.2,
+                 b: float = 0.75) -> None:
+        self.ids = ids
+        self.k1, self.b = k1, b
+        self.tf = [Counter(d) for d in docs]
+        self.lengths = [len(d) for d in docs]
+        self.avg = sum(self.lengths) / len(docs) if docs else 0.0
+        df: Counter[str] = Counter()
+        for counts in self.tf:
+            df.update(counts.keys())
+        n = len(docs)
+        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        self.postings: dict[str, list[int]] = {}
+        for i, counts in enumerate(self.tf):
+            for term in counts:
+                self.postings.setdefault(term, []).append(i)
+
+    @classmethod
+    def from_chunks(cls, chunks: list[Chunk]) -> BM25Index:
+        return cls([c.chunk_id for c in chunks], [tokenize(c.indexed_text) for c in chunks])
+
+    def search(self, query: str, k: int = 20, allowed: set[str] | None = None
+               ) -> list[tuple[str, float]]:
+        terms = tokenize(query)
+        scores: Counter[int] = Counter()
+        for term in set(terms):
+            idf = self.idf.get(term)
+            if idf is None:
+                continue
+            for i in self.postings[term]:
+                if allowed is not None and self.ids[i] not in allowed:
+                    continue
+                tf = self.tf[i][term]
+                norm = tf + self.k1 * (1 - self.b + self.b * self.lengths[i] / (self.avg or 1))
+                scores[i] += idf * tf * (self.k1 + 1) / norm
+        return [(self.ids[i], s) for i, s in scores.most_common(k)]
+
+    def save(self, path: Path, fingerprint: str) -> None:
+        """Write the cache atomically (tokens per chunk; statistics are recomputed on load)."""
+        data = {"fingerprint": fingerprint, "ids": self.ids,
+                "docs": [list(c.elements()) for c in self.tf]}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, fingerprint: str) -> BM25Index | None:
+        """The cached index, or None when it is missing, unreadable or stale."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if data.get("fingerprint") != fingerprint:
+            return None
+        return cls(data["ids"], data["docs"])
+
+
+def load_or_build(path: Path, fingerprint: str, chunks: list[Chunk]) -> BM25Index:
+    """The lexical index matching the store: from the cache when fresh, else rebuilt."""
+    index = BM25Index.load(path, fingerprint)
+    if index is None or set(index.ids) != {c.chunk_id for c in chunks}:
+        index = BM25Index.from_chunks(chunks)
+        index.save(path, fingerprint)
+    return index

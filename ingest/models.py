@@ -1,0 +1,130 @@
+"""Typed records passed between the ingestion steps."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+class IngestError(Exception):
+    """A file could not be ingested; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a document with its character offset in the extracted source text."""
+
+    text: str
+    start: int
+    page: int
+    heading_level: int | None = None  # from a DOCX heading style, when there is one
+
+
+@dataclass
+class LoadedDocument:
+    """Text extracted from one file, as lines with offsets and pages."""
+
+    document_id: str
+    source: str
+    text: str
+    lines: list[Line]
+    file_type: str
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Article:
+    """A node of a contract's structure: an article, sub-article, preamble or paragraph."""
+
+    section: str | None
+    number: str | None
+    heading: str | None
+    lines: list[Line] = field(default_factory=list)
+    level: int = 1
+
+    @property
+    def text(self) -> str:
+        return join_lines([ln.text for ln in self.lines])
+
+    @property
+    def start(self) -> int:
+        return self.lines[0].start if self.lines else 0
+
+    @property
+    def end(self) -> int:
+        return self.lines[-1].start + len(self.lines[-1].text) if self.lines else 0
+
+    @property
+    def pages(self) -> list[int]:
+        return sorted({ln.page for ln in self.lines})
+
+
+@dataclass
+class ParsedDocument:
+    """A contract's outline: title, leaf articles in reading order, and how it was parsed."""
+
+    document_id: str
+    title: str
+    articles: list[Article]
+    sections: list[str]
+    fallback: bool = False  # True when no article structure was found (paragraph chunks)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """What is embedded and indexed: one article, or one part of a long article."""
+
+    chunk_id: str
+    document_id: str
+    document_title: str
+    section: str | None
+    article: str | None
+    heading: str | None
+    text: str
+    context: str
+    pages: tuple[int, ...]
+    start: int
+    end: int
+    part: int = 1
+    parts: int = 1
+
+    @property
+    def indexed_text(self) -> str:
+        """The text embedded and searched: its identity header, then the contract's words."""
+        return f"{self.context}\n{self.text}"
+
+
+def join_lines(lines: list[str]) -> str:
+    """Join hard-wrapped lines into paragraphs without changing any word.
+
+    A line that ends a sentence, or is followed by a blank line, list item or heading-like
+    line, ends a paragraph; other lines are joined to the next with a single space.
+    """
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            if current:
+                paragraphs.append(" ".join(current))
+                current = []
+            continue
+        starts_block = bool(current) and (line[:1] in "-•–*" or line[:1].isdigit())
+        if starts_block and current:
+            paragraphs.append(" ".join(current))
+            current = []
+        current.append(line)
+        if line.endswith((".", ":", ";", "!", "?")) and not _continues(line):
+            paragraphs.append(" ".join(current))
+            current = []
+    if current:
+        paragraphs.append(" ".join(current))
+    return "\n".join(p for p in paragraphs if p)
+
+
+def _continues(line: str) -> bool:
+    # "art." or "n°." style abbreviations do not end a paragraph.
+    return line.endswith(("art.", "cf.", "etc.:", "n°."))

@@ -1,0 +1,145 @@
+"""Ingest files: load, clean, parse, chunk, embed and write each document atomically."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from ingest.aliases import Profile, derive_profile
+from ingest.chunking import Chunker
+from ingest.cleaning import clean
+from ingest.embeddings import EmbeddingModel
+from ingest.loaders import SUPPORTED, document_id_for, load
+from ingest.models import IngestError, ParsedDocument
+from ingest.store import ChunkStore, DocumentRecord
+from ingest.structure import StructureParser
+
+log = logging.getLogger(__name__)
+
+Status = Literal["indexed", "unchanged", "error"]
+Progress = Callable[[str, float], None]
+_REPO_DOCS = ("readme", "sources", "changelog", "license", "licence")
+
+
+@dataclass
+class FileResult:
+    """The outcome for one file, with a French message for errors."""
+
+    path: str
+    document_id: str
+    status: Status
+    message: str = ""
+    articles: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    fallback: bool = False
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files named directly, plus the contract files of named folders (sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                p for p in sorted(path.iterdir())
+                if p.is_file() and not p.name.startswith(".")
+                and not p.stem.lower().startswith(_REPO_DOCS)
+            )
+        else:
+            files.append(path)
+    return files
+
+
+def outline_of(parsed: ParsedDocument) -> list[dict[str, object]]:
+    return [
+        {"section": a.section, "article": a.number, "heading": a.heading, "pages": a.pages,
+         "chars": len(a.text)}
+        for a in parsed.articles
+    ]
+
+
+def parse_file(path: Path, max_mb: float = 20.0) -> tuple[ParsedDocument, Profile, str]:
+    """Load and parse one file: (parsed document with display title, profile, content hash)."""
+    loaded = load(path, max_mb=max_mb)
+    parsed = StructureParser().parse(loaded.document_id, clean(loaded.lines))
+    profile = derive_profile(parsed.title, loaded.text)
+    parsed.title = profile.title
+    return parsed, profile, loaded.content_hash
+
+
+class Ingestor:
+    """Index contract files into a `ChunkStore`; one bad file never stops the others."""
+
+    def __init__(self, store: ChunkStore, embedder: EmbeddingModel, settings: object) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.chunker = Chunker(int(getattr(settings, "chunk_tokens", 400)))
+        self.max_mb = float(getattr(settings, "max_file_mb", 20.0))
+
+    def ingest(self, paths: Iterable[Path], progress: Progress | None = None) -> list[FileResult]:
+        removed = self.store.collect_garbage()
+        if removed:
+            log.warning("removed %d chunks left by an interrupted ingest", removed)
+        files = expand(paths)
+        results: list[FileResult] = []
+        for i, path in enumerate(files):
+            if progress:
+                progress(path.name, i / max(len(files), 1))
+            started = time.perf_counter()
+            try:
+                result = self._ingest_one(path)
+            except IngestError as exc:
+                result = FileResult(str(path), document_id_for(path), "error", str(exc))
+            result.seconds = round(time.perf_counter() - started, 3)
+            results.append(result)
+        if progress:
+            progress("terminé", 1.0)
+        return results
+
+    def _ingest_one(self, path: Path) -> FileResult:
+        if path.suffix.lower() not in SUPPORTED:
+            load(path)  # raises the unsupported-format message
+        parsed, profile, content_hash = parse_file(path, self.max_mb)
+        document_id = parsed.document_id
+        existing = self.store.records().get(document_id)
+        if existing and existing.content_hash == content_hash:
+            return FileResult(str(path), document_id, "unchanged", "déjà indexé, inchangé",
+                              existing.articles, existing.chunks)
+        twin = self.store.find_by_hash(content_hash)
+        if twin and twin.document_id != document_id:
+            raise IngestError(
+                f"{path}: même contenu que le document « {twin.document_id} » déjà indexé. "
+                f"Supprimez l'un des deux (contractqa delete {twin.document_id}) ou ignorez ce "
+                "fichier."
+            )
+        chunks = self.chunker.chunks(parsed, content_hash)
+        if not chunks:
+            raise IngestError(f"{path}: aucun texte exploitable après nettoyage.")
+        vectors = self.embedder.embed_batch([c.indexed_text for c in chunks])
+        record = DocumentRecord(
+            document_id=document_id,
+            title=parsed.title,
+            source=path.name,
+            content_hash=content_hash,
+            chunks=len(chunks),
+            articles=sum(1 for a in parsed.articles if a.number),
+            sections=parsed.sections,
+            aliases=list(profile.names),
+            types=list(profile.types),
+            candidates=list(profile.candidates),
+            fallback=parsed.fallback,
+            ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            outline=outline_of(parsed),
+        )
+        self.store.write_document(record, chunks, vectors)
+        message = (
+            "aucun article reconnu : découpage par paragraphes" if parsed.fallback
+            else f"{record.articles} articles"
+        )
+        return FileResult(str(path), document_id, "indexed", message, record.articles,
+                          len(chunks), fallback=parsed.fallback)

@@ -1,0 +1,266 @@
+"""Chroma is the source of truth: chunks with their vectors, and one record per document.
+
+A document is written in three steps so that an interrupted ingest never leaves half a
+document visible: (1) upsert its chunks tagged with the document's content hash, (2) upsert the
+document record (the commit), (3) delete chunks of older versions. Reads only see chunks whose
+hash matches a committed record; `collect_garbage` removes the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from ingest.models import Chunk
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+    from contractqa.settings import Settings
+
+_BATCH = 256
+
+
+@dataclass
+class DocumentRecord:
+    """What is known of one indexed document (stored as the commit record)."""
+
+    document_id: str
+    title: str
+    source: str
+    content_hash: str
+    chunks: int
+    articles: int
+    sections: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    candidates: list[str] = field(default_factory=list)
+    fallback: bool = False
+    ingested_at: str = ""
+    outline: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("outline")
+        return data
+
+
+def _none(value: Any) -> Any:
+    return None if value in ("", None) else value
+
+
+def chunk_from_stored(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        chunk_id=chunk_id,
+        document_id=str(meta["document_id"]),
+        document_title=str(meta.get("document_title", "")),
+        section=_none(meta.get("section")),
+        article=_none(meta.get("article")),
+        heading=_none(meta.get("heading")),
+        text=text,
+        context=str(meta.get("context", "")),
+        pages=tuple(int(p) for p in str(meta.get("pages", "")).split(",") if p),
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        part=int(meta.get("part", 1)),
+        parts=int(meta.get("parts", 1)),
+    )
+
+
+class ChunkStore:
+    """Chunks and document records in Chroma (embedded on disk, or a Chroma server)."""
+
+    def __init__(self, client: ClientAPI, collection: str) -> None:
+        if not collection:
+            raise ValueError("collection name must not be empty")
+        self.client = client
+        self.name = collection
+        self._lock = threading.RLock()
+        self._cache: tuple[dict[str, DocumentRecord], list[Chunk]] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, embedder_name: str | None = None) -> ChunkStore:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            client = chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        else:
+            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(settings.chroma_dir),
+                                               settings=chroma_settings)
+        suffix = "".join(c if c.isalnum() else "-" for c in (embedder_name or settings.embeddings))
+        return cls(client, f"{settings.collection}-{suffix}"[:60].strip("-"))
+
+    # Collections -----------------------------------------------------------------------------
+    @property
+    def chunks_collection(self) -> Collection:
+        return self.client.get_or_create_collection(
+            f"{self.name}-chunks", embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    @property
+    def documents_collection(self) -> Collection:
+        return self.client.get_or_create_collection(f"{self.name}-documents",
+                                                    embedding_function=None)
+
+    # Reads -----------------------------------------------------------------------------------
+    def _load(self) -> tuple[dict[str, DocumentRecord], list[Chunk]]:
+        with self._lock:
+            if self._cache is None:
+                records = self._read_records()
+                hashes = {r.content_hash for r in records.values()}
+                got = self.chunks_collection.get(include=["documents", "metadatas"])
+                chunks = [
+                    chunk_from_stored(cid, text or "", dict(meta or {}))
+                    for cid, text, meta in zip(got["ids"], got["documents"] or [],
+                                               got["metadatas"] or [], strict=True)
+                    if meta and meta.get("doc_hash") in hashes
+                ]
+                chunks.sort(key=lambda c: (c.document_id, c.start, c.part))
+                self._cache = (records, chunks)
+            return self._cache
+
+    def _read_records(self) -> dict[str, DocumentRecord]:
+        got = self.documents_collection.get(include=["documents"])
+        records: dict[str, DocumentRecord] = {}
+        for text in got["documents"] or []:
+            record = DocumentRecord(**json.loads(text))
+            records[record.document_id] = record
+        return records
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cache = None
+
+    def records(self) -> dict[str, DocumentRecord]:
+        return self._load()[0]
+
+    def documents(self) -> list[DocumentRecord]:
+        return sorted(self.records().values(), key=lambda r: r.document_id)
+
+    def chunks(self) -> list[Chunk]:
+        return self._load()[1]
+
+    def fingerprint(self) -> str:
+        records = self.records()
+        return "|".join(f"{k}:{records[k].content_hash}" for k in sorted(records))
+
+    def ready(self) -> bool:
+        try:
+            return bool(self.records())
+        except Exception:  # noqa: BLE001 - health check: any store failure means "not ready"
+            return False
+
+    def find_by_hash(self, content_hash: str) -> DocumentRecord | None:
+        return next((r for r in self.records().values() if r.content_hash == content_hash), None)
+
+    def dense_search(
+        self, vector: np.ndarray, k: int, document_ids: list[str] | None = None
+    ) -> list[tuple[str, float]]:
+        records = self.records()
+        hashes = [r.content_hash for r in records.values()
+                  if document_ids is None or r.document_id in document_ids]
+        if not hashes:
+            return []
+        result = self.chunks_collection.query(
+            query_embeddings=[vector.tolist()],
+            n_results=k,
+            where={"doc_hash": {"$in": hashes}},
+            include=["distances"],
+        )
+        ids = result["ids"][0]
+        distances = (result["distances"] or [[]])[0]
+        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]
+
+    def outline(self, document_id: str) -> list[dict[str, Any]]:
+        record = self.records().get(document_id)
+        if record is None:
+            raise KeyError(document_id)
+        return record.outline
+
+    def article_text(self, document_id: str, section: str | None, article: str | None) -> str:
+        parts = [
+            c.text for c in self.chunks()
+            if c.document_id == document_id and c.section == section and article is not None
+            and c.article is not None and (c.article == article
+                                           or c.article.startswith(article + "."))
+        ]
+        return "\n\n".join(parts)
+
+    # Writes ----------------------------------------------------------------------------------
+    def write_document(self, record: DocumentRecord, chunks: list[Chunk],
+                       vectors: np.ndarray) -> None:
+        """Write one document's chunks, then commit its record, then drop older versions."""
+        with self._lock:
+            collection = self.chunks_collection
+            for i in range(0, len(chunks), _BATCH):
+                batch = chunks[i: i + _BATCH]
+                collection.upsert(
+                    ids=[c.chunk_id for c in batch],
+                    embeddings=[v.tolist() for v in vectors[i: i + _BATCH]],
+                    documents=[c.text for c in batch],
+                    metadatas=[self._metadata(c, record.content_hash) for c in batch],
+                )
+            self.documents_collection.upsert(
+                ids=[record.document_id],
+                embeddings=[[0.0]],
+                documents=[json.dumps(asdict(record), ensure_ascii=False)],
+                metadatas=[{"content_hash": record.content_hash}],
+            )
+            collection.delete(where={"$and": [{"document_id": record.document_id},
+                                              {"doc_hash": {"$ne": record.content_hash}}]})
+            self.invalidate()
+
+    @staticmethod
+    def _metadata(chunk: Chunk, content_hash: str) -> dict[str, str | int]:
+        return {
+            "document_id": chunk.document_id,
+            "doc_hash": content_hash,
+            "document_title": chunk.document_title,
+            "section": chunk.section or "",
+            "article": chunk.article or "",
+            "heading": chunk.heading or "",
+            "context": chunk.context,
+            "pages": ",".join(str(p) for p in chunk.pages),
+            "start": chunk.start,
+            "end": chunk.end,
+            "part": chunk.part,
+            "parts": chunk.parts,
+        }
+
+    def delete_document(self, document_id: str) -> bool:
+        with self._lock:
+            existed = document_id in self.records()
+            self.documents_collection.delete(ids=[document_id])
+            self.chunks_collection.delete(where={"document_id": document_id})
+            self.invalidate()
+            return existed
+
+    def collect_garbage(self) -> int:
+        """Delete chunks left by an interrupted ingest (no committed record matches them)."""
+        with self._lock:
+            hashes = {r.content_hash for r in self._read_records().values()}
+            got = self.chunks_collection.get(include=["metadatas"])
+            stale = [cid for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True)
+                     if not meta or meta.get("doc_hash") not in hashes]
+            for i in range(0, len(stale), _BATCH):
+                self.chunks_collection.delete(ids=stale[i: i + _BATCH])
+            self.invalidate()
+            return len(stale)
+
+    def count_chunks(self) -> int:
+        return int(self.chunks_collection.count())

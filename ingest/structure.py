@@ -1,0 +1,352 @@
+"""Parse a contract's article structure from its cleaned lines.
+
+The parser walks the lines once and decides, for each numbered line, whether it opens an
+article, a sub-article, a sub-document or an annex, or is only a numbered list item. It uses
+the numbering itself (continuity, parents, restarts) rather than any knowledge of a sample.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ingest.cleaning import is_upper_title
+from ingest.models import Article, Line, ParsedDocument
+
+PREAMBLE = "Préambule"
+
+_KEYWORD = re.compile(
+    r"^(?:ARTICLE|Article)\s+(\d+(?:\.\d+)*)\s*(?:er)?\s*(?:[.:\-–—]\s*|\s+|$)(.*)$"
+)
+_NUMBERED = re.compile(r"^(\d{1,3}(?:\.\d{1,3})*)(?:\.\s*|\s+)(?=\S)(.*)$")
+_GLUED = re.compile(r"^(\d{1,3})\.([A-ZÀ-Ý«\"“].*)$")  # "10.Responsabilité"
+_REDUNDANT = re.compile(r"^(?:ARTICLE|Article)\s+\d+\s*[.:\-–—]\s*")
+_ROMAN = re.compile(r"^([IVX]{1,5})\.\s+(\S.*)$")
+_LETTER = re.compile(r"^([A-H])\.\s+(\S.*)$")
+_CODE = re.compile(r"^([A-Z]{2,5}\d{1,2})\s*[-–—]\s*:?\s*(\S.*)$")  # "SLA3 – Titre"
+_ANNEX = re.compile(
+    r"^(?:\d{1,2}\.\s*)?ANNEXE\s+([A-Z]|\d{1,2}|[IVX]{1,5})\b\s*[-–—.:]?\s*(.*)$", re.IGNORECASE
+)
+_UNNUMBERED = re.compile(r"^(pr[ée]ambule|avertissement)\s*:?$", re.IGNORECASE)
+_ACRONYM = re.compile(r"[(\"“«]\s*\"?([A-Z]{2,6})\"?\s*[)\"”»]")
+_ROMANS = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII",
+           "XIV", "XV", "XVI", "XVII", "XVIII", "XIX", "XX"]
+
+
+@dataclass
+class _Heading:
+    kind: str  # "keyword", "numbered", "roman", "letter", "code", "annex", "unnumbered"
+    parts: tuple[int, ...]
+    label: str
+    title: str
+    rest_start: int  # offset of the title in the line
+
+
+@dataclass
+class _State:
+    section: str | None = None
+    top: int = 0  # current top-level article number in this section
+    path: tuple[int, ...] = ()
+    relative: int = 0  # last relative item inside a keyword article
+    roman: int = 0
+    letter: int = 0
+    top_label: str | None = None
+    articles: list[Article] = field(default_factory=list)
+
+
+_SENTENCE_START = re.compile(
+    r"^(?:Le|La|Les|L['’]|Un|Une|Ce|Cet|Cette|Ces|Chaque|Tout|Toute|Tous|Aucun|Aucune|Il|Elle|"
+    r"Si|Lorsque|Dans|En cas)\b"
+)
+_CONNECTORS = ("et", "ou", "de", "des", "du", "la", "le", "les", "à", "en", "pour", "par", "au",
+               "aux", "un", "une", "sur", "dans")
+
+
+def _heading_like(title: str, limit: int = 150) -> bool:
+    title = title.strip()
+    if not title or len(title) > limit or title.endswith((";", ",")):
+        return False
+    if title.split()[-1].lower() in _CONNECTORS:  # a wrapped sentence, not a heading
+        return False
+    first = title[0]
+    return first.isupper() or first in "«\"“'(" or first.isdigit()
+
+
+def _split_title(title: str, next_line: str) -> tuple[str | None, str]:
+    """Split "Heading. Body text…" and recognise paragraphs that have no heading."""
+    title = title.strip()
+    if _SENTENCE_START.match(title):  # "8.2 La responsabilité du Concédant est…"
+        return None, title
+    sentence = re.match(r"^(.{3,70}?)\.\s+(\S.*)$", title)
+    if sentence and len(sentence.group(1).split()) <= 9:
+        return sentence.group(1).strip(), sentence.group(2)
+    continues = next_line[:1].islower() and not re.match(r"^[a-z][.)]\s", next_line)
+    if len(title) > 110 or (continues and not title.endswith((".", ":"))):
+        return None, title
+    return title.rstrip(" .:").strip() or None, ""
+
+
+def _parse_heading(text: str, uses_keyword: bool) -> _Heading | None:
+    stripped = text.strip()
+    offset = len(text) - len(text.lstrip())
+    if match := _ANNEX.match(stripped):
+        title = match.group(2).strip()
+        if len(stripped) <= 150 and not title.endswith((",", ";", ":", ".")):
+            return _Heading("annex", (), match.group(1).upper(), title, offset + match.start(2))
+    if match := _KEYWORD.match(stripped):
+        parts = tuple(int(p) for p in match.group(1).split("."))
+        return _Heading("keyword", parts, match.group(1), match.group(2), offset + match.start(2))
+    if match := _GLUED.match(stripped):
+        return _Heading("numbered", (int(match.group(1)),), match.group(1), match.group(2),
+                        offset + match.start(2))
+    if match := _NUMBERED.match(stripped):
+        parts = tuple(int(p) for p in match.group(1).split("."))
+        title = match.group(2)
+        start = offset + match.start(2)
+        if redundant := _REDUNDANT.match(title):  # "6. Article 6 – Confidentialité"
+            title, start = title[redundant.end():], start + redundant.end()
+        return _Heading("numbered", parts, match.group(1), title, start)
+    if match := _ROMAN.match(stripped):
+        return _Heading("roman", (), match.group(1), match.group(2), offset + match.start(2))
+    if match := _CODE.match(stripped):
+        return _Heading("code", (), match.group(1), match.group(2), offset + match.start(2))
+    if match := _LETTER.match(stripped):
+        return _Heading("letter", (), match.group(1), match.group(2), offset + match.start(2))
+    if _UNNUMBERED.match(stripped):
+        return _Heading("unnumbered", (), PREAMBLE, stripped.rstrip(" :"), offset)
+    return None
+
+
+def _section_label(title_lines: list[str]) -> str:
+    title = " ".join(t.strip() for t in title_lines)
+    if match := _ACRONYM.search(title):
+        return match.group(1)
+    return " ".join(title.split()[:6]).title()
+
+
+class StructureParser:
+    """Build the article outline of one cleaned document."""
+
+    def __init__(self, min_articles: int = 2) -> None:
+        if min_articles < 1:
+            raise ValueError("min_articles must be at least 1")
+        self.min_articles = min_articles
+
+    def parse(self, document_id: str, lines: list[Line]) -> ParsedDocument:
+        uses_keyword = sum(1 for ln in lines if _KEYWORD.match(ln.text.strip())) >= 2
+        title = _document_title(lines)
+        state = _State()
+        current = Article(None, PREAMBLE, None, [], level=1)
+        sections: list[str] = []
+        pending_title: list[str] = []
+        for index, line in enumerate(lines):
+            text = line.text
+            next_line = _next_text(lines, index)
+            heading = _parse_heading(text, uses_keyword) if text.strip() else None
+            if heading is None and text.strip() and is_upper_title(text) and state.top:
+                # A capitalised title followed by numbering that restarts: a sub-document.
+                if _restarts_after(lines, index):
+                    pending_title.append(text)
+                    if not _upper_continues(lines, index):
+                        label = _section_label(pending_title)
+                        self._close(state, current)
+                        if not sections and state.articles:
+                            first = _first_section_label(lines)
+                            sections.append(first)
+                            for art in state.articles:
+                                art.section = first
+                        sections.append(label)
+                        state = _State(section=label, articles=state.articles)
+                        current = Article(label, PREAMBLE, " ".join(
+                            t.strip() for t in pending_title), [], level=1)
+                        pending_title = []
+                    continue
+            accepted = self._accept(heading, state, uses_keyword, next_line) if heading else None
+            if accepted is None:
+                current.lines.append(line)
+                continue
+            number, level, head_text, _body = accepted
+            self._close(state, current)
+            if heading and heading.kind == "annex":
+                label = f"Annexe {heading.label}"
+                if label in sections:  # a cross-reference list, not a new annex
+                    current = Article(state.section, None, None, [line], level=1)
+                    continue
+                if not sections and state.articles:
+                    sections.append("")
+                sections.append(label)
+                state = _State(section=label, articles=state.articles)
+                current = Article(label, PREAMBLE, head_text, [line], level=1)
+                continue
+            current = Article(state.section, number, head_text, [line], level=level)
+        self._close(state, current)
+        articles = state.articles
+        used = {a.section for a in articles}
+        sections = [s for s in sections if s in used]
+        if len(sections) < 1:
+            for art in articles:
+                art.section = None
+        numbered = [a for a in articles if a.number and a.number != PREAMBLE]
+        if len(numbered) < self.min_articles:
+            return ParsedDocument(document_id, title, _paragraphs(lines), [], fallback=True)
+        return ParsedDocument(document_id, title, articles, sections)
+
+    def _accept(
+        self, heading: _Heading, state: _State, uses_keyword: bool, next_line: str
+    ) -> tuple[str, int, str | None, str] | None:
+        """Return (number, level, heading, same-line body) when the line opens a node."""
+        kind, parts = heading.kind, heading.parts
+        if kind == "annex":
+            return ("", 1, heading.title or None, "")
+        if kind == "unnumbered":
+            return (PREAMBLE, 1, heading.title, "") if not state.top else None
+        if kind == "keyword":
+            if len(parts) == 1:
+                state.top, state.path, state.relative, state.roman = parts[0], parts, 0, 0
+                head, body = _split_title(heading.title, next_line)
+                return (heading.label, 1, head, body)
+            return self._dotted(heading, state, next_line)
+        if kind == "roman":
+            expected = _ROMANS[state.roman] if state.roman < len(_ROMANS) else None
+            if heading.label == expected and _heading_like(heading.title) and not state.top:
+                state.roman += 1
+                state.top_label = heading.label
+                state.relative = 0
+                return (heading.label, 1, heading.title.rstrip(" .:"), "")
+            return None
+        if kind == "code":
+            if _heading_like(heading.title):
+                state.top_label = heading.label
+                return (heading.label, 1, heading.title.strip(" «»\"").rstrip(" .:") or None, "")
+            return None
+        if kind == "letter":
+            expected = chr(ord("A") + state.letter)
+            if (heading.label == expected and not state.top and not state.roman
+                    and state.section and _heading_like(heading.title, 100)):
+                state.letter += 1
+                return (heading.label, 1, heading.title.rstrip(" .:"), "")
+            return None
+        if len(parts) == 1:
+            return self._single(heading, state, uses_keyword, next_line)
+        return self._dotted(heading, state, next_line)
+
+    def _single(
+        self, heading: _Heading, state: _State, uses_keyword: bool, next_line: str
+    ) -> tuple[str, int, str | None, str] | None:
+        number = heading.parts[0]
+        if not _heading_like(heading.title, 120) or heading.title.rstrip().endswith("."):
+            if not re.match(r"^.{3,90}?\.\s+\S", heading.title.strip()):
+                return None
+        parent = state.top_label if state.roman else (str(state.top) if state.top else None)
+        if (uses_keyword or state.roman) and parent is not None and not (
+            state.section and not state.roman and not uses_keyword
+        ):
+            # Inside "ARTICLE 6." items "1.", "2." are 6.1, 6.2.
+            if number == state.relative + 1:
+                state.relative = number
+                head, body = _split_title(heading.title, next_line)
+                return (f"{parent}.{number}", 2, head, body)
+            return None
+        if uses_keyword and state.section is None:
+            return None
+        if next_line[:1].islower() and not heading.title.rstrip().endswith((".", ":")):
+            return None
+        if number == state.top + 1 or (state.top == 0 and number <= 2) or (
+            number == state.top + 2 and len(heading.title.strip()) <= 60
+        ):
+            state.top, state.path, state.relative = number, (number,), 0
+            head, body = _split_title(heading.title, next_line)
+            return (str(number), 1, head, body)
+        return None
+
+    def _dotted(
+        self, heading: _Heading, state: _State, next_line: str
+    ) -> tuple[str, int, str | None, str] | None:
+        parts = heading.parts
+        if parts[0] not in (state.top, state.top + 1) or any(p == 0 for p in parts[1:]):
+            return None
+        if parts[0] == state.top + 1 and parts[1:] != (1,) * (len(parts) - 1):
+            return None
+        if not heading.title.strip() or not _heading_start(heading.title.strip()):
+            return None
+        parent = parts[:-1]
+        known = state.path[: len(parent)] == parent or len(parent) == 1
+        if not known:
+            return None
+        state.top, state.path = parts[0], parts
+        head, body = _split_title(heading.title, next_line)
+        return (".".join(str(p) for p in parts), len(parts), head, body)
+
+    def _close(self, state: _State, article: Article) -> None:
+        while article.lines and not article.lines[-1].text.strip():
+            article.lines.pop()
+        while article.lines and not article.lines[0].text.strip():
+            article.lines.pop(0)
+        if article.number == PREAMBLE and not article.text.strip():
+            return
+        state.articles.append(article)
+
+
+def _heading_start(title: str) -> bool:
+    return title[0].isupper() or title[0].isdigit() or title[0] in "«\"“'("
+
+
+def _next_text(lines: list[Line], index: int) -> str:
+    for line in lines[index + 1: index + 3]:
+        if line.text.strip():
+            return line.text.strip()
+    return ""
+
+
+def _upper_continues(lines: list[Line], index: int) -> bool:
+    nxt = lines[index + 1].text if index + 1 < len(lines) else ""
+    return bool(nxt.strip()) and is_upper_title(nxt) and _parse_heading(nxt, False) is None
+
+
+def _restarts_after(lines: list[Line], index: int) -> bool:
+    """True when the next numbered heading after this line restarts at 1."""
+    for line in lines[index + 1: index + 12]:
+        heading = _parse_heading(line.text, False) if line.text.strip() else None
+        if heading is None:
+            continue
+        if heading.kind in ("keyword", "numbered"):
+            return heading.parts[0] == 1
+        if heading.kind in ("annex", "unnumbered"):
+            return True
+    return False
+
+
+def _first_section_label(lines: list[Line]) -> str:
+    block: list[str] = []
+    for line in lines[:15]:
+        if line.text.strip() and is_upper_title(line.text):
+            block.append(line.text)
+        elif block:
+            break
+    return _section_label(block) if block else "Document principal"
+
+
+def _document_title(lines: list[Line]) -> str:
+    """The first short line before the first heading; "" when the text starts with a heading."""
+    for line in lines[:40]:
+        text = line.text.strip()
+        if not text:
+            continue
+        if _parse_heading(text, False) is not None:
+            return ""
+        if 8 <= len(text) <= 150:
+            return " ".join(text.split())
+    return ""
+
+
+def _paragraphs(lines: list[Line]) -> list[Article]:
+    """Fallback when no article structure is found: one node per paragraph block."""
+    out: list[Article] = []
+    block: list[Line] = []
+    for line in lines + [Line("", 0, 0)]:
+        if line.text.strip():
+            block.append(line)
+        elif block:
+            out.append(Article(None, None, None, block, level=1))
+            block = []
+    return out

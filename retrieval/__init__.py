@@ -1,0 +1,1 @@
+"""Retrieval: hybrid search, contract routing, article lookup and cited French answers."""

@@ -1,0 +1,290 @@
+"""The question-answering chain: route, retrieve (search, lookup or per-contract), answer.
+
+Answers are extractive by default; with an LLM configured, an LCEL chain (prompt | model |
+parser) writes the answer and its citations are validated before it is shown as sourced.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+
+from ingest.aliases import fold
+from ingest.lexical import tokenize
+from ingest.models import Chunk
+from retrieval.extractive import best_sentences, quote_answer, sources_block
+from retrieval.models import Answer, Citation, Turn
+from retrieval.prompts import AnswerPrompt
+from retrieval.retriever import HybridSearch, Scored, SearchConfig
+from retrieval.routing import Route, Router
+
+if TYPE_CHECKING:
+    from contractqa.settings import Settings
+    from ingest.embeddings import EmbeddingModel
+    from ingest.store import ChunkStore
+
+ABSTAIN = "Les contrats indexés ne contiennent pas de clause sur ce point."
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+@dataclass
+class AnswerEvent:
+    """A streamed piece of an answer: text deltas, then the final validated answer."""
+
+    kind: Literal["delta", "answer"]
+    text: str = ""
+    answer: Answer | None = None
+
+
+@dataclass
+class Retrieved:
+    citations: list[Citation]
+    route: Route
+    confidence: float = 1.0
+    kind: Literal["search", "lookup", "comparison"] = "search"
+    per_document: dict[str, list[Citation]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    top_k: int = 6
+    abstain_threshold: float = 0.30
+    context_tokens: int = 3000
+    routing: bool = True
+
+
+class QAChain:
+    """Answer questions over the indexed contracts."""
+
+    def __init__(self, search: HybridSearch, config: ChainConfig,
+                 llm: BaseChatModel | None = None, model_name: str | None = None,
+                 prompt: AnswerPrompt | None = None) -> None:
+        if config.top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        self.search = search
+        self.config = config
+        self.llm = llm
+        self.model_name = model_name
+        self.prompt = prompt or AnswerPrompt()
+        self._router: Router | None = None
+        self._router_key = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: ChunkStore, embedder: EmbeddingModel,
+                      search_config: SearchConfig | None = None) -> QAChain:
+        from retrieval.llm import build_llm
+
+        search = HybridSearch(store, embedder, settings.cache_dir / "lexical.json", search_config)
+        config = ChainConfig(settings.top_k, settings.abstain_threshold,
+                             settings.llm_context_tokens)
+        llm = build_llm(settings)
+        return cls(search, config, llm, settings.llm_model if llm else None)
+
+    def refresh(self) -> None:
+        self.search.refresh()
+        self._router = None
+
+    @property
+    def router(self) -> Router:
+        key = self.search.store.fingerprint()
+        if self._router is None or key != self._router_key:
+            self._router = Router(self.search.store.documents())
+            self._router_key = key
+        return self._router
+
+    # Retrieval -------------------------------------------------------------------------------
+    def retrieve(self, question: str, documents: list[str] | None = None,
+                 history: list[Turn] | None = None, top_k: int | None = None) -> Retrieved:
+        k = top_k or self.config.top_k
+        route = self.router.route(question) if self.config.routing else Route()
+        query = question
+        if history and route.follow_up and not route.articles:
+            previous = history[-1]
+            query = f"{_strip_names(previous.question, self.router)} {question}"
+            if not route.documents:
+                route.documents = list(previous.documents)
+        scope = route.documents or None
+        if documents:
+            scope = [d for d in (scope or documents) if d in documents] or list(documents)
+        if route.articles and scope is not None or (route.articles and route.lookup):
+            found = self._lookup(route, scope)
+            if found:
+                extra = [s for s in self.search.search(query, k, scope, route.sections)
+                         if s.chunk.chunk_id not in {c.chunk_id for c in found}]
+                size = max(k, len(found))
+                chunks = (found + [s.chunk for s in extra])[:size]
+                scores = ([1.0] * len(found) + [s.score for s in extra])[:size]
+                return Retrieved(_citations(chunks, scores), route, kind="lookup")
+        if route.comparison and (len(route.documents) >= 2 or route.all_documents):
+            targets = route.documents if len(route.documents) >= 2 else (
+                documents or [r.document_id for r in self.search.store.documents()])
+            return self._compare(_strip_names(query, self.router), targets, route)
+        results = self.search.search(query, k, scope, route.sections)
+        citations = _citations([s.chunk for s in results], [s.score for s in results])
+        return Retrieved(citations, route, self._confidence(query, results))
+
+    def _lookup(self, route: Route, scope: list[str] | None) -> list[Chunk]:
+        docs = scope or [r.document_id for r in self.search.store.documents()]
+        for article in route.articles:
+            for doc in docs:
+                found = self.search.lookup(doc, article, route.sections.get(doc))
+                if found and not route.sections.get(doc):
+                    # Numbering restarts per sub-document: keep the first section found.
+                    found = [c for c in found if c.section == found[0].section]
+                if found:
+                    return found
+        return []
+
+    def _compare(self, query: str, targets: list[str], route: Route) -> Retrieved:
+        chunks: list[Chunk] = []
+        scores: list[float] = []
+        for doc in targets:
+            for s in self.search.search(query, 1, [doc], route.sections):
+                chunks.append(s.chunk)
+                scores.append(s.score)
+        citations = _citations(chunks, scores)
+        per_doc: dict[str, list[Citation]] = {}
+        for c in citations:
+            per_doc.setdefault(c.document_id, []).append(c)
+        return Retrieved(citations, route, kind="comparison", per_document=per_doc)
+
+    def _confidence(self, query: str, results: list[Scored]) -> float:
+        """How well the best excerpts cover the question's rarer words (0 to 1)."""
+        if not results:
+            return 0.0
+        index = self.search._ensure()
+        terms = set(tokenize(query))
+        if not terms:
+            return 0.0
+        weights = {t: index.idf.get(t, 0.0) for t in terms}
+        total = sum(weights.values()) or 1.0
+        best = 0.0
+        for s in results[:3]:
+            words = set(tokenize(s.chunk.indexed_text))
+            best = max(best, sum(w for t, w in weights.items() if t in words) / total)
+        return 0.5 * best + 0.5 * max(s.dense for s in results[:3])
+
+    # Answers ---------------------------------------------------------------------------------
+    def answer(self, question: str, documents: list[str] | None = None,
+               history: list[Turn] | None = None, top_k: int | None = None) -> Answer:
+        final: Answer | None = None
+        for event in self.stream(question, documents, history, top_k):
+            if event.kind == "answer":
+                final = event.answer
+        assert final is not None
+        return final
+
+    def stream(self, question: str, documents: list[str] | None = None,
+               history: list[Turn] | None = None, top_k: int | None = None
+               ) -> Iterator[AnswerEvent]:
+        question = question.strip()
+        if not question:
+            raise ValueError("La question est vide.")
+        retrieved = self.retrieve(question, documents, history, top_k)
+        extractive = self._extractive(question, retrieved)
+        if self.llm is None or extractive.abstained and retrieved.kind == "search":
+            yield from _replay(extractive)
+            return
+        yield from self._generate(question, retrieved, extractive)
+
+    def _extractive(self, question: str, retrieved: Retrieved) -> Answer:
+        citations = retrieved.citations
+        routed = retrieved.route.documents
+        idf = self.search._ensure().idf
+        if not citations:
+            return Answer(question, ABSTAIN, True, "extractive", [], routed=routed)
+        if retrieved.kind == "comparison":
+            return Answer(question, _comparison_table(question, retrieved, idf), False,
+                          "extractive", citations, routed=routed)
+        if retrieved.kind == "lookup":
+            evidence = best_sentences(question, citations, idf, limit=2, depth=2)
+            first = citations[0]
+            intro = f"Voici le texte de l'{_label(first)} (extrait cité) :"
+            text = "\n\n".join(f"« {c.excerpt} » [{c.n}]" for c in citations
+                               if c.article and first.article and
+                               (c.article == first.article
+                                or c.article.startswith(first.article + ".")))
+            del evidence
+            return Answer(question, f"{intro}\n\n{text}\n\n{sources_block(citations)}", False,
+                          "extractive", citations, routed=routed)
+        if retrieved.confidence < self.config.abstain_threshold:
+            return Answer(question, f"{ABSTAIN} Les extraits les plus proches sont listés pour "
+                          f"vérification.\n\n{sources_block(citations)}", True, "extractive",
+                          citations, routed=routed)
+        evidence = best_sentences(question, citations, idf)
+        intro = "D'après les contrats indexés (citations exactes, sans reformulation) :"
+        return Answer(question, quote_answer(evidence, citations, intro), False, "extractive",
+                      citations, routed=routed)
+
+    def _generate(self, question: str, retrieved: Retrieved, fallback: Answer
+                  ) -> Iterator[AnswerEvent]:
+        assert self.llm is not None
+        context, used = self.prompt.context(retrieved.citations, self.config.context_tokens)
+        chain = self.prompt.template() | self.llm | StrOutputParser()
+        parts: list[str] = []
+        for delta in chain.stream({"context": context, "question": question}):
+            parts.append(delta)
+            yield AnswerEvent("delta", delta)
+        text = "".join(parts).strip()
+        valid = {c.n for c in used}
+        markers = {int(m) for m in _MARKER.findall(text)}
+        if ABSTAIN.rstrip(".") in text and not markers:
+            answer = Answer(question, text, True, "llm", retrieved.citations,
+                            model=self.model_name, routed=retrieved.route.documents)
+        elif markers and markers <= valid:
+            cited = [c for c in retrieved.citations if c.n in markers]
+            answer = Answer(question, f"{text}\n\n{sources_block(cited)}", False, "llm",
+                            retrieved.citations, model=self.model_name,
+                            routed=retrieved.route.documents)
+        else:
+            answer = Answer(fallback.question, fallback.answer, fallback.abstained,
+                            "llm-fallback", fallback.citations, model=self.model_name,
+                            routed=fallback.routed,
+                            notice="La réponse générée ne citait pas correctement les extraits : "
+                                   "réponse extractive affichée à la place.")
+        yield AnswerEvent("answer", answer=answer)
+
+
+def _replay(answer: Answer) -> Iterator[AnswerEvent]:
+    for piece in re.findall(r"\S+\s*", answer.answer):
+        yield AnswerEvent("delta", piece)
+    yield AnswerEvent("answer", answer=answer)
+
+
+def _citations(chunks: list[Chunk], scores: list[float]) -> list[Citation]:
+    return [
+        Citation(n=i, document_id=c.document_id, document_title=c.document_title,
+                 section=c.section, article=c.article, heading=c.heading, pages=list(c.pages),
+                 excerpt=c.text, score=round(float(s), 4), chunk_id=c.chunk_id)
+        for i, (c, s) in enumerate(zip(chunks, scores, strict=True), start=1)
+    ]
+
+
+def _label(c: Citation) -> str:
+    return f"article {c.article}" if c.article and c.article != "Préambule" else "extrait"
+
+
+def _strip_names(question: str, router: Router) -> str:
+    folded = fold(question)
+    kept = question
+    for pattern, _variant, _docs in router.names:
+        for match in pattern.finditer(folded):
+            kept = kept[: match.start()] + " " * (match.end() - match.start()) + kept[match.end():]
+    return re.sub(r"\s+", " ", kept).strip()
+
+
+def _comparison_table(question: str, retrieved: Retrieved, idf: dict[str, float]) -> str:
+    rows = ["| Contrat | Ce que prévoit le contrat | Source |", "|---|---|---|"]
+    for citations in retrieved.per_document.values():
+        evidence = best_sentences(question, citations, idf, limit=1, depth=1)
+        c = citations[0]
+        quote = evidence[0].sentence if evidence else c.excerpt[:300]
+        where = f"{c.section + ' — ' if c.section else ''}{_label(c)}"
+        rows.append(f"| {c.document_title} | « {quote.replace('|', '/')} » [{c.n}] | {where} |")
+    intro = "Comparaison, contrat par contrat (citations exactes) :"
+    return f"{intro}\n\n" + "\n".join(rows) + "\n\n" + sources_block(retrieved.citations)

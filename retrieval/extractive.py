@@ -1,0 +1,92 @@
+"""Extractive answers: quote the sentences of the retrieved articles that answer the question."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from ingest.chunking import article_label
+from ingest.lexical import tokenize
+from retrieval.models import Citation
+
+_SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-ZÀ-Ý«(\"“-])|\n+")
+_NUMERIC_Q = re.compile(
+    r"\b(combien|montant|délai|delai|durée|duree|quel(le)?s? (?:est|sont) (?:le|la|les) "
+    r"(?:plafond|taux|prix|pourcentage|préavis))\b",
+    re.IGNORECASE,
+)
+
+
+def sentences(text: str) -> list[str]:
+    """Split an excerpt into sentences or list items (the contract's exact words)."""
+    # Headings ("10.2 Limitation de responsabilité.") are labels, not evidence.
+    return [s.strip() for s in _SENTENCE.split(text)
+            if len(s.strip()) > 12 and len(s.split()) >= 6]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    citation: int
+    sentence: str
+    score: float
+
+
+def score_sentence(sentence: str, query_terms: set[str], idf: dict[str, float],
+                   numeric: bool) -> float:
+    terms = set(tokenize(sentence))
+    if not terms or not query_terms:
+        return 0.0
+    total = sum(idf.get(t, 1.0) for t in query_terms)
+    hit = sum(idf.get(t, 1.0) for t in query_terms & terms)
+    score = hit / total if total else 0.0
+    if numeric and re.search(r"\d", sentence):
+        score += 0.15
+    return score - 0.02 * math.log(1 + len(sentence) / 300)
+
+
+def best_sentences(question: str, citations: list[Citation], idf: dict[str, float],
+                   limit: int = 3, per_citation: int = 1, depth: int = 3) -> list[Evidence]:
+    """The sentences that best answer the question, from the top `depth` citations."""
+    query_terms = set(tokenize(question))
+    numeric = bool(_NUMERIC_Q.search(question))
+    candidates: list[Evidence] = []
+    for rank, citation in enumerate(citations[:depth]):
+        scored = sorted(
+            (Evidence(citation.n, s, score_sentence(s, query_terms, idf, numeric)
+                      * (1.0 - 0.12 * rank))
+             for s in sentences(citation.excerpt)),
+            key=lambda e: -e.score,
+        )
+        candidates.extend(scored[:per_citation])
+        if scored:
+            citation.highlight = scored[0].sentence
+    candidates.sort(key=lambda e: -e.score)
+    chosen = [e for e in candidates if e.score > 0][:limit]
+    if not chosen and candidates:
+        chosen = candidates[:1]
+    # Keep the strongest, and others only when they are close to it.
+    if chosen:
+        top = chosen[0].score
+        chosen = [e for e in chosen if e.score >= 0.6 * top]
+    return chosen
+
+
+def source_line(c: Citation) -> str:
+    where = [c.document_title]
+    if c.section:
+        where.append(c.section)
+    label = article_label(c.article)
+    where.append(f"{label} {c.heading}" if c.heading and c.heading != label else label)
+    pages = f" (p. {', '.join(str(p) for p in c.pages)})" if c.pages else ""
+    return f"[{c.n}] " + " — ".join(where) + pages
+
+
+def sources_block(citations: list[Citation]) -> str:
+    return "Sources :\n" + "\n".join(source_line(c) for c in citations)
+
+
+def quote_answer(evidence: list[Evidence], citations: list[Citation], intro: str) -> str:
+    lines = [intro, ""]
+    lines += [f"- « {e.sentence} » [{e.citation}]" for e in evidence]
+    return "\n".join(lines) + "\n\n" + sources_block(citations)

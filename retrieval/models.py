@@ -1,0 +1,67 @@
+"""Typed answers and citations, shared by the CLI, the web app, the API and the eval."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Mode = Literal["extractive", "llm", "llm-fallback"]
+
+
+@dataclass
+class Citation:
+    """One numbered source: an article excerpt in the contract's own words."""
+
+    n: int
+    document_id: str
+    document_title: str
+    section: str | None
+    article: str | None
+    heading: str | None
+    pages: list[int]
+    excerpt: str
+    score: float
+    highlight: str = ""  # the sentence of the excerpt that supports the answer
+    chunk_id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("chunk_id")
+        return data
+
+
+@dataclass
+class Turn:
+    """A previous exchange of a conversation (for follow-up questions)."""
+
+    question: str
+    answer: str = ""
+    documents: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    """The answer to one question, with its citations in rank order."""
+
+    question: str
+    answer: str
+    abstained: bool
+    mode: Mode
+    citations: list[Citation]
+    id: str | None = None
+    model: str | None = None
+    routed: list[str] = field(default_factory=list)  # document ids the question named
+    notice: str | None = None  # e.g. why an LLM answer fell back to extraction
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "mode": self.mode,
+            "model": self.model,
+            "routed": self.routed,
+            "notice": self.notice,
+            "citations": [c.to_json() for c in self.citations],
+        }

@@ -1,0 +1,147 @@
+"""Hybrid retrieval: dense search in Chroma plus French BM25, fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from ingest.embeddings import EmbeddingModel
+from ingest.lexical import BM25Index, load_or_build
+from ingest.models import Chunk
+from ingest.store import ChunkStore
+
+SearchMode = Literal["hybrid", "dense", "bm25"]
+
+
+@dataclass(frozen=True)
+class Scored:
+    chunk: Chunk
+    score: float
+    dense: float = 0.0
+    lexical: float = 0.0
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How to search; the eval switches these to measure each part."""
+
+    mode: SearchMode = "hybrid"
+    depth: int = 40  # candidates taken from each list before fusion
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    section_boost: float = 1.5
+
+
+class HybridSearch:
+    """Search chunks of the store; the lexical index is a cache rebuilt from Chroma."""
+
+    def __init__(self, store: ChunkStore, embedder: EmbeddingModel, cache_path: Path,
+                 config: SearchConfig | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.cache_path = cache_path
+        self.config = config or SearchConfig()
+        self._index: BM25Index | None = None
+        self._by_id: dict[str, Chunk] = {}
+        self._fingerprint = ""
+
+    def refresh(self) -> None:
+        """Reload chunks and the lexical index after the store changed."""
+        self.store.invalidate()
+        self._index = None
+
+    def _ensure(self) -> BM25Index:
+        fingerprint = self.store.fingerprint()
+        if self._index is None or fingerprint != self._fingerprint:
+            chunks = self.store.chunks()
+            self._by_id = {c.chunk_id: c for c in chunks}
+            self._index = load_or_build(self.cache_path, fingerprint, chunks)
+            self._fingerprint = fingerprint
+        return self._index
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        self._ensure()
+        return self._by_id[chunk_id]
+
+    def chunks(self) -> list[Chunk]:
+        self._ensure()
+        return list(self._by_id.values())
+
+    def search(self, query: str, k: int = 10, documents: list[str] | None = None,
+               sections: dict[str, str] | None = None) -> list[Scored]:
+        index = self._ensure()
+        config = self.config
+        allowed = None
+        if documents is not None:
+            allowed = {cid for cid, c in self._by_id.items() if c.document_id in documents}
+            if not allowed:
+                return []
+        dense: list[tuple[str, float]] = []
+        lexical: list[tuple[str, float]] = []
+        if config.mode in ("hybrid", "dense"):
+            vector = self.embedder.embed_query(query)
+            dense = self.store.dense_search(vector, config.depth, documents)
+        if config.mode in ("hybrid", "bm25"):
+            lexical = index.search(query, config.depth, allowed)
+        fused: dict[str, float] = {}
+        dense_score = dict(dense)
+        lexical_score = dict(lexical)
+        for weight, ranked in ((config.dense_weight, dense), (config.lexical_weight, lexical)):
+            for rank, (cid, _score) in enumerate(ranked):
+                if cid in self._by_id:
+                    fused[cid] = fused.get(cid, 0.0) + weight / (config.rrf_k + rank + 1)
+        if sections:
+            for cid in fused:
+                chunk = self._by_id[cid]
+                if sections.get(chunk.document_id) == chunk.section:
+                    fused[cid] *= config.section_boost
+        ranked_ids = sorted(fused, key=lambda cid: -fused[cid])[:k]
+        return [Scored(self._by_id[cid], fused[cid], dense_score.get(cid, 0.0),
+                       lexical_score.get(cid, 0.0)) for cid in ranked_ids]
+
+    def lookup(self, document_id: str, article: str, section: str | None = None) -> list[Chunk]:
+        """All chunks of an article (and its sub-articles), in reading order."""
+        self._ensure()
+        found = [
+            c for c in self._by_id.values()
+            if c.document_id == document_id and c.article is not None
+            and (c.article == article or c.article.startswith(article + "."))
+            and (section is None or c.section == section)
+        ]
+        return sorted(found, key=lambda c: (c.start, c.part))
+
+
+def to_document(scored: Scored) -> Document:
+    chunk = scored.chunk
+    return Document(
+        page_content=chunk.text,
+        id=chunk.chunk_id,
+        metadata={
+            "chunk_id": chunk.chunk_id, "document_id": chunk.document_id,
+            "document_title": chunk.document_title, "section": chunk.section,
+            "article": chunk.article, "heading": chunk.heading, "pages": list(chunk.pages),
+            "score": scored.score,
+        },
+    )
+
+
+class ContractRetriever(BaseRetriever):
+    """LangChain retriever over the hybrid search (documents carry article metadata)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    search: HybridSearch
+    k: int = 6
+    documents: list[str] | None = None
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return [to_document(s) for s in self.search.search(query, self.k, self.documents)]

@@ -1,0 +1,147 @@
+"""Route a question to the contracts and sub-documents it names, and find article references.
+
+Aliases come from each indexed document's record (names found in its own text at ingest);
+nothing here knows a particular contract.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ingest.aliases import fold, name_variants
+from ingest.store import DocumentRecord
+
+_ARTICLE_REF = re.compile(
+    r"\b(?:l['’]\s*)?articles?\s+((?:\d{1,3}(?:\.\d{1,3})*)|(?:[IVX]{1,5}))\b(?!\s*(?:du|de la)\s+"
+    r"(?:code|rgpd|reglement|règlement|loi))",
+    re.IGNORECASE,
+)
+_ANNEX_REF = re.compile(r"\bannexe\s+([a-z]|\d{1,2}|[ivx]{1,5})\b", re.IGNORECASE)
+_COMPARE = re.compile(
+    r"\b(compar\w*|diff[ée]ren\w*|respectivement|versus|vs\.?|chacun des contrats)\b", re.IGNORECASE
+)
+_ALL = re.compile(
+    r"\b(chaque contrat|tous les contrats|l['’]ensemble des contrats|dans les contrats|"
+    r"chacun des contrats|les différents contrats|d['’]un contrat à l['’]autre)\b",
+    re.IGNORECASE,
+)
+_LOOKUP = re.compile(
+    r"\b(que (?:prévoit|prevoit|dit|stipule|contient)|montre[- ]moi|affiche|cite|lis|texte de|"
+    r"contenu de|que trouve-t-on)\b",
+    re.IGNORECASE,
+)
+_TYPE_WORDS = {
+    "cgv": "cgv", "cgvu": "cgvu", "cgu": "cgu", "dpa": "dpa", "msa": "msa", "sla": "sla",
+    "licence": "licence", "conditions generales": "cgv", "sous-traitance": "dpa",
+}
+_FOLLOW_UP = re.compile(r"^\s*(et|idem|pareil|même question|meme question|quid)\b", re.IGNORECASE)
+
+
+@dataclass
+class Route:
+    """What a question names: documents, their sections, articles, and the kind of question."""
+
+    documents: list[str] = field(default_factory=list)
+    sections: dict[str, str] = field(default_factory=dict)
+    articles: list[str] = field(default_factory=list)
+    comparison: bool = False
+    all_documents: bool = False
+    lookup: bool = False
+    follow_up: bool = False
+    matched: list[str] = field(default_factory=list)  # the words that named a contract
+
+
+def _word(pattern: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![a-z0-9]){re.escape(pattern)}(?![a-z0-9])")
+
+
+class Router:
+    """Match questions against the names, types and sections of the indexed documents."""
+
+    def __init__(self, records: list[DocumentRecord]) -> None:
+        self.records = {r.document_id: r for r in records}
+        owners: dict[str, set[str]] = defaultdict(set)
+        for record in records:
+            for name in record.aliases:
+                for variant in name_variants(name):
+                    owners[variant].add(record.document_id)
+        strong = set(owners)
+        for record in records:
+            for name in record.candidates:
+                for variant in name_variants(name):
+                    owners[variant].add(record.document_id)
+        candidate_docs = defaultdict(set)
+        for record in records:
+            for name in record.candidates:
+                for variant in name_variants(name):
+                    candidate_docs[variant].add(record.document_id)
+        self.names: list[tuple[re.Pattern[str], str, set[str]]] = []
+        for variant, docs in owners.items():
+            # A candidate name counts when it is also a strong name somewhere, or is unique.
+            if variant not in strong and len(candidate_docs[variant]) > 1:
+                continue
+            if len(docs) > 2:
+                continue
+            self.names.append((_word(variant), variant, docs))
+        self.names.sort(key=lambda item: -len(item[1]))
+
+    def route(self, question: str) -> Route:
+        folded = fold(question)
+        route = Route()
+        positions: dict[str, int] = {}
+        taken: list[tuple[int, int]] = []
+        for pattern, variant, docs in self.names:
+            for match in pattern.finditer(folded):
+                if any(s <= match.start() < e for s, e in taken):
+                    continue
+                taken.append((match.start(), match.end()))
+                route.matched.append(question[match.start(): match.end()])
+                for doc in docs:
+                    positions.setdefault(doc, match.start())
+        documents = sorted(positions, key=lambda d: positions[d])
+        types = {t for word, t in _TYPE_WORDS.items() if _word(word).search(folded)}
+        documents = self._narrow_by_type(documents, types)
+        route.documents = documents
+        for doc in documents:
+            section = self._section(self.records[doc], folded)
+            if section:
+                route.sections[doc] = section
+        route.articles = [m.group(1).upper() if not m.group(1)[0].isdigit() else m.group(1)
+                          for m in _ARTICLE_REF.finditer(question)]
+        route.all_documents = bool(_ALL.search(question))
+        route.comparison = route.all_documents or (
+            len(documents) >= 2 and (bool(_COMPARE.search(question)) or " et " in folded)
+        )
+        route.lookup = bool(route.articles) and (
+            bool(_LOOKUP.search(question)) or len(folded.split()) <= 10
+        )
+        route.follow_up = bool(_FOLLOW_UP.match(question)) or len(folded.split()) <= 4
+        return route
+
+    def _narrow_by_type(self, documents: list[str], types: set[str]) -> list[str]:
+        """Among documents sharing a name (one publisher), keep those of the named type."""
+        if len(documents) < 2 or not types:
+            return documents
+        typed = [d for d in documents
+                 if types & set(self.records[d].types[:2]) or self._has_section(d, types)]
+        return typed or documents
+
+    def _has_section(self, document_id: str, types: set[str]) -> bool:
+        return any(fold(s) in types for s in self.records[document_id].sections)
+
+    @staticmethod
+    def _section(record: DocumentRecord, folded: str) -> str | None:
+        if not record.sections:
+            return None
+        if match := _ANNEX_REF.search(folded):
+            wanted = f"annexe {match.group(1)}"
+            for section in record.sections:
+                if fold(section) == wanted:
+                    return section
+        for section in record.sections:
+            key = fold(section)
+            if not key.startswith("annexe") and _word(key).search(folded):
+                return section
+        return None
