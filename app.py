@@ -176,24 +176,58 @@ def routed_note(answer: Answer, titles: dict[str, str]) -> str:
     return f"Question rapportée {plural} nommé{'s' if len(answer.routed) > 1 else ''} : {names}."
 
 
+_SOURCES_LINE = re.compile(r"(?m)^Sources\s*:\s*$")
+_SOURCE_ITEM = re.compile(r"^\[\d+\]")
+
+
+def has_sources_block(text: str) -> bool:
+    """Whether the answer text already ends with its own "Sources :" list."""
+    return bool(_SOURCES_LINE.search(text))
+
+
+def split_sources_block(text: str) -> str:
+    """The answer text without its trailing "Sources :" list (shown apart in the UI)."""
+    matches = list(_SOURCES_LINE.finditer(text))
+    if not matches:
+        return text.strip()
+    last = matches[-1]
+    tail = [ln for ln in text[last.end():].splitlines() if ln.strip()]
+    if not all(_SOURCE_ITEM.match(ln.strip()) for ln in tail):
+        return text.strip()
+    return text[: last.start()].strip()
+
+
+def compact_sources(citations: Sequence[Citation]) -> list[str]:
+    """One line per contract: its title, then "[n] section, art. X" for each citation."""
+    groups: dict[str, list[str]] = {}
+    for c in citations:
+        where = ", ".join(
+            p for p in (c.section, f"art. {c.article}" if c.article else c.heading) if p
+        )
+        groups.setdefault(c.document_title, []).append(f"[{c.n}] {where or 'extrait'}")
+    return [f"{title} : {' ; '.join(items)}" for title, items in groups.items()]
+
+
 def answer_markdown(answer: Answer, titles: dict[str, str]) -> str:
-    """The chat message for a final answer: text with [n] markers, sources, mode."""
+    """The chat message for a final answer: text with [n] markers, compact sources, mode."""
     lines: list[str] = []
     note = routed_note(answer, titles)
     if note:
         lines += [f"*{_md_text(note)}*", ""]
     if answer.abstained:
-        lines += ["**Aucune clause trouvée.**", "", _md_text(answer.answer)]
-        if answer.citations:
-            lines += ["", "*Passages les plus proches consultés (insuffisants pour répondre) :*"]
-            lines += [f"- {_md_text(citation_label(c))}" for c in answer.citations]
-    else:
-        lines.append(_md_text(answer.answer))
-        if answer.citations:
-            lines += ["", "**Sources**"]
-            lines += [f"- **[{c.n}]** {_md_text(citation_label(c))}" for c in answer.citations]
+        lines += ["**Aucune clause trouvée.**", ""]
+    lines.append(_md_text(split_sources_block(answer.answer)))
+    if answer.citations:
+        label = "Passages consultés" if answer.abstained else "Sources"
+        lines += ["", f"**{label}** (détail dans le panneau « Sources ») :"]
+        lines += [f"- {_md_text(line)}" for line in compact_sources(answer.citations)]
     lines += ["", f"*{_md_text(mode_note(answer))}*"]
     return "\n".join(lines)
+
+
+def _cited_lines(answer: Answer) -> list[str]:
+    """"[n] title — article (pages)" for each citation (when the text has no such list)."""
+    return [f"[{c.n}] {citation_label(c)}" for c in answer.citations]
 
 
 def answer_plaintext(answer: Answer, titles: dict[str, str] | None = None) -> str:
@@ -205,13 +239,14 @@ def answer_plaintext(answer: Answer, titles: dict[str, str] | None = None) -> st
     if answer.abstained:
         lines.append("Aucune clause trouvée.")
     lines.append(answer.answer.strip())
+    if answer.citations and not has_sources_block(answer.answer):
+        lines += ["", "Sources :", *_cited_lines(answer)]
     if answer.citations and not answer.abstained:
-        lines += ["", "Sources :"]
+        lines += ["", "Extraits cités :"]
         for c in answer.citations:
-            lines.append(f"[{c.n}] {citation_label(c)}")
             excerpt = " ".join((c.highlight or c.excerpt).split())
             if excerpt:
-                lines.append(f"    « {excerpt} »")
+                lines.append(f"[{c.n}] « {excerpt} »")
     lines += ["", mode_note(answer)]
     return "\n".join(lines)
 
@@ -311,8 +346,10 @@ def conversation_markdown(exchanges: Sequence[Exchange], titles: dict[str, str])
         if answer.abstained:
             out += ["**Aucune clause trouvée.**", ""]
         out += [answer.answer.strip(), ""]
+        if answer.citations and not has_sources_block(answer.answer):
+            out += ["Sources :", *_cited_lines(answer), ""]
         if answer.citations and not answer.abstained:
-            out += ["### Sources", ""]
+            out += ["### Extraits cités", ""]
             for c in answer.citations:
                 out.append(f"- **[{c.n}]** {citation_label(c)}")
                 excerpt = " ".join(c.excerpt.split())
@@ -325,7 +362,12 @@ def conversation_markdown(exchanges: Sequence[Exchange], titles: dict[str, str])
 
 def _clean_message(message: str, path: Path) -> str:
     """An ingest message without the server-side temporary path of the uploaded file."""
-    return message.replace(str(path), path.name)
+    message = message.replace(str(path), path.name).strip()
+    prefix = f"{path.name}:"
+    return message[len(prefix):].strip() if message.startswith(prefix) else message
+
+
+_ARTICLES_ONLY = re.compile(r"\d+ articles?\.?")
 
 
 def ingest_report_html(report: IngestReport) -> str:
@@ -342,8 +384,9 @@ def ingest_report_html(report: IngestReport) -> str:
         else:
             icon, cls = "✗", "err"
             text = _clean_message(r.message, Path(r.path)) or "Le fichier n'a pas pu être lu."
-        if r.status != "error" and r.message:
-            text += " " + _clean_message(r.message, Path(r.path))
+        extra = _clean_message(r.message, Path(r.path)) if r.status != "error" else ""
+        if extra and not _ARTICLES_ONLY.fullmatch(extra):
+            text += " " + extra
         rows.append(
             f'<li class="cq-file cq-{cls}"><span class="cq-icon">{icon}</span>'
             f'<span class="cq-fname">{name}</span> '
@@ -504,7 +547,9 @@ class UIHandlers:
             sources, copy = SOURCES_PLACEHOLDER, ""
         yield chat_messages(exchanges, titles), exchanges, "", sources, copy
 
-    def select_message(self, exchanges: list[Exchange] | None, evt: gr.SelectData) -> tuple[str, str]:
+    def select_message(
+        self, exchanges: list[Exchange] | None, evt: gr.SelectData
+    ) -> tuple[Any, Any]:
         """Clicking a message shows the sources of that exchange's answer."""
         exchanges = exchanges or []
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -514,7 +559,8 @@ class UIHandlers:
             return gr.skip(), gr.skip()
         if exchange.answer is None:
             return gr.skip(), gr.skip()
-        return self.render_sources(exchange.answer), answer_plaintext(exchange.answer, self.titles())
+        answer = exchange.answer
+        return self.render_sources(answer), answer_plaintext(answer, self.titles())
 
     def export(self, exchanges: list[Exchange] | None) -> str | None:
         """Write the conversation to a Markdown file and return its path (None when empty)."""
@@ -660,8 +706,8 @@ UI_CSS = """
 .cq-badge { margin-left: auto; font-size: .8rem; padding: .2rem .6rem; border-radius: 999px;
   border: 1px solid var(--border-color-primary); color: var(--body-text-color-subdued); }
 .cq-panel-title { font-weight: 600; font-size: 1rem; margin: 0 0 .4rem; }
-.cq-sources-box { max-height: 720px; overflow-y: auto; }
-.cq-sources { display: flex; flex-direction: column; gap: .7rem; }
+.cq-sources { display: flex; flex-direction: column; gap: .7rem; max-height: 78vh;
+  overflow-y: auto; padding-right: .25rem; }
 .cq-source { border: 1px solid var(--border-color-primary); border-radius: 10px;
   padding: .7rem .85rem; background: var(--block-background-fill); }
 .cq-source-head { display: flex; align-items: baseline; gap: .5rem; }
@@ -691,9 +737,10 @@ mark.cq-hl { background: #fde68a; color: #1f2937; padding: 0 .1em; border-radius
 .cq-ok .cq-icon { color: #15803d; } .cq-err .cq-icon { color: #b91c1c; }
 .cq-err .cq-fmsg { color: #b91c1c; }
 .cq-fname { font-weight: 600; }
-.cq-table { width: 100%; border-collapse: collapse; font-size: .88rem; }
-.cq-table th, .cq-table td { text-align: left; padding: .3rem .5rem;
-  border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
+.cq-table { width: 100%; border-collapse: collapse; font-size: .88rem; border: 0 !important; }
+.cq-table th, .cq-table td { text-align: left; padding: .3rem .5rem; vertical-align: top;
+  border: 0 !important; border-bottom: 1px solid var(--border-color-primary) !important; }
+.cq-table code { font-size: .78rem; color: var(--body-text-color-subdued); }
 .cq-table th { font-weight: 600; background: var(--background-fill-secondary); }
 .cq-num { text-align: right !important; }
 .cq-outline { max-height: 420px; overflow-y: auto; }
@@ -771,8 +818,9 @@ def build_ui(service: ContractQA) -> gr.Blocks:
                     )
                     chatbot = gr.Chatbot(
                         label="Conversation",
-                        height=560,
-                        buttons=["copy"],
+                        show_label=False,
+                        height=580,
+                        buttons=[],
                         latex_delimiters=[],
                         feedback_options=None,
                         placeholder=(
@@ -829,8 +877,8 @@ def build_ui(service: ContractQA) -> gr.Blocks:
                             choices=[], value=None, label="Contrat", scale=4,
                             elem_id="cq-doc-picker",
                         )
-                        delete_btn = gr.Button("Retirer de l'index", variant="stop",
-                                               scale=1, elem_id="cq-delete")
+                        delete_btn = gr.Button("Retirer de l'index", variant="stop", size="sm",
+                                               scale=0, min_width=150, elem_id="cq-delete")
                     outline = gr.HTML("", elem_id="cq-outline", js_on_load=None)
                     article_picker = gr.Dropdown(
                         choices=[], value=None, label="Afficher un article",
@@ -847,6 +895,8 @@ def build_ui(service: ContractQA) -> gr.Blocks:
                 h.respond, [question, selector, exchanges], chat_outputs,
                 show_progress="minimal", api_visibility="private",
             ).then(h.after_answer, [exchanges], [export_btn], api_visibility="private")
+        chatbot.clear(h.clear, None, [chatbot, exchanges, sources, copy_text, export_btn],
+                      api_visibility="private")
         chatbot.select(h.select_message, [exchanges], [sources, copy_text],
                        api_visibility="private")
         copy_btn.click(h.copied, [copy_text], None, js=COPY_JS, api_visibility="private")

@@ -4,8 +4,6 @@
 Tokens, scopes, rate limit, body limits, CORS and CSP live in `contractqa.security`.
 """
 
-from __future__ import annotations
-
 import asyncio
 import json
 import logging
@@ -300,10 +298,12 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
                     event = await next_event(events)
             except TimeoutError:
                 status = 504
-                yield sse("error", {"error": {"code": "timeout", "message": timeout_error().message}})
+                yield sse("error", {"error": {"code": "timeout",
+                                              "message": timeout_error().message}})
             except Exception:
                 log.exception("Erreur pendant /api/ask/stream")
-                yield sse("error", {"error": {"code": "internal_error", "message": "Erreur interne."}})
+                yield sse("error", {"error": {"code": "internal_error",
+                                              "message": "Erreur interne."}})
             if status != 200:
                 audit_answer("ask_stream", who, request, body, t0, status)
 
@@ -323,7 +323,8 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
         try:
             return await call(service.outline, document_id)
         except KeyError:
-            raise ApiError(404, "document_not_found", f"Document inconnu : {document_id}.") from None
+            raise ApiError(404, "document_not_found",
+                           f"Document inconnu : {document_id}.") from None
 
     @app.post("/api/documents", response_model=UploadOut, responses=ERRORS, tags=["documents"])
     async def upload(files: Annotated[list[UploadFile], File(description="PDF, DOCX ou TXT")],
@@ -341,8 +342,8 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
                 continue
             target = uploads / name
             partial = target.with_name(name + ".part")
-            with partial.open("wb") as out:
-                await run_in_threadpool(shutil.copyfileobj, f.file, out, 1 << 20)
+            with partial.open("wb") as fh:
+                await run_in_threadpool(shutil.copyfileobj, f.file, fh, 1 << 20)
             partial.replace(target)
             paths.append(target)
             results[name] = FileResultOut(filename=name, document_id=target.stem, status="error")
@@ -371,9 +372,9 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
                     document_id=document_id, status=200 if deleted else 404)
         if not deleted:
             raise ApiError(404, "document_not_found", f"Document inconnu : {document_id}.")
-        source = Path(record.source).resolve() if record else None
-        if source and source.parent == uploads.resolve() and source.is_file():
-            source.unlink()
+        uploaded = uploads / Path(record.source).name if record else None
+        if uploaded and uploaded.stem == document_id and uploaded.is_file():
+            uploaded.unlink()  # the copy saved by POST /api/documents
         return {"document_id": document_id, "deleted": True}
 
     @app.get("/health", tags=["health"], responses={503: {"model": ErrorOut}})
@@ -381,8 +382,9 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
         """200 once at least one contract is indexed, else 503."""
         if await run_in_threadpool(service.ready):
             return JSONResponse({"status": "ok"})
-        return error_response(503, "not_ready", "Aucun contrat indexé ou index indisponible.",
-                              status="unavailable")
+        message = "Aucun contrat indexé ou index indisponible."
+        body = {"status": "unavailable", "error": {"code": "not_ready", "message": message}}
+        return JSONResponse(body, status_code=503)
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget() -> FileResponse:
@@ -400,7 +402,7 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
         """JSON 404/405 for /api paths, even when Gradio is mounted at "/"."""
         allowed = sorted({m for r in app.routes if isinstance(r, APIRoute)
                           and r.path != "/api/{rest:path}" and r.path_regex.match(request.url.path)
-                          for m in r.methods})
+                          for m in r.methods or ()})
         if allowed:
             raise HTTPException(405, "Méthode non autorisée.", {"Allow": ", ".join(allowed)})
         raise HTTPException(404, f"Point d'accès inconnu : /api/{rest}.")

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
 
     # Retrieval
     top_k: int = 6
-    abstain_threshold: float = 0.30
+    abstain_threshold: float = 0.22
 
     # Answering
     llm_provider: Literal["none", "openai", "ollama"] = "none"

@@ -77,13 +77,14 @@ def derive_profile(title: str, text: str) -> Profile:
                 names.append(name)
     camel = Counter(n for m in _CAMEL.finditer(text) if (n := _clean_name(m.group(1))))
     for name, count in camel.most_common(4):
-        if count >= 3 and fold(name) not in {fold(n) for n in names}:
+        # A trade name is introduced with the parties; later mentions are often third parties.
+        if count >= 3 and name in text[:1500] and fold(name) not in {fold(n) for n in names}:
             names.append(name)
     bigrams = Counter(
         m.group(1) for m in _BIGRAM.finditer(text)
-        if all(w not in _GENERIC for w in fold(m.group(1)).split())
+        if any(w not in _GENERIC for w in fold(m.group(1)).split())
     )
-    candidates = tuple(n for n, c in bigrams.most_common(8) if c >= 3)
+    candidates = tuple(n for n, c in bigrams.most_common(20) if c >= 3)
     types = _types(title, head)
     display = _display_title(title, head, names)
     return Profile(display, tuple(names[:6]), tuple(types), candidates)

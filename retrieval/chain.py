@@ -53,7 +53,7 @@ class Retrieved:
 @dataclass(frozen=True)
 class ChainConfig:
     top_k: int = 6
-    abstain_threshold: float = 0.30
+    abstain_threshold: float = 0.22
     context_tokens: int = 3000
     routing: bool = True
 
@@ -202,14 +202,17 @@ class QAChain:
             return Answer(question, _comparison_table(question, retrieved, idf), False,
                           "extractive", citations, routed=routed)
         if retrieved.kind == "lookup":
-            evidence = best_sentences(question, citations, idf, limit=2, depth=2)
-            first = citations[0]
-            intro = f"Voici le texte de l'{_label(first)} (extrait cité) :"
+            for c in citations:
+                best_sentences(question, [c], idf, limit=1, depth=1)  # sets the highlight
+            requested = next((a for a in retrieved.route.articles if citations[0].article and (
+                citations[0].article == a or citations[0].article.startswith(a + "."))),
+                citations[0].article)
+            where = citations[0].section
+            intro = (f"Voici le texte de l'article {requested}"
+                     f"{f' ({where})' if where else ''} de « {citations[0].document_title} » :")
             text = "\n\n".join(f"« {c.excerpt} » [{c.n}]" for c in citations
-                               if c.article and first.article and
-                               (c.article == first.article
-                                or c.article.startswith(first.article + ".")))
-            del evidence
+                               if c.article and requested and
+                               (c.article == requested or c.article.startswith(requested + ".")))
             return Answer(question, f"{intro}\n\n{text}\n\n{sources_block(citations)}", False,
                           "extractive", citations, routed=routed)
         if retrieved.confidence < self.config.abstain_threshold:

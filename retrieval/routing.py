@@ -67,24 +67,16 @@ class Router:
             for name in record.aliases:
                 for variant in name_variants(name):
                     owners[variant].add(record.document_id)
-        strong = set(owners)
+        # A frequent capitalised name of a document (not found as a party there) counts when
+        # another document names it as a party: two documents of one publisher.
         for record in records:
             for name in record.candidates:
-                for variant in name_variants(name):
+                variant = fold(name)
+                if variant in owners:
                     owners[variant].add(record.document_id)
-        candidate_docs = defaultdict(set)
-        for record in records:
-            for name in record.candidates:
-                for variant in name_variants(name):
-                    candidate_docs[variant].add(record.document_id)
-        self.names: list[tuple[re.Pattern[str], str, set[str]]] = []
-        for variant, docs in owners.items():
-            # A candidate name counts when it is also a strong name somewhere, or is unique.
-            if variant not in strong and len(candidate_docs[variant]) > 1:
-                continue
-            if len(docs) > 2:
-                continue
-            self.names.append((_word(variant), variant, docs))
+        self.names: list[tuple[re.Pattern[str], str, set[str]]] = [
+            (_word(variant), variant, docs) for variant, docs in owners.items() if len(docs) <= 2
+        ]
         self.names.sort(key=lambda item: -len(item[1]))
 
     def route(self, question: str) -> Route:

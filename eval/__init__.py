@@ -1,0 +1,1 @@
+"""Evaluation of contractqa on the gold questions."""

@@ -1,0 +1,175 @@
+"""`contractqa eval`: ask every gold question through the chain and score the answers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from contractqa.settings import Settings
+from eval.metrics import (
+    EXTRA_DIR,
+    SAMPLE_DIR,
+    GoldQuestion,
+    QuestionRecord,
+    breakdown,
+    check_gate,
+    gold_paths,
+    load_gold,
+    score,
+)
+from ingest.embeddings import EmbeddingModel, get_embedding_model
+from ingest.pipeline import Ingestor
+from ingest.store import ChunkStore
+from retrieval.chain import ChainConfig, QAChain
+from retrieval.models import Answer
+from retrieval.retriever import HybridSearch, SearchConfig, SearchMode
+
+THRESHOLDS = Path(__file__).resolve().parent / "thresholds.json"
+TOP_K = 10
+Answerer = Callable[[str], Answer]
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One configuration to measure; the default is what users get."""
+
+    name: str = "default"
+    embeddings: str | None = None  # None: settings.embeddings
+    mode: SearchMode = "hybrid"
+    routing: bool = True
+    tutorial: bool = False
+
+
+@dataclass
+class EvalResult:
+    config: EvalConfig
+    records: list[QuestionRecord]
+    metrics: dict[str, Any]
+    seconds: float
+    gate: list[str] = field(default_factory=list)
+
+
+def ingest_contracts(settings: Settings, store: ChunkStore, embedder: EmbeddingModel) -> None:
+    """Index the sample and extra contracts (a no-op for files already indexed unchanged)."""
+    results = Ingestor(store, embedder, settings).ingest([SAMPLE_DIR, EXTRA_DIR])
+    errors = [r for r in results if r.status == "error"]
+    if errors:
+        raise RuntimeError("; ".join(f"{r.path}: {r.message}" for r in errors))
+
+
+def build_chain(settings: Settings, config: EvalConfig) -> QAChain:
+    """The chain for a configuration, over its own collection, with the contracts indexed."""
+    from retrieval.llm import build_llm
+
+    spec = config.embeddings or settings.embeddings
+    embedder = get_embedding_model(spec, settings.cache_dir)
+    store = ChunkStore.from_settings(settings, embedder.name)
+    ingest_contracts(settings, store, embedder)
+    if config == EvalConfig():
+        chain = QAChain.from_settings(settings, store, embedder)
+    else:
+        safe = "".join(c if c.isalnum() else "-" for c in store.name)
+        search = HybridSearch(store, embedder, settings.cache_dir / f"lexical-{safe}.json",
+                              SearchConfig(mode=config.mode))
+        chain_config = ChainConfig(settings.top_k, settings.abstain_threshold,
+                                   settings.llm_context_tokens, routing=config.routing)
+        llm = build_llm(settings)
+        chain = QAChain(search, chain_config, llm, settings.llm_model if llm else None)
+    chain.refresh()
+    return chain
+
+
+def answerer_for(settings: Settings, config: EvalConfig) -> Answerer:
+    if config.tutorial:
+        from eval.baselines import TutorialRAG
+
+        return TutorialRAG.build(settings).answer
+    chain = build_chain(settings, config)
+    return lambda question: chain.answer(question, top_k=TOP_K)
+
+
+def evaluate(settings: Settings, questions: list[GoldQuestion],
+             config: EvalConfig | None = None, answerer: Answerer | None = None,
+             thresholds: dict[str, Any] | None = None) -> EvalResult:
+    """Ask every question (one warm-up first, not timed) and score the answers."""
+    config = config or EvalConfig()
+    started = time.perf_counter()
+    ask = answerer or answerer_for(settings, config)
+    if questions:
+        ask(questions[0].question)  # warm-up: model loading and index build are not latency
+    records: list[QuestionRecord] = []
+    for q in questions:
+        t0 = time.perf_counter()
+        answer = ask(q.question)
+        records.append(score(q, answer, (time.perf_counter() - t0) * 1000))
+    metrics = breakdown(records)
+    gate = check_gate(metrics, thresholds) if thresholds else []
+    return EvalResult(config, records, metrics, round(time.perf_counter() - started, 1), gate)
+
+
+def load_thresholds(path: Path = THRESHOLDS) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def _fmt(value: Any) -> str:
+    return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+COLUMNS = ("questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "target_coverage",
+           "citation_accuracy", "facts_found", "abstention_precision", "abstention_recall",
+           "false_refusal_rate", "documents_covered", "latency_p50_ms", "latency_p95_ms")
+
+
+def metrics_table(metrics: dict[str, Any], columns: tuple[str, ...] = COLUMNS) -> str:
+    rows = [("overall", metrics["overall"])]
+    rows += [(f"corpus {k}", v) for k, v in metrics["by_corpus"].items()]
+    rows += [(f"type {k}", v) for k, v in metrics["by_type"].items()]
+    cols = [c for c in columns if any(m.get(c) is not None for _, m in rows)]
+    lines = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(_fmt(m.get(c)) for c in cols) + " |"
+              for name, m in rows]
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.baselines import run_baselines
+    from eval.report import write_report
+
+    questions = load_gold(gold_paths(getattr(args, "dataset", None)))
+    if getattr(args, "limit", None):
+        questions = questions[: args.limit]
+    log = sys.stderr
+    print(f"{len(questions)} questions, data dir {settings.data_dir}", file=log)
+    result = evaluate(settings, questions, thresholds=load_thresholds())
+    baselines: list[EvalResult] = []
+    if getattr(args, "baselines", False):
+        baselines = run_baselines(settings, questions, default=result, log=log)
+    if getattr(args, "report", None):
+        write_report(Path(args.report), result, baselines)
+        print(f"report written to {args.report}", file=log)
+    if getattr(args, "json", False):
+        data: dict[str, Any] = {"questions": [r.to_json() for r in result.records],
+                                "metrics": result.metrics, "gate": result.gate,
+                                "seconds": result.seconds}
+        if baselines:
+            data["baselines"] = {b.config.name: b.metrics for b in baselines}
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        return 0
+    print(metrics_table(result.metrics))
+    if baselines:
+        from eval.report import baseline_table
+
+        print("\n" + baseline_table(baselines))
+    failed = [r for r in result.records if r.failures]
+    print(f"\n{len(failed)} failed questions; {result.seconds} s")
+    for r in failed:
+        print(f"  {r.id} ({r.type}): {', '.join(r.failures)}")
+    print("gate: " + ("OK" if not result.gate else "MISSED — " + "; ".join(result.gate)))
+    return 0

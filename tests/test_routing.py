@@ -1,0 +1,201 @@
+"""Routing: questions name contracts, sub-documents and articles; aliases come from the text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contractqa.service import ContractQA
+from contractqa.settings import Settings
+from retrieval.routing import Route, Router
+
+CRAFT = "000_863f8398c9eb4693"
+GRAHAM = "001_05fa10e0473d31c4"
+NUMSPOT = "002_7a0edd1b49b950df"
+SILLAGE = "003_b5b57cd92b7db28d"
+KIMPLE = "004_f17bc88fae2ffff9"
+CT_CGVU = "cloudtemple_cgvu"
+CT_DPA = "cloudtemple_dpa"
+CECILL = "cecill_v2_1_fr"
+
+
+@pytest.fixture(scope="module")
+def router(sample_service: ContractQA) -> Router:
+    return sample_service.chain.router
+
+
+def route(router: Router, question: str) -> Route:
+    return router.route(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Quel est le plafond de responsabilité chez Kimple ?", [KIMPLE]),
+        ("Que dit le DPA de Graham AI sur les sous-traitants ultérieurs ?", [GRAHAM]),
+        ("Quelles sont les modalités de paiement dans les CGV NumSpot ?", [NUMSPOT]),
+        ("Quelle est la durée du contrat chez Cassiop ?", [KIMPLE]),
+        ("Comment résilier l'abonnement Sillage ?", [SILLAGE]),
+        ("Quelle est la loi applicable à la licence CeCILL ?", [CECILL]),
+        ("Quelles sont les pénalités dans les CGVU de Cloud Temple ?", [CT_CGVU]),
+    ],
+)
+def test_question_routes_to_named_contract(router: Router, question: str,
+                                           expected: list[str]) -> None:
+    assert route(router, question).documents == expected
+
+
+def test_routing_is_case_and_accent_insensitive(router: Router) -> None:
+    assert route(router, "chez KIMPLE").documents == [KIMPLE]
+    assert route(router, "chez numspot").documents == [NUMSPOT]
+    assert route(router, "chez Sillage.ai").documents == [SILLAGE]
+
+
+def test_matched_words_are_reported(router: Router) -> None:
+    r = route(router, "Quel est le plafond de responsabilité chez Kimple ?")
+    assert [m.lower() for m in r.matched] == ["kimple"]
+
+
+def test_msa_of_craft_ai_selects_msa_section(router: Router) -> None:
+    r = route(router, "Quel est le plafond de responsabilité dans le MSA de Craft AI ?")
+    assert r.documents == [CRAFT]
+    assert r.sections == {CRAFT: "MSA"}
+
+
+def test_dpa_of_craft_ai_selects_dpa_section(router: Router) -> None:
+    r = route(router, "Que prévoit le DPA de Craft AI sur les violations de données ?")
+    assert r.documents == [CRAFT]
+    assert r.sections == {CRAFT: "DPA"}
+
+
+def test_annex_reference_selects_annex_section(router: Router) -> None:
+    r = route(router, "Que contient l'annexe 3 de NumSpot ?")
+    assert r.documents == [NUMSPOT]
+    assert r.sections == {NUMSPOT: "Annexe 3"}
+
+
+def test_publisher_with_two_documents_cgvu(router: Router) -> None:
+    r = route(router, "Que prévoient les CGVU de Cloud Temple sur la résiliation ?")
+    assert r.documents == [CT_CGVU]
+
+
+def test_publisher_with_two_documents_dpa(router: Router) -> None:
+    """The Cloud Temple DPA names its publisher ("Cloud Temple assiste le Responsable…")."""
+    r = route(router, "Que prévoit le DPA de Cloud Temple sur les sous-traitants ultérieurs ?")
+    assert r.documents == [CT_DPA]
+
+
+def test_unnamed_question_routes_nowhere(router: Router) -> None:
+    r = route(router, "Quel est le délai de préavis en cas de résiliation ?")
+    assert r.documents == []
+    assert r.sections == {}
+    assert not r.comparison
+    assert not r.all_documents
+
+
+@pytest.mark.parametrize(
+    ("question", "articles"),
+    [
+        ("Que prévoit l'article 8.2 du MSA de Craft AI ?", ["8.2"]),
+        ("Montre-moi l'article 7 des CGV NumSpot", ["7"]),
+        ("Que disent les articles 10.1 chez NumSpot ?", ["10.1"]),
+        ("article 5.3.1 de la licence CeCILL", ["5.3.1"]),
+    ],
+)
+def test_article_references(router: Router, question: str, articles: list[str]) -> None:
+    r = route(router, question)
+    assert r.articles == articles
+    assert r.lookup
+
+
+def test_article_8_2_of_craft_msa_route(router: Router) -> None:
+    r = route(router, "Que prévoit l'article 8.2 du MSA de Craft AI ?")
+    assert r.documents == [CRAFT]
+    assert r.sections == {CRAFT: "MSA"}
+    assert r.articles == ["8.2"]
+
+
+def test_law_articles_are_not_contract_articles(router: Router) -> None:
+    r = route(router, "Le contrat Kimple respecte-t-il l'article 28 du RGPD ?")
+    assert r.articles == []
+    assert r.documents == [KIMPLE]
+
+
+def test_comparison_between_two_named_contracts(router: Router) -> None:
+    r = route(router, "Comparer les délais de préavis de résiliation entre NumSpot et Kimple")
+    assert r.documents == [NUMSPOT, KIMPLE]  # in the order of the question
+    assert r.comparison
+    assert not r.all_documents
+
+
+def test_two_names_joined_by_et_is_a_comparison(router: Router) -> None:
+    r = route(router, "Quels plafonds de responsabilité chez Kimple et chez Sillage ?")
+    assert r.documents == [KIMPLE, SILLAGE]
+    assert r.comparison
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Quelle est la durée du préavis de résiliation dans chaque contrat ?",
+        "Quel est le plafond de responsabilité dans tous les contrats ?",
+    ],
+)
+def test_all_contracts_question(router: Router, question: str) -> None:
+    r = route(router, question)
+    assert r.all_documents
+    assert r.comparison
+    assert r.documents == []
+
+
+def test_follow_up_detection(router: Router) -> None:
+    assert route(router, "Et chez NumSpot ?").follow_up
+    assert route(router, "Et chez NumSpot ?").documents == [NUMSPOT]
+    assert not route(router, "Quel est le plafond de responsabilité prévu chez NumSpot ?"
+                     ).follow_up
+
+
+# Aliases come from the text -----------------------------------------------------------------
+
+ZORGLUB = """CONDITIONS GÉNÉRALES DE SERVICE
+
+Les présentes conditions sont conclues entre Zorglub Technologies, société par actions \
+simplifiée au capital de 10 000 euros, dont le siège social est situé à Lyon (ci-après le \
+« Prestataire »), et toute personne morale souscrivant aux services (ci-après le « Client »).
+
+Article 1 - Objet
+Les présentes conditions ont pour objet de définir les modalités de fourniture des services \
+de maintenance informatique proposés par le Prestataire au Client.
+
+Article 2 - Prix et paiement
+Les factures sont payables à quarante-cinq (45) jours à compter de leur date d'émission. Tout \
+retard de paiement entraîne des pénalités égales à trois fois le taux d'intérêt légal.
+
+Article 3 - Responsabilité
+La responsabilité totale du Prestataire est limitée au montant payé par le Client au cours \
+des douze (12) derniers mois précédant le fait générateur.
+"""
+
+
+def test_aliases_are_derived_from_new_contract_text(settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "contrat_services.txt"
+    path.write_text(ZORGLUB, encoding="utf-8")
+    service = ContractQA(settings)
+    report = service.ingest([path])
+    assert report.ok, [r.message for r in report.results]
+    (record,) = service.documents()
+    assert any("zorglub" in a.lower() for a in record.aliases), record.aliases
+
+    r = service.chain.router.route("Quel est le délai de paiement chez Zorglub ?")
+    assert r.documents == [record.document_id]
+    r = service.chain.router.route(
+        "Quel est le plafond de responsabilité de Zorglub Technologies ?")
+    assert r.documents == [record.document_id]
+    assert service.chain.router.route("Quel est le délai de paiement chez Kimple ?").documents == []
+
+    answer = service.ask("Quel est le délai de paiement chez Zorglub ?")
+    assert answer.routed == [record.document_id]
+    assert answer.citations
+    assert {c.document_id for c in answer.citations} == {record.document_id}
+    assert answer.citations[0].article == "2"
