@@ -1,0 +1,119 @@
+"""`contractqa bench`: ingest and query speed and memory, measured on this machine.
+
+Figures are measured each run, never stored: cold ingest of the sample corpus into a fresh
+data dir, re-ingest with nothing changed, the embedder alone on the same chunks (the ratio
+shows the pipeline's overhead), and warm extractive query latency over the gold questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from contractqa.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACTS = ROOT / "data" / "contracts"
+GOLD = ROOT / "eval" / "gold"
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def bench_ingest(settings: Settings, data_dir: Path) -> dict[str, Any]:
+    from contractqa.service import ContractQA
+    from ingest.embeddings import get_embedding_model
+
+    local = settings.model_copy(update={"data_dir": data_dir, "chroma_url": None})
+    started = time.perf_counter()
+    service = ContractQA(local)
+    report = service.ingest([CONTRACTS])
+    cold = time.perf_counter() - started
+    chunks = sum(r.chunks for r in report.results)
+    started = time.perf_counter()
+    again = service.ingest([CONTRACTS])
+    unchanged = time.perf_counter() - started
+    texts = [c.indexed_text for c in service.store.chunks()]
+    raw = get_embedding_model(settings.embeddings)  # no cache: the embedder's own cost
+    started = time.perf_counter()
+    raw.embed_batch(texts)
+    embed_only = time.perf_counter() - started
+    return {
+        "documents": len(report.results),
+        "chunks": chunks,
+        "cold_ingest_s": round(cold, 2),
+        "chunks_per_s": round(chunks / cold, 1),
+        "unchanged_reingest_s": round(unchanged, 3),
+        "unchanged_statuses": sorted({r.status for r in again.results}),
+        "embedder_alone_s": round(embed_only, 2),
+        "ingest_to_embedder_ratio": round(cold / embed_only, 2),
+        "peak_memory_mb": round(_peak_mb(), 1),
+    }
+
+
+def bench_query(settings: Settings, data_dir: Path) -> dict[str, Any]:
+    from contractqa.service import ContractQA
+
+    local = settings.model_copy(update={"data_dir": data_dir, "llm_provider": "none"})
+    service = ContractQA(local)
+    service.ingest([CONTRACTS])
+    questions = [
+        json.loads(line)["question"]
+        for path in sorted(GOLD.glob("*.jsonl")) if path.name != "extra.jsonl"
+        for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+    service.ask(questions[0])  # warm-up: models and indexes loaded
+    timings: list[float] = []
+    for question in questions:
+        started = time.perf_counter()
+        service.ask(question)
+        timings.append((time.perf_counter() - started) * 1000)
+    return {
+        "questions": len(timings),
+        "p50_ms": round(statistics.median(timings), 1),
+        "p95_ms": round(_percentile(timings, 0.95), 1),
+        "max_ms": round(max(timings), 1),
+        "peak_memory_mb": round(_peak_mb(), 1),
+    }
+
+
+def _run_isolated(what: str) -> dict[str, Any]:
+    """Each benchmark in its own process, so peak memory is its own."""
+    out = subprocess.run([sys.executable, "-m", "contractqa.cli", "bench", what, "--json"],
+                         capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout))
+
+
+def main(args: argparse.Namespace, settings: Settings) -> int:
+    machine = {"machine": platform.machine(), "python": platform.python_version(),
+               "cpus": os.cpu_count(), "embeddings": settings.embeddings}
+    if args.what == "all":
+        result: dict[str, Any] = {"machine": machine, "ingest": _run_isolated("ingest"),
+                                  "query": _run_isolated("query")}
+        load = ROOT / "bench" / "load.py"
+        if load.exists():
+            out = subprocess.run([sys.executable, str(load)], capture_output=True, text=True)
+            result["load"] = json.loads(out.stdout) if out.returncode == 0 else {
+                "error": out.stderr[-500:]}
+    else:
+        with tempfile.TemporaryDirectory(prefix="contractqa-bench-") as tmp:
+            runner = bench_ingest if args.what == "ingest" else bench_query
+            result = runner(settings, Path(tmp))
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
