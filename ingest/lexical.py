@@ -24,6 +24,56 @@ selon concernant ainsi tout toute tous toutes peut peuvent doit doivent faut il-
 """.split())
 
 
+# How lawyers paraphrase contract vocabulary: a question word also searches for these words.
+# General French legal usage, not taken from any particular contract.
+LEGAL_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "plafond": ("limite", "limitation", "plafonne", "montant"),
+    "plafonne": ("limite", "limitation"),
+    "fuite": ("violation", "incident"),
+    "secret": ("confidentialite", "confidentiel", "confidentielles"),
+    "rompre": ("resiliation", "resilier"),
+    "rupture": ("resiliation", "resilier"),
+    "mettre fin": ("resiliation", "resilier"),
+    "arreter": ("resiliation", "cessation"),
+    "tribunal": ("juridiction", "competent", "tribunaux"),
+    "litige": ("differend", "juridiction", "competent"),
+    "prevenir": ("notifier", "informer", "notification"),
+    "avertir": ("notifier", "informer", "notification"),
+    "indexe": ("revision", "indice", "revises"),
+    "augmenter": ("revision", "hausse", "modification"),
+    "impaye": ("retard", "defaut", "paiement"),
+    "impayee": ("retard", "defaut", "paiement"),
+    "pentest": ("intrusion",),
+    "penalite": ("penalites", "interet", "indemnite"),
+    "prix": ("tarif", "tarifs", "redevance"),
+    "cout": ("tarif", "prix", "frais"),
+    "renouvellement": ("reconduction", "tacite"),
+    "prolonge": ("reconduction", "renouvellement"),
+    "duree": ("periode", "pendant"),
+    "chiffrement": ("chiffre", "cryptographique"),
+    "cryptographiquement": ("chiffrement", "chiffre"),
+    "recuperer": ("restitution", "reversibilite", "export"),
+    "rendre": ("restitution", "retour"),
+    "donnees personnelles": ("caractere", "personnel"),
+    "soustraitant": ("sous-traitant", "sous-traitance"),
+    "controler": ("audit", "verifier"),
+    "controle": ("audit",),
+    "disponibilite": ("sla", "taux"),
+    "dedommagement": ("indemnisation", "indemnite", "penalites"),
+    "indemniser": ("indemnisation", "responsabilite", "dommages"),
+    "embaucher": ("sollicitation", "recruter", "debauchage"),
+    "force majeure": ("imprevisible", "irresistible"),
+    "imprevisible": ("force", "majeure"),
+}
+
+
+def expand_query(text: str) -> str:
+    """The question plus the contract words lawyers' paraphrases usually stand for."""
+    folded = fold(text)
+    extra = [w for key, words in LEGAL_SYNONYMS.items() if key in folded for w in words]
+    return f"{text} {' '.join(extra)}" if extra else text
+
+
 @lru_cache(maxsize=1)
 def _stemmer() -> object:
     import snowballstemmer
@@ -72,7 +122,7 @@ class BM25Index:
 
     def search(self, query: str, k: int = 20, allowed: set[str] | None = None
                ) -> list[tuple[str, float]]:
-        terms = tokenize(query)
+        terms = tokenize(expand_query(query))
         scores: Counter[int] = Counter()
         for term in set(terms):
             idf = self.idf.get(term)

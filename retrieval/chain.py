@@ -124,6 +124,9 @@ class QAChain:
             targets = route.documents if len(route.documents) >= 2 else (
                 documents or [r.document_id for r in self.search.store.documents()])
             return self._compare(_strip_names(query, self.router), targets, route)
+        if route.documents:
+            # Inside the named contract its name only adds noise to ranking.
+            query = _strip_names(query, self.router) or query
         results = self.search.search(query, k, scope, route.sections)
         citations = _citations([s.chunk for s in results], [s.score for s in results])
         return Retrieved(citations, route, self._confidence(query, results))

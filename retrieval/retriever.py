@@ -35,7 +35,7 @@ class SearchConfig:
     depth: int = 40  # candidates taken from each list before fusion
     rrf_k: int = 60
     dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    lexical_weight: float = 1.5
     section_boost: float = 1.5
 
 

@@ -35,6 +35,8 @@ _LOOKUP = re.compile(
 _TYPE_WORDS = {
     "cgv": "cgv", "cgvu": "cgvu", "cgu": "cgu", "dpa": "dpa", "msa": "msa", "sla": "sla",
     "licence": "licence", "conditions generales": "cgv", "sous-traitance": "dpa",
+    "donnees personnelles": "dpa", "donnees a caractere personnel": "dpa",
+    "protection des donnees": "dpa",
 }
 _FOLLOW_UP = re.compile(r"^\s*(et|idem|pareil|même question|meme question|quid)\b", re.IGNORECASE)
 
