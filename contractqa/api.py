@@ -10,7 +10,7 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -35,6 +35,7 @@ from contractqa.security import (
     SecurityHeaders,
     TokenStore,
     error_response,
+    valid_origins,
 )
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
@@ -182,14 +183,15 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
         return error_response(422, "invalid_request", message, details=errors[:20])
 
     app.add_middleware(ApiGate, settings=settings, tokens=tokens)
-    app.add_middleware(JsonCors, allow_origins=settings.origins(),
+    origins = valid_origins(settings)
+    app.add_middleware(JsonCors, allow_origins=origins,
                        allow_methods=["GET", "POST", "DELETE"],
                        allow_headers=["Authorization", "Content-Type"],
                        expose_headers=["Retry-After"], max_age=600)
-    app.add_middleware(SecurityHeaders, origins=settings.origins())
+    app.add_middleware(SecurityHeaders, origins=origins)
 
-    def require(scope: str) -> Callable[..., Principal]:
-        def check(
+    def require(scope: str) -> Callable[..., Awaitable[Principal]]:
+        async def check(
             request: Request,
             _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
         ) -> Principal:

@@ -60,7 +60,7 @@ def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
         except IngestError as exc:
             print(str(exc), file=sys.stderr)
             return 1
-        outline = outline_of(parsed)
+        outline: list[dict[str, Any]] = outline_of(parsed)
         fallback = parsed.fallback
     else:
         from contractqa.service import ContractQA
@@ -79,6 +79,7 @@ def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
         print("Aucun article reconnu : découpage par paragraphes.")
     for row in outline:
         pages = ",".join(str(p) for p in row["pages"])  # type: ignore[attr-defined]
+        row = dict(row)
         print(f"{row['section'] or '-':12} {row['article'] or '-':10} "
               f"{(row['heading'] or '')[:60]:60} p.{pages:6} {row['chars']:>6}")
     return 0

@@ -38,6 +38,7 @@ SCOPES = ("ask", "admin")
 _IMPLIED = {"admin": {"ask", "admin"}, "ask": {"ask"}}
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 NO_TOKENS_MESSAGE = (
     "Aucun jeton d'API n'est configuré : l'API refuse toutes les requêtes. "
@@ -181,6 +182,16 @@ class AuditLog:
                     fh.write(line + "\n")
         except OSError:
             log.exception("Écriture du journal d'audit impossible (%s)", self.path)
+
+
+def valid_origins(settings: Settings) -> list[str]:
+    """CONTRACTQA_ALLOWED_ORIGINS without malformed entries (and never "*")."""
+    origins = settings.origins()
+    bad = [o for o in origins if not _ORIGIN.match(o)]
+    if bad:
+        log.error("CONTRACTQA_ALLOWED_ORIGINS : origines ignorées (attendu https://hôte[:port])"
+                  " : %s", ", ".join(map(repr, bad)))
+    return [o for o in origins if o not in bad]
 
 
 # ASGI middleware --------------------------------------------------------------------------

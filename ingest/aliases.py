@@ -18,7 +18,9 @@ _COMPANY = re.compile(rf"\b(?:la société|la Société)\s+({_NAME})")
 _TRADE = re.compile(r"\b(?:marque|produit|plateforme|platform|licence)\s+([A-Z][\w.]*[A-Za-z])")
 _CAMEL = re.compile(r"\b([A-Z][a-z]+[A-Z][A-Za-z]*|[A-Z]{2,}[a-z]{2,}[A-Z]*)\b")
 _BIGRAM = re.compile(r"\b([A-Z][a-z]{2,}[ \t]+[A-Z][a-z]{2,})\b")
-_ACRONYM = re.compile(r"[(«\"“]\s*(?:ci-après\s+(?:le|la|les|l')?\s*)?[«\"“]?\s*([A-Z]{2,6})\s*[»\"”)]")
+_ACRONYM = re.compile(
+    r"[(«\"“]\s*(?:ci-après\s+(?:le|la|les|l')?\s*)?[«\"“]?\s*([A-Z]{2,6})\s*[»\"”)]"
+)
 _TYPES = {
     "cgv": ("conditions generales de vente",),
     "cgu": ("conditions generales d'utilisation",),

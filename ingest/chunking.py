@@ -30,7 +30,9 @@ def article_label(article: str | None) -> str:
     return article if article == "Préambule" else f"Article {article}"
 
 
-def context_header(title: str, section: str | None, article: str | None, heading: str | None) -> str:
+def context_header(
+    title: str, section: str | None, article: str | None, heading: str | None
+) -> str:
     parts = [title]
     if section:
         parts.append(section)
@@ -47,9 +49,7 @@ def has_children(articles: list[Article], index: int) -> bool:
     if index + 1 >= len(articles) or not current.number:
         return False
     nxt = articles[index + 1]
-    return nxt.section == current.section and bool(nxt.number) and nxt.number.startswith(
-        current.number + "."
-    )
+    return nxt.section == current.section and (nxt.number or "").startswith(current.number + ".")
 
 
 class Chunker:

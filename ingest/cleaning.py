@@ -15,7 +15,9 @@ from ingest.models import Line
 _SOFT = {"\u00ad": "", "\u00a0": " ", "\u202f": " ", "\u200b": ""}
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?\d{1,3}(?:\s*(?:/|sur)\s*\d{1,3})?\s*$", re.IGNORECASE)
 _TOC_ENTRY = re.compile(r"^\s*\S.{2,}?(?:\t+|\s*\.{4,}\s*|\s{3,})\d{1,3}\s*$")
-_UPPER_TAIL = re.compile(r"^(.*?[.;:!?»)])\s{2,}((?:[A-ZÀ-Ý'’\"()«»]{2,}\s+){2,}[A-ZÀ-Ý'’\"()«»]{2,}.*)$")
+_UPPER_TAIL = re.compile(
+    r"^(.*?[.;:!?»)])\s{2,}((?:[A-ZÀ-Ý'’\"()«»]{2,}\s+){2,}[A-ZÀ-Ý'’\"()«»]{2,}.*)$"
+)
 _BOILERPLATE = re.compile(r"^\s*(skip to (main )?content|aller au contenu( principal)?)\s*$", re.I)
 
 
@@ -40,7 +42,10 @@ def clean(lines: list[Line]) -> list[Line]:
     lines = _drop_table_of_contents(lines)
     lines = _drop_repeated_lines(lines)
     lines = _drop_repeated_title_blocks(lines)
-    return [ln for ln in lines if not _PAGE_NUMBER.match(ln.text) and not _BOILERPLATE.match(ln.text)]
+    return [
+        ln for ln in lines
+        if not _PAGE_NUMBER.match(ln.text) and not _BOILERPLATE.match(ln.text)
+    ]
 
 
 def _split_glued_titles(lines: list[Line]) -> list[Line]:

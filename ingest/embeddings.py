@@ -162,7 +162,8 @@ class CachedEmbeddingModel(EmbeddingModel):
             with self._db:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                    [(keys[i], v.astype(np.float32).tobytes()) for i, v in zip(missing, vectors)],
+                    [(keys[i], v.astype(np.float32).tobytes())
+                     for i, v in zip(missing, vectors, strict=True)],
                 )
             found.update({keys[i]: v for i, v in zip(missing, vectors, strict=True)})
         if not keys:

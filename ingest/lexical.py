@@ -123,7 +123,7 @@ class BM25Index:
     def search(self, query: str, k: int = 20, allowed: set[str] | None = None
                ) -> list[tuple[str, float]]:
         terms = tokenize(expand_query(query))
-        scores: Counter[int] = Counter()
+        scores: dict[int, float] = {}
         for term in set(terms):
             idf = self.idf.get(term)
             if idf is None:
@@ -133,8 +133,9 @@ class BM25Index:
                     continue
                 tf = self.tf[i][term]
                 norm = tf + self.k1 * (1 - self.b + self.b * self.lengths[i] / (self.avg or 1))
-                scores[i] += idf * tf * (self.k1 + 1) / norm
-        return [(self.ids[i], s) for i, s in scores.most_common(k)]
+                scores[i] = scores.get(i, 0.0) + idf * tf * (self.k1 + 1) / norm
+        best = sorted(scores.items(), key=lambda item: -item[1])[:k]
+        return [(self.ids[i], s) for i, s in best]
 
     def save(self, path: Path, fingerprint: str) -> None:
         """Write the cache atomically (tokens per chunk; statistics are recomputed on load)."""

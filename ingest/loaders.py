@@ -71,7 +71,9 @@ def _assemble(
 def _text_pages(path: Path) -> list[tuple[str, int | None]]:
     raw = path.read_bytes()
     if b"\x00" in raw[:4096]:
-        raise IngestError(f"{path}: fichier binaire, pas du texte. Fournissez un PDF, DOCX ou .txt.")
+        raise IngestError(
+            f"{path}: fichier binaire, pas du texte. Fournissez un PDF, DOCX ou .txt."
+        )
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
             text = raw.decode(encoding)

@@ -179,7 +179,7 @@ class ChunkStore:
         result = self.chunks_collection.query(
             query_embeddings=[vector.tolist()],
             n_results=k,
-            where={"doc_hash": {"$in": hashes}},
+            where={"doc_hash": {"$in": hashes}},  # type: ignore[dict-item]
             include=["distances"],
         )
         ids = result["ids"][0]
@@ -211,18 +211,19 @@ class ChunkStore:
                 batch = chunks[i: i + _BATCH]
                 collection.upsert(
                     ids=[c.chunk_id for c in batch],
-                    embeddings=[v.tolist() for v in vectors[i: i + _BATCH]],
+                    embeddings=[v.astype(np.float32) for v in vectors[i: i + _BATCH]],
                     documents=[c.text for c in batch],
                     metadatas=[self._metadata(c, record.content_hash) for c in batch],
                 )
             self.documents_collection.upsert(
                 ids=[record.document_id],
-                embeddings=[[0.0]],
+                embeddings=[np.zeros(1, dtype=np.float32)],
                 documents=[json.dumps(asdict(record), ensure_ascii=False)],
                 metadatas=[{"content_hash": record.content_hash}],
             )
-            collection.delete(where={"$and": [{"document_id": record.document_id},
-                                              {"doc_hash": {"$ne": record.content_hash}}]})
+            stale: Any = {"$and": [{"document_id": record.document_id},
+                                   {"doc_hash": {"$ne": record.content_hash}}]}
+            collection.delete(where=stale)
             self.invalidate()
 
     @staticmethod

@@ -343,7 +343,7 @@ def _paragraphs(lines: list[Line]) -> list[Article]:
     """Fallback when no article structure is found: one node per paragraph block."""
     out: list[Article] = []
     block: list[Line] = []
-    for line in lines + [Line("", 0, 0)]:
+    for line in [*lines, Line("", 0, 0)]:
         if line.text.strip():
             block.append(line)
         elif block:

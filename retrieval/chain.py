@@ -111,7 +111,7 @@ class QAChain:
         scope = route.documents or None
         if documents:
             scope = [d for d in (scope or documents) if d in documents] or list(documents)
-        if route.articles and scope is not None or (route.articles and route.lookup):
+        if (route.articles and scope is not None) or (route.articles and route.lookup):
             found = self._lookup(route, scope)
             if found:
                 extra = [s for s in self.search.search(query, k, scope, route.sections)
@@ -190,7 +190,7 @@ class QAChain:
             raise ValueError("La question est vide.")
         retrieved = self.retrieve(question, documents, history, top_k)
         extractive = self._extractive(question, retrieved)
-        if self.llm is None or extractive.abstained and retrieved.kind == "search":
+        if self.llm is None or (extractive.abstained and retrieved.kind == "search"):
             yield from _replay(extractive)
             return
         yield from self._generate(question, retrieved, extractive)

@@ -86,7 +86,7 @@ class Router:
         route = Route()
         positions: dict[str, int] = {}
         taken: list[tuple[int, int]] = []
-        for pattern, variant, docs in self.names:
+        for pattern, _variant, docs in self.names:
             for match in pattern.finditer(folded):
                 if any(s <= match.start() < e for s, e in taken):
                     continue

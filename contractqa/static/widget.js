@@ -220,7 +220,8 @@
   function citationLabel(c) {
     var parts = [c.document_title || c.document_id];
     if (c.section) parts.push(c.section);
-    if (c.article) parts.push("art. " + c.article + (c.heading ? " « " + c.heading + " »" : ""));
+    var label = /^[0-9IVXLC]+\b/.test(c.article || "") ? "art. " + c.article : c.article;
+    if (c.article) parts.push(label + (c.heading ? " « " + c.heading + " »" : ""));
     else if (c.heading) parts.push(c.heading);
     if (c.pages && c.pages.length) {
       var first = c.pages[0];
