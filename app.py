@@ -97,14 +97,24 @@ def format_pages(pages: Sequence[int]) -> str:
     return "p. " + ", ".join(str(p) for p in nums)
 
 
+_NUMBERED = re.compile(r"^(\d|[IVXLC]+\b|[A-Z]\b)")
+
+
+def _article_name(article: str, short: bool = False) -> str:
+    """"10.2" -> "Article 10.2" (or "art. 10.2"); unnumbered parts such as "Préambule" as is."""
+    if not _NUMBERED.match(article):
+        return article
+    return f"{'art.' if short else 'Article'} {article}"
+
+
 def article_label(section: str | None, article: str | None, heading: str | None) -> str:
     """'MSA · Article 10.2 — Limitation de responsabilité' (parts left out when unknown)."""
     parts = []
     if section:
         parts.append(section)
     if article:
-        art = f"Article {article}"
-        parts.append(f"{art} — {heading}" if heading else art)
+        art = _article_name(article)
+        parts.append(f"{art} — {heading}" if heading and heading != article else art)
     elif heading:
         parts.append(heading)
     return " · ".join(parts) or "Passage sans numéro d'article"
@@ -202,7 +212,8 @@ def compact_sources(citations: Sequence[Citation]) -> list[str]:
     groups: dict[str, list[str]] = {}
     for c in citations:
         where = ", ".join(
-            p for p in (c.section, f"art. {c.article}" if c.article else c.heading) if p
+            p for p in (c.section, _article_name(c.article, True) if c.article else c.heading)
+            if p
         )
         groups.setdefault(c.document_title, []).append(f"[{c.n}] {where or 'extrait'}")
     return [f"{title} : {' ; '.join(items)}" for title, items in groups.items()]
@@ -603,7 +614,7 @@ class UIHandlers:
         ids = {d.document_id for d in docs}
         kept = [d for d in (selected or []) if d in ids]
         return (
-            gr.Dropdown(choices=choices, value=kept),
+            gr.Dropdown(choices=choices, value=kept, multiselect=True),
             documents_html(docs),
             gr.Dropdown(choices=choices),
         )
@@ -740,6 +751,7 @@ mark.cq-hl { background: #fde68a; color: #1f2937; padding: 0 .1em; border-radius
 .cq-table { width: 100%; border-collapse: collapse; font-size: .88rem; border: 0 !important; }
 .cq-table th, .cq-table td { text-align: left; padding: .3rem .5rem; vertical-align: top;
   border: 0 !important; border-bottom: 1px solid var(--border-color-primary) !important; }
+.cq-table tr { border: 0 !important; }
 .cq-table code { font-size: .78rem; color: var(--body-text-color-subdued); }
 .cq-table th { font-weight: 600; background: var(--background-fill-secondary); }
 .cq-num { text-align: right !important; }
@@ -843,10 +855,10 @@ def build_ui(service: ContractQA) -> gr.Blocks:
                         send = gr.Button("Envoyer", variant="primary", scale=1,
                                          elem_id="cq-send")
                     with gr.Row():
-                        copy_btn = gr.Button("Copier la réponse et ses sources", size="sm",
+                        copy_btn = gr.Button("Copier réponse et sources", size="sm",
                                              elem_id="cq-copy")
                         export_btn = gr.DownloadButton(
-                            "Exporter la conversation (Markdown)", size="sm",
+                            "Exporter en Markdown", size="sm",
                             interactive=False, elem_id="cq-export",
                         )
                         clear_btn = gr.Button("Nouvelle conversation", size="sm",

@@ -220,8 +220,9 @@ def aggregate(records: list[QuestionRecord]) -> dict[str, Any]:
     latencies = [r.latency_ms for r in records]
     out["latency_p50_ms"] = _pct(latencies, 0.5)
     out["latency_p95_ms"] = _pct(latencies, 0.95)
-    if any(r.mode != "extractive" for r in records):
-        out["citation_validity"] = _mean([float(r.mode == "llm") for r in records])
+    generated = [r for r in records if r.mode != "extractive"]
+    if generated:  # an LLM is configured: share of generated answers whose citations held
+        out["citation_validity"] = _mean([float(r.mode == "llm") for r in generated])
     return out
 
 

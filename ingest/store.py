@@ -217,7 +217,7 @@ class ChunkStore:
                 )
             self.documents_collection.upsert(
                 ids=[record.document_id],
-                embeddings=[np.zeros(1, dtype=np.float32)],
+                embeddings=np.zeros((1, 1), dtype=np.float32),
                 documents=[json.dumps(asdict(record), ensure_ascii=False)],
                 metadatas=[{"content_hash": record.content_hash}],
             )

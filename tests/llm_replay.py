@@ -115,7 +115,7 @@ class ReplayServer:
     def __init__(self, replies: list[Reply] | None = None) -> None:
         self.replies: list[Reply] = list(replies or ["Réponse [1]."])
         self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
+        self.headers: list[dict[str, str]] = []  # lower-cased names
         self._lock = threading.Lock()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -129,7 +129,7 @@ class ReplayServer:
     def take(self, body: dict[str, Any], headers: dict[str, str]) -> Reply:
         with self._lock:
             self.requests.append(body)
-            self.headers.append(headers)
+            self.headers.append({k.lower(): v for k, v in headers.items()})
             if len(self.replies) > 1:
                 return self.replies.pop(0)
             return self.replies[0] if self.replies else Failure(500, "no scripted reply")

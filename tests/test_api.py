@@ -352,6 +352,14 @@ def test_cors_only_for_allowed_origins(client: TestClient) -> None:
     assert r.status_code == 401 and r.headers["access-control-allow-origin"] == GOOD_ORIGIN
 
 
+def test_wildcard_or_malformed_origins_are_ignored(service: ContractQA, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, allowed_origins="*, http://a.example; script-src *")
+    with TestClient(create_api(service, settings)) as c:
+        r = c.get("/api/documents", headers={"Origin": "http://evil.example", **ASK})
+        assert "access-control-allow-origin" not in r.headers
+        assert r.headers["content-security-policy"] == "frame-ancestors 'self'"
+
+
 def test_frame_ancestors_on_every_response(client: TestClient) -> None:
     for r in (client.get("/health"), client.get("/widget.js"), client.get("/docs"),
               client.get("/api/documents", headers=ASK), client.get("/api/documents"),

@@ -31,7 +31,7 @@ def _citation(n: int = 1, **kw: Any) -> Citation:
         "article": "10.2",
         "heading": "Limitation de responsabilité",
         "pages": [3, 4],
-        "excerpt": "10.2 Limitation.\nLa responsabilité est limitée à <b>100</b> euros. Autre phrase.",
+        "excerpt": "10.2 Limitation.\nLa responsabilité est limitée à <b>100</b> euros. Fin.",
         "score": 0.9,
         "highlight": "La responsabilité est limitée à <b>100</b> euros.",
     }
@@ -98,7 +98,7 @@ def test_chat_markdown_escapes_html_and_keeps_markers() -> None:
     md = app.answer_markdown(answer, {})
     assert "<script>" not in md and "&lt;script&gt;" in md
     assert "[1]" in md
-    assert md.count("Sources") == 1  # the chain's own list is replaced by the compact one
+    assert md.count("**Sources**") == 1 and "Sources :" not in md  # compact list only
     assert "MSA, art. 10.2" in md
     assert "sans texte généré" in md
     user = app.chat_messages([app.Exchange(question="<b>Q</b>", answer=answer)], {})

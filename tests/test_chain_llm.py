@@ -62,7 +62,8 @@ class RecordingChatModel(BaseChatModel):
 
     @property
     def last_prompt(self) -> str:
-        return "\n".join(str(m.content) for m in self.calls[-1])
+        """The last human message: the fenced excerpts and the question."""
+        return str(self.calls[-1][-1].content)
 
 
 def make_chain(service: ContractQA, llm: BaseChatModel | None,
@@ -212,7 +213,7 @@ def test_prompt_fences_excerpts_and_states_rules(sample_service: ContractQA) -> 
 def test_token_budget_limits_fenced_excerpts(sample_service: ContractQA) -> None:
     large, small = RecordingChatModel(), RecordingChatModel()
     make_chain(sample_service, large, ChainConfig(context_tokens=3000)).answer(QUESTION)
-    make_chain(sample_service, small, ChainConfig(context_tokens=50)).answer(QUESTION)
+    make_chain(sample_service, small, ChainConfig(context_tokens=1)).answer(QUESTION)
     n_large = large.last_prompt.count('<extrait n="')
     n_small = small.last_prompt.count('<extrait n="')
     assert n_small == 1  # the best excerpt is always given
@@ -222,7 +223,7 @@ def test_token_budget_limits_fenced_excerpts(sample_service: ContractQA) -> None
 def test_citation_of_excerpt_left_out_by_budget_falls_back(sample_service: ContractQA) -> None:
     """[2] exists among the retrieved citations but was not shown to the model."""
     llm = RecordingChatModel(replies=["Voir l'extrait [2]."])
-    answer = make_chain(sample_service, llm, ChainConfig(context_tokens=50)).answer(QUESTION)
+    answer = make_chain(sample_service, llm, ChainConfig(context_tokens=1)).answer(QUESTION)
     assert llm.last_prompt.count('<extrait n="') == 1
     assert answer.mode == "llm-fallback"
 

@@ -72,7 +72,7 @@ def test_non_streaming_completion(replay: ReplayServer) -> None:
     assert not body.get("stream")
     assert body["model"] == "replay"
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
-    assert replay.headers[0].get("Authorization") == "Bearer test"
+    assert replay.headers[0].get("authorization") == "Bearer test"
 
 
 @pytest.mark.integration
