@@ -620,7 +620,9 @@ class UIHandlers:
         )
 
     def upload(
-        self, files: list[Any] | None, progress: gr.Progress | None = None
+        self,
+        files: list[Any] | None,
+        progress: gr.Progress | None = gr.Progress(),  # noqa: B008 (Gradio's progress marker)
     ) -> tuple[Any, ...]:
         """Ingest uploaded files; returns (report, selector, table, picker, file box)."""
         paths = [Path(f if isinstance(f, str) else getattr(f, "name", str(f))) for f in files or []]
@@ -902,10 +904,14 @@ def build_ui(service: ContractQA) -> gr.Blocks:
 
         # Events --------------------------------------------------------------------------
         chat_outputs = [chatbot, exchanges, question, sources, copy_text]
+        # Questions run side by side (the facade is thread-safe, as for the API's workers);
+        # uploads and removals of contracts run one at a time.
+        workers = max(1, int(getattr(getattr(service, "settings", None), "api_workers", 4)))
         for trigger in (question.submit, send.click):
             trigger(
                 h.respond, [question, selector, exchanges], chat_outputs,
                 show_progress="minimal", api_visibility="private",
+                concurrency_limit=workers, concurrency_id="ask",
             ).then(h.after_answer, [exchanges], [export_btn], api_visibility="private")
         chatbot.clear(h.clear, None, [chatbot, exchanges, sources, copy_text, export_btn],
                       api_visibility="private")
@@ -916,7 +922,8 @@ def build_ui(service: ContractQA) -> gr.Blocks:
                         api_visibility="private")
         ingest_btn.click(
             h.upload, [files], [ingest_report, selector, doc_table, doc_picker, files],
-            api_visibility="private",
+            show_progress_on=[ingest_report], api_visibility="private",
+            concurrency_limit=1, concurrency_id="contracts",
         )
         doc_picker.change(h.show_outline, [doc_picker], [outline, article_picker, article_view],
                           api_visibility="private")
@@ -926,6 +933,7 @@ def build_ui(service: ContractQA) -> gr.Blocks:
             h.delete, [doc_picker, confirmed, selector],
             [selector, doc_table, doc_picker, outline, article_picker, article_view],
             js=CONFIRM_DELETE_JS, api_visibility="private",
+            concurrency_limit=1, concurrency_id="contracts",
         )
         ui.load(h.refresh, [selector], [selector, doc_table, doc_picker], api_visibility="private")
     return ui

@@ -12,6 +12,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -171,8 +172,11 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        message = exc.detail if isinstance(exc.detail, str) else "Erreur"
         code = CODES.get(exc.status_code, "error")
+        message = str(exc.detail)
+        if message in (HTTPStatus(exc.status_code).phrase, ""):  # Starlette's English default
+            message = {404: "Ressource introuvable.", 405: "Méthode non autorisée."}.get(
+                exc.status_code, f"Erreur HTTP {exc.status_code}.")
         return error_response(exc.status_code, code, message, dict(exc.headers or {}))
 
     @app.exception_handler(RequestValidationError)

@@ -164,7 +164,9 @@ class QAChain:
         terms = set(tokenize(query))
         if not terms:
             return 0.0
-        weights = {t: index.idf.get(t, 0.0) for t in terms}
+        # A word no contract contains is the most telling one: give it the highest weight.
+        unseen = max(index.idf.values(), default=1.0)
+        weights = {t: index.idf.get(t, unseen) for t in terms}
         total = sum(weights.values()) or 1.0
         best = 0.0
         for s in results[:3]:
@@ -233,9 +235,15 @@ class QAChain:
         context, used = self.prompt.context(retrieved.citations, self.config.context_tokens)
         chain = self.prompt.template() | self.llm | StrOutputParser()
         parts: list[str] = []
-        for delta in chain.stream({"context": context, "question": question}):
-            parts.append(delta)
-            yield AnswerEvent("delta", delta)
+        try:
+            for delta in chain.stream({"context": context, "question": question}):
+                parts.append(delta)
+                yield AnswerEvent("delta", delta)
+        except Exception as exc:  # noqa: BLE001 - any model/server failure: show the quotes
+            yield AnswerEvent("answer", answer=self._fallback(
+                fallback, f"Le modèle n'a pas répondu ({exc.__class__.__name__}) : réponse "
+                          "extractive affichée à la place."))
+            return
         text = "".join(parts).strip()
         valid = {c.n for c in used}
         markers = {int(m) for m in _MARKER.findall(text)}
@@ -248,12 +256,14 @@ class QAChain:
                             retrieved.citations, model=self.model_name,
                             routed=retrieved.route.documents)
         else:
-            answer = Answer(fallback.question, fallback.answer, fallback.abstained,
-                            "llm-fallback", fallback.citations, model=self.model_name,
-                            routed=fallback.routed,
-                            notice="La réponse générée ne citait pas correctement les extraits : "
-                                   "réponse extractive affichée à la place.")
+            answer = self._fallback(fallback, "La réponse générée ne citait pas correctement les "
+                                              "extraits : réponse extractive affichée à la place.")
         yield AnswerEvent("answer", answer=answer)
+
+    def _fallback(self, extractive: Answer, notice: str) -> Answer:
+        return Answer(extractive.question, extractive.answer, extractive.abstained,
+                      "llm-fallback", extractive.citations, model=self.model_name,
+                      routed=extractive.routed, notice=notice)
 
 
 def _replay(answer: Answer) -> Iterator[AnswerEvent]:
