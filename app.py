@@ -160,6 +160,25 @@ def highlight_html(text: str, highlight: str) -> str:
     )
 
 
+def excerpt_window(text: str, highlight: str, limit: int = 700, context: int = 260) -> str:
+    """A long excerpt cut around its highlighted sentence (whole article: "Voir l'article")."""
+    if len(text) <= limit:
+        return text
+    span = _find_span(text, highlight)
+    if span is None:
+        cut = text.rfind(" ", 0, limit)
+        return text[: cut if cut > 0 else limit].rstrip() + " …"
+    start = max(0, span[0] - context)
+    end = min(len(text), span[1] + context)
+    if start > 0:
+        space = text.find(" ", start, span[0])
+        start = space + 1 if space >= 0 else start
+    if end < len(text):
+        space = text.rfind(" ", span[1], end)
+        end = space if space >= 0 else end
+    return ("… " if start > 0 else "") + text[start:end].strip() + (" …" if end < len(text) else "")
+
+
 def mode_note(answer: Answer) -> str:
     """How the answer was made, in plain French (honest about generation)."""
     if answer.mode == "llm":
@@ -298,7 +317,8 @@ def sources_html(
             + "</header>"
         )
         out.append(f'<div class="cq-ref">{ref}</div>')
-        out.append(f'<blockquote class="cq-excerpt">{highlight_html(c.excerpt, c.highlight)}'
+        out.append('<blockquote class="cq-excerpt">'
+                   f"{highlight_html(excerpt_window(c.excerpt, c.highlight), c.highlight)}"
                    "</blockquote>")
         full = articles.get(c.n, "")
         if full.strip():
@@ -1014,9 +1034,14 @@ def serve(settings: Settings, ingest_paths: list[Path] | None = None) -> None:
         print("Premier démarrage : indexation des contrats…", flush=True)
         report = service.ingest(list(ingest_paths), progress=_progress_printer())
         for r in report.results:
-            detail = (f"{r.articles} articles, {r.chunks} passages" if r.status != "error"
-                      else r.message)
-            print(f"  {r.status:9s} {Path(r.path).name}: {detail}", flush=True)
+            name = Path(r.path).name
+            if r.status == "error":
+                line = f"  ✗ {name} : {_clean_message(r.message, Path(r.path))}"
+            elif r.status == "unchanged":
+                line = f"  = {name} : déjà indexé"
+            else:
+                line = f"  ✓ {name} : {r.articles} articles, {r.chunks} passages"
+            print(line, flush=True)
     app = create_app(settings, service)
     print(f"ContractQA : http://{settings.host}:{settings.port}/", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

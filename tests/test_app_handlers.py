@@ -14,8 +14,10 @@ import app
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
 from ingest.pipeline import FileResult
+from retrieval.chain import ABSTAIN
 from retrieval.models import Answer, Citation
 from tests.conftest import CONTRACTS
+from tests.llm_replay import ReplayServer
 
 CRAFT = "000_863f8398c9eb4693"
 GRAHAM = "001_05fa10e0473d31c4"
@@ -91,6 +93,16 @@ def test_highlight_tolerates_line_breaks() -> None:
     out = app.highlight_html(text, "La responsabilité est limitée à 100 euros.")
     assert '<mark class="cq-hl">La responsabilité est\nlimitée à 100 euros.</mark>' in out
     assert app.highlight_html("a < b", "absent") == "a &lt; b"
+
+
+def test_long_excerpt_is_cut_around_its_highlight() -> None:
+    short = "Court extrait."
+    assert app.excerpt_window(short, "Court") == short
+    text = "Début. " + "x " * 600 + "La phrase qui fonde la réponse. " + "y " * 600 + "Fin."
+    window = app.excerpt_window(text, "La phrase qui fonde la réponse.")
+    assert window.startswith("… ") and window.endswith(" …")
+    assert "La phrase qui fonde la réponse." in window and len(window) < 700
+    assert app.excerpt_window(text, "absente").endswith(" …")
 
 
 def test_chat_markdown_escapes_html_and_keeps_markers() -> None:
@@ -246,6 +258,34 @@ def test_no_contract_indexed_warns(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="Aucun contrat n'est indexé"):
         outputs = list(app.UIHandlers(empty).respond("Quel préavis ?", [], []))
     assert _final(outputs)[1] == []
+
+
+def test_llm_mode_names_the_model_and_abstention_is_not_an_answer(service: ContractQA) -> None:
+    llm_answer = ("La responsabilité cumulée du Prestataire est limitée au montant payé au cours "
+                  "des douze mois précédents [1].")
+    with ReplayServer([llm_answer]) as replay:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, data_dir=service.settings.data_dir, llm_provider="openai",
+            llm_base_url=replay.base_url, llm_model="replay-7b", llm_api_key="test",
+            llm_timeout_s=10.0,
+        )
+        llm = app.UIHandlers(ContractQA(settings, embedder=service.embedder))
+        outputs = list(llm.respond(LIABILITY_Q, [], []))
+        answer = _final(outputs)[1][-1].answer
+        assert answer is not None and answer.mode == "llm", answer
+        chat, sources = _final(outputs)[0], _final(outputs)[3]
+        assert "replay-7b" in chat[-1]["content"] and "replay-7b" in sources
+        assert "sans texte généré" not in chat[-1]["content"]
+
+        replay.script(ABSTAIN)
+        outputs = list(llm.respond(LIABILITY_Q, [], []))
+        answer = _final(outputs)[1][-1].answer
+        assert answer is not None and answer.abstained
+        content = _final(outputs)[0][-1]["content"]
+        assert content.startswith("*Question rapportée") or content.startswith("**Aucune")
+        assert "**Aucune clause trouvée.**" in content
+        assert "cq-abstain" in _final(outputs)[3]
+        assert "Aucune clause trouvée." in _final(outputs)[4]
 
 
 def test_export_writes_markdown(handlers: app.UIHandlers) -> None:
