@@ -156,7 +156,11 @@ class CachedEmbeddingModel(EmbeddingModel):
                 batch,
             ).fetchall()
             found.update({k: np.frombuffer(v, dtype=np.float32) for k, v in rows})
-        missing = [i for i, k in enumerate(keys) if k not in found]
+        first: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            if k not in found:
+                first.setdefault(k, i)  # a text repeated in the batch is embedded once
+        missing = list(first.values())
         if missing:
             vectors = self.inner.embed_batch([texts[i] for i in missing], query=query)
             with self._db:

@@ -72,9 +72,11 @@ def _heading_like(title: str, limit: int = 150) -> bool:
     return first.isupper() or first in "«\"“'(" or first.isdigit()
 
 
-def _split_title(title: str, next_line: str) -> tuple[str | None, str]:
+def _split_title(title: str, next_line: str, keyword: bool = False) -> tuple[str | None, str]:
     """Split "Heading. Body text…" and recognise paragraphs that have no heading."""
     title = title.strip()
+    if keyword:  # "Article 13 : Les sous-traitants ultérieurs" is always a heading
+        return title.rstrip(" .:").strip() or None, ""
     if _SENTENCE_START.match(title):  # "8.2 La responsabilité du Concédant est…"
         return None, title
     sentence = re.match(r"^(.{3,70}?)\.\s+(\S.*)$", title)
@@ -203,7 +205,7 @@ class StructureParser:
         if kind == "keyword":
             if len(parts) == 1:
                 state.top, state.path, state.relative, state.roman = parts[0], parts, 0, 0
-                head, body = _split_title(heading.title, next_line)
+                head, body = _split_title(heading.title, next_line, keyword=True)
                 return (heading.label, 1, head, body)
             return self._dotted(heading, state, next_line)
         if kind == "roman":
@@ -234,7 +236,9 @@ class StructureParser:
         self, heading: _Heading, state: _State, uses_keyword: bool, next_line: str
     ) -> tuple[str, int, str | None, str] | None:
         number = heading.parts[0]
-        if not _heading_like(heading.title, 120) or heading.title.rstrip().endswith("."):
+        title = heading.title.rstrip()
+        short_item = uses_keyword and len(title) <= 60  # "2. TWILIO INC." under ARTICLE 17
+        if not _heading_like(title, 120) or (title.endswith(".") and not short_item):
             if not re.match(r"^.{3,90}?\.\s+\S", heading.title.strip()):
                 return None
         parent = state.top_label if state.roman else (str(state.top) if state.top else None)
@@ -305,8 +309,9 @@ def _upper_continues(lines: list[Line], index: int) -> bool:
 
 def _restarts_after(lines: list[Line], index: int) -> bool:
     """True when the next numbered heading after this line restarts at 1."""
-    for line in lines[index + 1: index + 12]:
-        heading = _parse_heading(line.text, False) if line.text.strip() else None
+    following = [ln for ln in lines[index + 1: index + 40] if ln.text.strip()][:4]
+    for line in following:
+        heading = _parse_heading(line.text, False)
         if heading is None:
             continue
         if heading.kind in ("keyword", "numbered"):

@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 import app
 from contractqa.service import ContractQA
@@ -266,7 +267,7 @@ def test_llm_mode_names_the_model_and_abstention_is_not_an_answer(service: Contr
     with ReplayServer([llm_answer]) as replay:
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None, data_dir=service.settings.data_dir, llm_provider="openai",
-            llm_base_url=replay.base_url, llm_model="replay-7b", llm_api_key="test",
+            llm_base_url=replay.base_url, llm_model="replay-7b", llm_api_key=SecretStr("test"),
             llm_timeout_s=10.0,
         )
         llm = app.UIHandlers(ContractQA(settings, embedder=service.embedder))
