@@ -189,6 +189,8 @@ def test_chat_cites_article_and_uploaded_docx(server: str, tmp_path: Path) -> No
             assert card.locator("mark").count() >= 1  # the supporting sentence is highlighted
             card.locator("summary").click()  # "Voir l'article complet"
             assert "douze (12) mois" in card.locator(".cq-article-text").inner_text()
+            page.wait_for_selector("#cq-export:not([disabled])")  # the answer is complete
+            page.mouse.move(0, 0)
             page.screenshot(path=str(ARTIFACTS / "chat-answer.png"))
             README_SHOT.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(ARTIFACTS / "chat-answer.png", README_SHOT)
@@ -198,7 +200,6 @@ def test_chat_cites_article_and_uploaded_docx(server: str, tmp_path: Path) -> No
             page.wait_for_timeout(500)
             copied = str(page.evaluate("navigator.clipboard.readText()"))
             assert copied.startswith("Question : " + LIABILITY_Q) and "10.2" in copied, copied
-            page.wait_for_selector("#cq-export:not([disabled])")
             with page.expect_download() as info:
                 page.click("#cq-export")
             exported = Path(str(info.value.path())).read_text(encoding="utf-8")
