@@ -64,6 +64,14 @@ LEGAL_SYNONYMS: dict[str, tuple[str, ...]] = {
     "embaucher": ("sollicitation", "recruter", "debauchage"),
     "force majeure": ("imprevisible", "irresistible"),
     "imprevisible": ("force", "majeure"),
+    "copies de secours": ("sauvegarde", "sauvegardes"),
+    "avance": ("acompte",),
+    "zone": ("localisation", "pays", "hebergement"),
+    "geographique": ("localisation", "pays"),
+    "propriete": ("titulaire", "droits"),
+    "combien de fois": ("frequence", "par an"),
+    "enregistrement": ("conservation", "duree"),
+    "format": ("export", "restitution"),
 }
 
 
