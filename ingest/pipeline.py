@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 Status = Literal["indexed", "unchanged", "error"]
 Progress = Callable[[str, float], None]
 _REPO_DOCS = ("readme", "sources", "changelog", "license", "licence")
+# Bump when parsing or chunking changes: an unchanged file is then re-indexed anyway.
+PIPELINE_VERSION = "2"
 
 
 @dataclass
@@ -107,9 +109,12 @@ class Ingestor:
         parsed, profile, content_hash = parse_file(path, self.max_mb)
         document_id = parsed.document_id
         existing = self.store.records().get(document_id)
-        if existing and existing.content_hash == content_hash:
+        if (existing and existing.content_hash == content_hash
+                and existing.pipeline_version == PIPELINE_VERSION):
             return FileResult(str(path), document_id, "unchanged", "déjà indexé, inchangé",
                               existing.articles, existing.chunks)
+        if existing and existing.content_hash == content_hash:
+            self.store.delete_document(document_id)  # re-parse with the current pipeline
         twin = self.store.find_by_hash(content_hash)
         if twin and twin.document_id != document_id:
             raise IngestError(
@@ -135,6 +140,7 @@ class Ingestor:
             fallback=parsed.fallback,
             ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
             outline=outline_of(parsed),
+            pipeline_version=PIPELINE_VERSION,
         )
         self.store.write_document(record, chunks, vectors)
         message = (

@@ -44,6 +44,7 @@ class DocumentRecord:
     fallback: bool = False
     ingested_at: str = ""
     outline: list[dict[str, Any]] = field(default_factory=list)
+    pipeline_version: str = ""
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)

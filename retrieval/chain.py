@@ -147,7 +147,7 @@ class QAChain:
         chunks: list[Chunk] = []
         scores: list[float] = []
         for doc in targets:
-            for s in self.search.search(query, 1, [doc], route.sections):
+            for s in self.search.search(query, 2, [doc], route.sections):
                 chunks.append(s.chunk)
                 scores.append(s.score)
         citations = _citations(chunks, scores)
@@ -297,8 +297,8 @@ def _strip_names(question: str, router: Router) -> str:
 def _comparison_table(question: str, retrieved: Retrieved, idf: dict[str, float]) -> str:
     rows = ["| Contrat | Ce que prévoit le contrat | Source |", "|---|---|---|"]
     for citations in retrieved.per_document.values():
-        evidence = best_sentences(question, citations, idf, limit=1, depth=1)
-        c = citations[0]
+        evidence = best_sentences(question, citations, idf, limit=1, depth=2)
+        c = next((x for x in citations if evidence and x.n == evidence[0].citation), citations[0])
         quote = evidence[0].sentence if evidence else c.excerpt[:300]
         where = f"{c.section + ' — ' if c.section else ''}{_label(c)}"
         rows.append(f"| {c.document_title} | « {quote.replace('|', '/')} » [{c.n}] | {where} |")
