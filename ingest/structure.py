@@ -51,6 +51,7 @@ class _State:
     roman: int = 0
     letter: int = 0
     top_label: str | None = None
+    keyword_top: bool = False  # the current article was opened by "ARTICLE N"
     articles: list[Article] = field(default_factory=list)
 
 
@@ -205,6 +206,7 @@ class StructureParser:
         if kind == "keyword":
             if len(parts) == 1:
                 state.top, state.path, state.relative, state.roman = parts[0], parts, 0, 0
+                state.keyword_top = True
                 head, body = _split_title(heading.title, next_line, keyword=True)
                 return (heading.label, 1, head, body)
             return self._dotted(heading, state, next_line)
@@ -242,9 +244,7 @@ class StructureParser:
             if not re.match(r"^.{3,90}?\.\s+\S", heading.title.strip()):
                 return None
         parent = state.top_label if state.roman else (str(state.top) if state.top else None)
-        if (uses_keyword or state.roman) and parent is not None and not (
-            state.section and not state.roman and not uses_keyword
-        ):
+        if (state.keyword_top or state.roman) and parent is not None:
             # Inside "ARTICLE 6." items "1.", "2." are 6.1, 6.2.
             if number == state.relative + 1:
                 state.relative = number
@@ -259,6 +259,7 @@ class StructureParser:
             number == state.top + 2 and len(heading.title.strip()) <= 60
         ):
             state.top, state.path, state.relative = number, (number,), 0
+            state.keyword_top = False
             head, body = _split_title(heading.title, next_line)
             return (str(number), 1, head, body)
         return None

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import warnings
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from eval.metrics import EXTRA_DIR, GOLD_DIR, SAMPLE_DIR, TYPES, norm, norm_article
 from ingest.pipeline import parse_file
@@ -18,10 +15,6 @@ KEYS = ["id", "type", "question", "document", "section", "articles", "heading", 
 TARGET_KEYS = {"document", "section", "articles", "heading", "evidence"}
 # Gold labels that are right but that the parser does not produce yet (reported, not failed).
 # NumSpot Annexe 1 items "2. ..", "3. Paiement des factures", "4. .." are merged into item 1.
-KNOWN_PARSER_ISSUES = {
-    ("cross-004", "002_7a0edd1b49b950df", "Annexe 1", "3"),
-    ("numspot-021", "002_7a0edd1b49b950df", "Annexe 1", "3"),
-}
 
 
 def _lines() -> list[tuple[str, dict[str, Any]]]:
@@ -107,24 +100,11 @@ def _exists(document: str, section: str | None, article: str) -> bool:
 
 
 def test_article_labels_exist_in_parser_outline() -> None:
-    missing, known = [], []
+    missing = []
     for where, q in GOLD:
         for e in _entries(q):
             for article in e["articles"]:
-                if _exists(e["document"], e["section"], article):
-                    continue
-                key = (q["id"], e["document"], e["section"], article)
-                (known if key in KNOWN_PARSER_ISSUES else missing).append(f"{where} {key}")
-    if known:
-        warnings.warn("gold labels the parser does not produce yet (known parser issues): "
-                      + "; ".join(known), stacklevel=1)
+                if not _exists(e["document"], e["section"], article):
+                    missing.append(f"{where} {(q['id'], e['document'], e['section'], article)}")
     assert not missing, "gold labels not in the parser outline:\n" + "\n".join(missing)
 
-
-@pytest.mark.parametrize("key", sorted(KNOWN_PARSER_ISSUES))
-def test_known_parser_issues_still_open(key: tuple[str, str, str, str]) -> None:
-    """Remove an entry from KNOWN_PARSER_ISSUES once the parser produces its label."""
-    _id, document, section, article = key
-    if _exists(document, section, article):
-        warnings.warn(f"parser now produces {key}: drop it from KNOWN_PARSER_ISSUES",
-                      stacklevel=1)

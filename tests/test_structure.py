@@ -64,8 +64,8 @@ COUNTS: dict[Path, tuple[dict[str | None, int], dict[str | None, int]]] = {
     ),
     GRAHAM: ({None: 93}, {None: 17}),
     NUMSPOT: (
-        {None: 56, "Annexe 1": 1, "Annexe 2": 21, "Annexe 3": 10},
-        {None: 18, "Annexe 1": 1, "Annexe 2": 6, "Annexe 3": 10},
+        {None: 56, "Annexe 1": 4, "Annexe 2": 21, "Annexe 3": 10},
+        {None: 18, "Annexe 1": 4, "Annexe 2": 6, "Annexe 3": 10},
     ),
     SILLAGE: ({None: 79}, {None: 24}),
     KIMPLE: ({None: 59}, {None: 15}),
