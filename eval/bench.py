@@ -106,11 +106,13 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     if args.what == "all":
         result: dict[str, Any] = {"machine": machine, "ingest": _run_isolated("ingest"),
                                   "query": _run_isolated("query")}
-        load = ROOT / "bench" / "load.py"
-        if load.exists():
-            out = subprocess.run([sys.executable, str(load)], capture_output=True, text=True)
-            result["load"] = json.loads(out.stdout) if out.returncode == 0 else {
-                "error": out.stderr[-500:]}
+        for name in ("load", "browser"):
+            script = ROOT / "bench" / f"{name}.py"
+            if script.exists():
+                out = subprocess.run([sys.executable, str(script)], capture_output=True,
+                                     text=True)
+                result[name] = json.loads(out.stdout) if out.returncode == 0 else {
+                    "error": out.stderr[-500:]}
     else:
         with tempfile.TemporaryDirectory(prefix="contractqa-bench-") as tmp:
             runner = bench_ingest if args.what == "ingest" else bench_query
