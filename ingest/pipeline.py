@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ingest.aliases import Profile, derive_profile
 from ingest.chunking import Chunker
@@ -18,6 +18,9 @@ from ingest.loaders import SUPPORTED, document_id_for, load
 from ingest.models import IngestError, ParsedDocument
 from ingest.store import ChunkStore, DocumentRecord
 from ingest.structure import StructureParser
+
+if TYPE_CHECKING:
+    from contractqa.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +80,11 @@ def parse_file(path: Path, max_mb: float = 20.0) -> tuple[ParsedDocument, Profil
 class Ingestor:
     """Index contract files into a `ChunkStore`; one bad file never stops the others."""
 
-    def __init__(self, store: ChunkStore, embedder: EmbeddingModel, settings: object) -> None:
+    def __init__(self, store: ChunkStore, embedder: EmbeddingModel, settings: Settings) -> None:
         self.store = store
         self.embedder = embedder
-        self.chunker = Chunker(int(getattr(settings, "chunk_tokens", 400)))
-        self.max_mb = float(getattr(settings, "max_file_mb", 20.0))
+        self.chunker = Chunker(settings.chunk_tokens)
+        self.max_mb = settings.max_file_mb
 
     def ingest(self, paths: Iterable[Path], progress: Progress | None = None) -> list[FileResult]:
         removed = self.store.collect_garbage()

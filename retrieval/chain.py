@@ -160,7 +160,7 @@ class QAChain:
         """How well the best excerpts cover the question's rarer words (0 to 1)."""
         if not results:
             return 0.0
-        index = self.search._ensure()
+        index = self.search.lexical()
         terms = set(tokenize(query))
         if not terms:
             return 0.0
@@ -200,7 +200,7 @@ class QAChain:
     def _extractive(self, question: str, retrieved: Retrieved) -> Answer:
         citations = retrieved.citations
         routed = retrieved.route.documents
-        idf = self.search._ensure().idf
+        idf = self.search.lexical().idf
         if not citations:
             return Answer(question, ABSTAIN, True, "extractive", [], routed=routed)
         if retrieved.kind == "comparison":

@@ -66,6 +66,10 @@ class HybridSearch:
             self._fingerprint = fingerprint
         return self._index
 
+    def lexical(self) -> BM25Index:
+        """The BM25 index matching the store (its idf weights serve answer scoring too)."""
+        return self._ensure()
+
     def chunk(self, chunk_id: str) -> Chunk:
         self._ensure()
         return self._by_id[chunk_id]
