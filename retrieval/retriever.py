@@ -106,7 +106,7 @@ class HybridSearch:
                 chunk = self._by_id[cid]
                 if sections.get(chunk.document_id) == chunk.section:
                     fused[cid] *= config.section_boost
-        ranked_ids = sorted(fused, key=lambda cid: -fused[cid])[:k]
+        ranked_ids = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
         return [Scored(self._by_id[cid], fused[cid], dense_score.get(cid, 0.0),
                        lexical_score.get(cid, 0.0)) for cid in ranked_ids]
 

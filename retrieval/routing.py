@@ -94,7 +94,7 @@ class Router:
                 route.matched.append(question[match.start(): match.end()])
                 for doc in docs:
                     positions.setdefault(doc, match.start())
-        documents = sorted(positions, key=lambda d: positions[d])
+        documents = sorted(positions, key=lambda d: (positions[d], d))
         types = {t for word, t in _TYPE_WORDS.items() if _word(word).search(folded)}
         documents = self._narrow_by_type(documents, types)
         route.documents = documents
