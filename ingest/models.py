@@ -91,6 +91,12 @@ class Chunk:
     part: int = 1
     parts: int = 1
 
+    def in_article(self, article: str) -> bool:
+        """True for chunks of `article` or of one of its sub-articles ("6" holds "6.3")."""
+        return self.article is not None and (
+            self.article == article or self.article.startswith(article + ".")
+        )
+
     @property
     def indexed_text(self) -> str:
         """The text embedded and searched: its identity header, then the contract's words."""

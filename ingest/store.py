@@ -198,12 +198,11 @@ class ChunkStore:
         return record.outline
 
     def article_text(self, document_id: str, section: str | None, article: str | None) -> str:
-        parts = [
-            c.text for c in self.chunks()
-            if c.document_id == document_id and c.section == section and article is not None
-            and c.article is not None and (c.article == article
-                                           or c.article.startswith(article + "."))
-        ]
+        if article is None:
+            return ""
+        parts = [c.text for c in self.chunks()
+                 if c.document_id == document_id and c.section == section
+                 and c.in_article(article)]
         return "\n\n".join(parts)
 
     # Writes ----------------------------------------------------------------------------------

@@ -73,23 +73,23 @@ def _heading_like(title: str, limit: int = 150) -> bool:
     return first.isupper() or first in "«\"“'(" or first.isdigit()
 
 
-def _split_title(title: str, next_line: str, keyword: bool = False) -> tuple[str | None, str]:
-    """Split "Heading. Body text…" and recognise paragraphs that have no heading."""
+def _heading_text(title: str, next_line: str, keyword: bool = False) -> str | None:
+    """The heading of "Heading. Body text…"; None for a numbered paragraph with no heading."""
     title = title.strip()
     if keyword:  # "Article 13 : Les sous-traitants ultérieurs" is always a heading
-        return title.rstrip(" .:").strip() or None, ""
+        return title.rstrip(" .:").strip() or None
     if _SENTENCE_START.match(title):  # "8.2 La responsabilité du Concédant est…"
-        return None, title
+        return None
     sentence = re.match(r"^(.{3,70}?)\.\s+(\S.*)$", title)
     if sentence and len(sentence.group(1).split()) <= 9:
-        return sentence.group(1).strip(), sentence.group(2)
+        return sentence.group(1).strip()
     continues = next_line[:1].islower() and not re.match(r"^[a-z][.)]\s", next_line)
     if len(title) > 110 or (continues and not title.endswith((".", ":"))):
-        return None, title
-    return title.rstrip(" .:").strip() or None, ""
+        return None
+    return title.rstrip(" .:").strip() or None
 
 
-def _parse_heading(text: str, uses_keyword: bool) -> _Heading | None:
+def _parse_heading(text: str) -> _Heading | None:
     stripped = text.strip()
     offset = len(text) - len(text.lstrip())
     if match := _ANNEX.match(stripped):
@@ -145,7 +145,7 @@ class StructureParser:
         for index, line in enumerate(lines):
             text = line.text
             next_line = _next_text(lines, index)
-            heading = _parse_heading(text, uses_keyword) if text.strip() else None
+            heading = _parse_heading(text) if text.strip() else None
             if heading is None and text.strip() and is_upper_title(text) and state.top:
                 # A capitalised title followed by numbering that restarts: a sub-document.
                 if _restarts_after(lines, index):
@@ -168,7 +168,7 @@ class StructureParser:
             if accepted is None:
                 current.lines.append(line)
                 continue
-            number, level, head_text, _body = accepted
+            number, level, head_text = accepted
             self._close(state, current)
             if heading and heading.kind == "annex":
                 label = f"Annexe {heading.label}"
@@ -196,19 +196,18 @@ class StructureParser:
 
     def _accept(
         self, heading: _Heading, state: _State, uses_keyword: bool, next_line: str
-    ) -> tuple[str, int, str | None, str] | None:
-        """Return (number, level, heading, same-line body) when the line opens a node."""
+    ) -> tuple[str, int, str | None] | None:
+        """Return (number, level, heading) when the line opens a node."""
         kind, parts = heading.kind, heading.parts
         if kind == "annex":
-            return ("", 1, heading.title or None, "")
+            return ("", 1, heading.title or None)
         if kind == "unnumbered":
-            return (PREAMBLE, 1, heading.title, "") if not state.top else None
+            return (PREAMBLE, 1, heading.title) if not state.top else None
         if kind == "keyword":
             if len(parts) == 1:
                 state.top, state.path, state.relative, state.roman = parts[0], parts, 0, 0
                 state.keyword_top = True
-                head, body = _split_title(heading.title, next_line, keyword=True)
-                return (heading.label, 1, head, body)
+                return (heading.label, 1, _heading_text(heading.title, next_line, True))
             return self._dotted(heading, state, next_line)
         if kind == "roman":
             expected = _ROMANS[state.roman] if state.roman < len(_ROMANS) else None
@@ -216,19 +215,19 @@ class StructureParser:
                 state.roman += 1
                 state.top_label = heading.label
                 state.relative = 0
-                return (heading.label, 1, heading.title.rstrip(" .:"), "")
+                return (heading.label, 1, heading.title.rstrip(" .:"))
             return None
         if kind == "code":
             if _heading_like(heading.title):
                 state.top_label = heading.label
-                return (heading.label, 1, heading.title.strip(" «»\"").rstrip(" .:") or None, "")
+                return (heading.label, 1, heading.title.strip(" «»\"").rstrip(" .:") or None)
             return None
         if kind == "letter":
             expected = chr(ord("A") + state.letter)
             if (heading.label == expected and not state.top and not state.roman
                     and state.section and _heading_like(heading.title, 100)):
                 state.letter += 1
-                return (heading.label, 1, heading.title.rstrip(" .:"), "")
+                return (heading.label, 1, heading.title.rstrip(" .:"))
             return None
         if len(parts) == 1:
             return self._single(heading, state, uses_keyword, next_line)
@@ -236,7 +235,7 @@ class StructureParser:
 
     def _single(
         self, heading: _Heading, state: _State, uses_keyword: bool, next_line: str
-    ) -> tuple[str, int, str | None, str] | None:
+    ) -> tuple[str, int, str | None] | None:
         number = heading.parts[0]
         title = heading.title.rstrip()
         short_item = uses_keyword and len(title) <= 60  # "2. TWILIO INC." under ARTICLE 17
@@ -248,8 +247,7 @@ class StructureParser:
             # Inside "ARTICLE 6." items "1.", "2." are 6.1, 6.2.
             if number == state.relative + 1:
                 state.relative = number
-                head, body = _split_title(heading.title, next_line)
-                return (f"{parent}.{number}", 2, head, body)
+                return (f"{parent}.{number}", 2, _heading_text(heading.title, next_line))
             return None
         if uses_keyword and state.section is None:
             return None
@@ -260,13 +258,12 @@ class StructureParser:
         ):
             state.top, state.path, state.relative = number, (number,), 0
             state.keyword_top = False
-            head, body = _split_title(heading.title, next_line)
-            return (str(number), 1, head, body)
+            return (str(number), 1, _heading_text(heading.title, next_line))
         return None
 
     def _dotted(
         self, heading: _Heading, state: _State, next_line: str
-    ) -> tuple[str, int, str | None, str] | None:
+    ) -> tuple[str, int, str | None] | None:
         parts = heading.parts
         if parts[0] not in (state.top, state.top + 1) or any(p == 0 for p in parts[1:]):
             return None
@@ -279,8 +276,8 @@ class StructureParser:
         if not known:
             return None
         state.top, state.path = parts[0], parts
-        head, body = _split_title(heading.title, next_line)
-        return (".".join(str(p) for p in parts), len(parts), head, body)
+        return (".".join(str(p) for p in parts), len(parts),
+                _heading_text(heading.title, next_line))
 
     def _close(self, state: _State, article: Article) -> None:
         while article.lines and not article.lines[-1].text.strip():
@@ -305,14 +302,14 @@ def _next_text(lines: list[Line], index: int) -> str:
 
 def _upper_continues(lines: list[Line], index: int) -> bool:
     nxt = lines[index + 1].text if index + 1 < len(lines) else ""
-    return bool(nxt.strip()) and is_upper_title(nxt) and _parse_heading(nxt, False) is None
+    return bool(nxt.strip()) and is_upper_title(nxt) and _parse_heading(nxt) is None
 
 
 def _restarts_after(lines: list[Line], index: int) -> bool:
     """True when the next numbered heading after this line restarts at 1."""
     following = [ln for ln in lines[index + 1: index + 40] if ln.text.strip()][:4]
     for line in following:
-        heading = _parse_heading(line.text, False)
+        heading = _parse_heading(line.text)
         if heading is None:
             continue
         if heading.kind in ("keyword", "numbered"):
@@ -338,7 +335,7 @@ def _document_title(lines: list[Line]) -> str:
         text = line.text.strip()
         if not text:
             continue
-        if _parse_heading(text, False) is not None:
+        if _parse_heading(text) is not None:
             return ""
         if 8 <= len(text) <= 150:
             return " ".join(text.split())

@@ -115,8 +115,7 @@ class HybridSearch:
         self._ensure()
         found = [
             c for c in self._by_id.values()
-            if c.document_id == document_id and c.article is not None
-            and (c.article == article or c.article.startswith(article + "."))
+            if c.document_id == document_id and c.in_article(article)
             and (section is None or c.section == section)
         ]
         return sorted(found, key=lambda c: (c.start, c.part))
