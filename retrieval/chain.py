@@ -17,7 +17,14 @@ from langchain_core.output_parsers import StrOutputParser
 from ingest.aliases import fold
 from ingest.lexical import tokenize
 from ingest.models import Chunk
-from retrieval.extractive import best_sentences, quote_answer, sources_block
+from retrieval.definitions import defined_term, defining_sentence, find_definitions
+from retrieval.extractive import (
+    Evidence,
+    best_sentences,
+    quote_answer,
+    sentences,
+    sources_block,
+)
 from retrieval.models import Answer, Citation, Turn
 from retrieval.prompts import AnswerPrompt
 from retrieval.retriever import HybridSearch, Scored, SearchConfig
@@ -47,6 +54,8 @@ class Retrieved:
     route: Route
     confidence: float = 1.0
     kind: Literal["search", "lookup", "comparison"] = "search"
+    defined_term: str | None = None  # a quoted term that the first `defining` citations define
+    defining: int = 0
     per_document: dict[str, list[Citation]] = field(default_factory=dict)
 
 
@@ -128,8 +137,18 @@ class QAChain:
             # Inside the named contract its name only adds noise to ranking.
             query = _strip_names(query, self.router) or query
         results = self.search.search(query, k, scope, route.sections)
-        citations = _citations([s.chunk for s in results], [s.score for s in results])
-        return Retrieved(citations, route, self._confidence(query, results))
+        term = defined_term(question)
+        definitions = self._definitions(term, scope, route)
+        if not definitions:
+            citations = _citations([s.chunk for s in results], [s.score for s in results])
+            return Retrieved(citations, route, self._confidence(query, results))
+        # The contracts define the quoted term: the defining clauses answer, ahead of the others.
+        ids = {c.chunk_id for c in definitions}
+        others = [s for s in results if s.chunk.chunk_id not in ids]
+        top = results[0].score if results else 1.0
+        citations = _citations((definitions + [s.chunk for s in others])[:k],
+                               ([top] * len(definitions) + [s.score for s in others])[:k])
+        return Retrieved(citations, route, 1.0, defined_term=term, defining=len(definitions))
 
     def _lookup(self, route: Route, scope: list[str] | None) -> list[Chunk]:
         docs = scope or [r.document_id for r in self.search.store.documents()]
@@ -142,6 +161,15 @@ class QAChain:
                 if found:
                     return found
         return []
+
+    def _definitions(self, term: str | None, scope: list[str] | None, route: Route
+                     ) -> list[Chunk]:
+        """The clauses defining a quoted term (in the named section first), if any."""
+        if not term:
+            return []
+        pool = [c for c in self.search.chunks() if scope is None or c.document_id in scope]
+        in_section = [c for c in pool if route.sections.get(c.document_id) == c.section]
+        return find_definitions(term, in_section) or find_definitions(term, pool)
 
     def _compare(self, query: str, targets: list[str], route: Route) -> Retrieved:
         chunks: list[Chunk] = []
@@ -224,7 +252,7 @@ class QAChain:
             return Answer(question, f"{ABSTAIN} Les extraits les plus proches sont listés pour "
                           f"vérification.\n\n{sources_block(citations)}", True, "extractive",
                           citations, routed=routed)
-        evidence = best_sentences(question, citations, idf)
+        evidence = _definition_evidence(retrieved) or best_sentences(question, citations, idf)
         intro = "D'après les contrats indexés (citations exactes, sans reformulation) :"
         return Answer(question, quote_answer(evidence, citations, intro), False, "extractive",
                       citations, routed=routed)
@@ -270,6 +298,19 @@ def _replay(answer: Answer) -> Iterator[AnswerEvent]:
     for piece in re.findall(r"\S+\s*", answer.answer):
         yield AnswerEvent("delta", piece)
     yield AnswerEvent("answer", answer=answer)
+
+
+def _definition_evidence(retrieved: Retrieved) -> list[Evidence]:
+    """The sentences defining the quoted term, from the citations found as definitions."""
+    if not retrieved.defined_term:
+        return []
+    evidence = []
+    for c in retrieved.citations[: retrieved.defining]:
+        sentence = defining_sentence(retrieved.defined_term, sentences(c.excerpt))
+        if sentence:
+            c.highlight = sentence
+            evidence.append(Evidence(c.n, sentence, 1.0))
+    return evidence
 
 
 def _citations(chunks: list[Chunk], scores: list[float]) -> list[Citation]:

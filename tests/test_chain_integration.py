@@ -107,6 +107,20 @@ def test_lookup_article_7_returns_all_sub_articles(sample_service: ContractQA) -
     assert "l'article 7 " in answer.answer
 
 
+def test_definition_question_cites_the_definition_first(sample_service: ContractQA) -> None:
+    # The term is used in many clauses; the answer rests on the one that defines it.
+    answer = sample_service.ask("Que désigne le terme « Modèles de Fondation » chez Craft AI ?")
+    assert not answer.abstained
+    first = answer.citations[0]
+    assert (first.document_id, first.section, first.article) == (CRAFT, "MSA", "1")
+    assert "Modèles de Fondation : désigne" in _collapse(first.excerpt)
+    # The quoted sentence is the definition, not another entry that merely uses the term.
+    quoted = answer.answer.split("Sources :")[0]
+    assert "Modèles de Fondation : désigne tout modèle" in _collapse(quoted)
+    assert "Craft GPT : désigne" not in quoted
+    assert "» [1]" in quoted
+
+
 # Comparison ----------------------------------------------------------------------------------
 
 def test_comparison_cites_both_contracts_in_a_table(sample_service: ContractQA) -> None:
