@@ -76,9 +76,14 @@ LEGAL_SYNONYMS: dict[str, tuple[str, ...]] = {
 
 
 def expand_query(text: str) -> str:
-    """The question plus the contract words lawyers' paraphrases usually stand for."""
+    """The question plus the contract words lawyers' paraphrases usually stand for.
+
+    A key matches at the start of a word, so inflections match ("controle" in "contrôler")
+    but a word hidden inside another does not ("format" in "informations").
+    """
     folded = fold(text)
-    extra = [w for key, words in LEGAL_SYNONYMS.items() if key in folded for w in words]
+    extra = [w for key, words in LEGAL_SYNONYMS.items()
+             if re.search(rf"(?<![a-z]){re.escape(key)}", folded) for w in words]
     return f"{text} {' '.join(extra)}" if extra else text
 
 

@@ -15,6 +15,7 @@ from ingest.embeddings import EmbeddingModel
 from ingest.lexical import BM25Index, load_or_build
 from ingest.models import Chunk
 from ingest.store import ChunkStore
+from retrieval.answer_type import answers_type, expected_type
 
 SearchMode = Literal["hybrid", "dense", "bm25"]
 
@@ -37,6 +38,8 @@ class SearchConfig:
     dense_weight: float = 1.0
     lexical_weight: float = 1.5
     section_boost: float = 1.5
+    answer_type_boost: float = 0.1  # for clauses holding the kind of value asked (0: off)
+    rerank_depth: int = 20  # fused candidates the answer-type boost looks at
 
 
 class HybridSearch:
@@ -106,7 +109,14 @@ class HybridSearch:
                 chunk = self._by_id[cid]
                 if sections.get(chunk.document_id) == chunk.section:
                     fused[cid] *= config.section_boost
-        ranked_ids = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
+        ranked_ids = sorted(fused, key=lambda cid: (-fused[cid], cid))
+        kind = expected_type(query) if config.answer_type_boost else None
+        if kind:
+            for cid in ranked_ids[: max(k, config.rerank_depth)]:
+                if answers_type(self._by_id[cid].text, kind, query):
+                    fused[cid] *= 1 + config.answer_type_boost
+            ranked_ids.sort(key=lambda cid: (-fused[cid], cid))
+        ranked_ids = ranked_ids[:k]
         return [Scored(self._by_id[cid], fused[cid], dense_score.get(cid, 0.0),
                        lexical_score.get(cid, 0.0)) for cid in ranked_ids]
 
