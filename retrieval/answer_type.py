@@ -27,7 +27,7 @@ _AMOUNT_QUESTION = re.compile(
 _NUMBER = (r"(?:\d+|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|"
            r"trente|quarante-cinq|soixante|quatre-vingt-dix)")
 _DURATION = re.compile(
-    rf"\b{_NUMBER}\s*(?:\(\d+\)\s*)?(?:jours?|mois|ans|ann[ée]es?|semaines?|heures?)\b",
+    rf"\b{_NUMBER}\s*(?:\([^)]{{1,30}}\)\s*)?(?:jours?|mois|ans|ann[ée]es?|semaines?|heures?)\b",
     re.IGNORECASE,
 )
 _AMOUNT = re.compile(
@@ -36,17 +36,19 @@ _AMOUNT = re.compile(
 )
 
 
-def expected_type(question: str) -> AnswerType | None:
-    """What the question asks for, when it asks for a duration or an amount."""
+def expected_types(question: str) -> set[AnswerType]:
+    """What the question asks for among durations and amounts (empty when neither)."""
+    kinds: set[AnswerType] = set()
     if _DURATION_QUESTION.search(question):
-        return "duration"
+        kinds.add("duration")
     if _AMOUNT_QUESTION.search(question):
-        return "amount"
-    return None
+        kinds.add("amount")
+    return kinds
 
 
-def answers_type(text: str, kind: AnswerType, question: str) -> bool:
-    """True when a sentence of `text` holds a value of that kind and a word of the question."""
-    pattern = _DURATION if kind == "duration" else _AMOUNT
+def answers_type(text: str, kinds: set[AnswerType], question: str) -> bool:
+    """True when a sentence of `text` holds a value of one of `kinds` and a question word."""
+    patterns = [_DURATION if kind == "duration" else _AMOUNT for kind in sorted(kinds)]
     terms = set(tokenize(expand_query(question)))
-    return any(pattern.search(s) and terms & set(tokenize(s)) for s in sentences(text))
+    return any(any(p.search(s) for p in patterns) and terms & set(tokenize(s))
+               for s in sentences(text))

@@ -15,7 +15,7 @@ from ingest.embeddings import EmbeddingModel
 from ingest.lexical import BM25Index, load_or_build
 from ingest.models import Chunk
 from ingest.store import ChunkStore
-from retrieval.answer_type import answers_type, expected_type
+from retrieval.answer_type import answers_type, expected_types
 
 SearchMode = Literal["hybrid", "dense", "bm25"]
 
@@ -110,10 +110,10 @@ class HybridSearch:
                 if sections.get(chunk.document_id) == chunk.section:
                     fused[cid] *= config.section_boost
         ranked_ids = sorted(fused, key=lambda cid: (-fused[cid], cid))
-        kind = expected_type(query) if config.answer_type_boost else None
-        if kind:
+        kinds = expected_types(query) if config.answer_type_boost else set()
+        if kinds:
             for cid in ranked_ids[: max(k, config.rerank_depth)]:
-                if answers_type(self._by_id[cid].text, kind, query):
+                if answers_type(self._by_id[cid].text, kinds, query):
                     fused[cid] *= 1 + config.answer_type_boost
             ranked_ids.sort(key=lambda cid: (-fused[cid], cid))
         ranked_ids = ranked_ids[:k]
