@@ -8,6 +8,7 @@ the question. General French phrasing, nothing about a particular contract.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 from ingest.lexical import expand_query, tokenize
@@ -36,19 +37,25 @@ _AMOUNT = re.compile(
 )
 
 
-def expected_types(question: str) -> set[AnswerType]:
-    """What the question asks for among durations and amounts (empty when neither)."""
-    kinds: set[AnswerType] = set()
-    if _DURATION_QUESTION.search(question):
-        kinds.add("duration")
-    if _AMOUNT_QUESTION.search(question):
-        kinds.add("amount")
-    return kinds
+@dataclass(frozen=True)
+class ExpectedAnswer:
+    """What a question asks for (durations, amounts) and its search words, computed once."""
 
+    kinds: frozenset[AnswerType]
+    terms: frozenset[str]
 
-def answers_type(text: str, kinds: set[AnswerType], question: str) -> bool:
-    """True when a sentence of `text` holds a value of one of `kinds` and a question word."""
-    patterns = [_DURATION if kind == "duration" else _AMOUNT for kind in sorted(kinds)]
-    terms = set(tokenize(expand_query(question)))
-    return any(any(p.search(s) for p in patterns) and terms & set(tokenize(s))
-               for s in sentences(text))
+    @classmethod
+    def of(cls, question: str) -> ExpectedAnswer:
+        kinds: set[AnswerType] = set()
+        if _DURATION_QUESTION.search(question):
+            kinds.add("duration")
+        if _AMOUNT_QUESTION.search(question):
+            kinds.add("amount")
+        terms = frozenset(tokenize(expand_query(question))) if kinds else frozenset()
+        return cls(frozenset(kinds), terms)
+
+    def held_by(self, text: str) -> bool:
+        """True when a sentence of `text` holds a value of an asked kind and a question word."""
+        patterns = [_DURATION if kind == "duration" else _AMOUNT for kind in sorted(self.kinds)]
+        return any(any(p.search(s) for p in patterns) and self.terms & set(tokenize(s))
+                   for s in sentences(text))

@@ -15,7 +15,7 @@ from ingest.embeddings import EmbeddingModel
 from ingest.lexical import BM25Index, load_or_build
 from ingest.models import Chunk
 from ingest.store import ChunkStore
-from retrieval.answer_type import answers_type, expected_types
+from retrieval.answer_type import ExpectedAnswer
 
 SearchMode = Literal["hybrid", "dense", "bm25"]
 
@@ -110,10 +110,10 @@ class HybridSearch:
                 if sections.get(chunk.document_id) == chunk.section:
                     fused[cid] *= config.section_boost
         ranked_ids = sorted(fused, key=lambda cid: (-fused[cid], cid))
-        kinds = expected_types(query) if config.answer_type_boost else set()
-        if kinds:
+        expected = ExpectedAnswer.of(query) if config.answer_type_boost else None
+        if expected and expected.kinds:
             for cid in ranked_ids[: max(k, config.rerank_depth)]:
-                if answers_type(self._by_id[cid].text, kinds, query):
+                if expected.held_by(self._by_id[cid].text):
                     fused[cid] *= 1 + config.answer_type_boost
             ranked_ids.sort(key=lambda cid: (-fused[cid], cid))
         ranked_ids = ranked_ids[:k]

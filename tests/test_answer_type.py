@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.answer_type import answers_type, expected_types
+from retrieval.answer_type import ExpectedAnswer
 
 
 @pytest.mark.parametrize(
@@ -21,28 +21,29 @@ from retrieval.answer_type import answers_type, expected_types
     ],
 )
 def test_expected_types(question: str, kinds: set[str]) -> None:
-    assert expected_types(question) == kinds
+    assert ExpectedAnswer.of(question).kinds == kinds
 
 
 def test_a_clause_answers_a_duration_question_only_with_a_duration_on_topic() -> None:
-    question = "Combien de temps les informations confidentielles restent-elles protégées ?"
+    expected = ExpectedAnswer.of(
+        "Combien de temps les informations confidentielles restent-elles protégées ?")
     on_topic = ("Les informations confidentielles restent protégées pendant cinq (5) ans "
                 "après la fin du contrat.")
     no_value = "Chaque partie protège les informations confidentielles de l'autre partie."
     off_topic = "Les factures sont payables à trente (30) jours date de facture par virement."
-    assert answers_type(on_topic, {"duration"}, question)
     spelled = ("Les informations confidentielles sont protégées 90 (quatre-vingt-dix) jours "
                "après la fin du contrat.")
-    assert answers_type(spelled, {"duration"}, question)
-    assert not answers_type(no_value, {"duration"}, question)
-    assert not answers_type(off_topic, {"duration"}, question)
+    assert expected.held_by(on_topic)
+    assert expected.held_by(spelled)
+    assert not expected.held_by(no_value)
+    assert not expected.held_by(off_topic)
 
 
 def test_a_clause_answers_an_amount_question_with_a_sum_or_a_rate() -> None:
-    question = "Jusqu'à quel montant la responsabilité du prestataire est-elle limitée ?"
-    assert answers_type("La responsabilité du Prestataire est limitée à 50 000 euros par an.",
-                        {"amount"}, question)
-    assert answers_type("La responsabilité du Prestataire est limitée au montant des sommes "
-                        "payées au cours des douze derniers mois.", {"amount"}, question)
-    assert not answers_type("La responsabilité du Prestataire est exclue en cas de force "
-                            "majeure.", {"amount"}, question)
+    expected = ExpectedAnswer.of(
+        "Jusqu'à quel montant la responsabilité du prestataire est-elle limitée ?")
+    assert expected.held_by("La responsabilité du Prestataire est limitée à 50 000 euros par an.")
+    assert expected.held_by("La responsabilité du Prestataire est limitée au montant des sommes "
+                            "payées au cours des douze derniers mois.")
+    assert not expected.held_by("La responsabilité du Prestataire est exclue en cas de force "
+                                "majeure.")
