@@ -125,3 +125,37 @@ def encrypted_pdf(source: Path, out: Path, password: str = "secret") -> None:
     writer.encrypt(user_password=password, owner_password=password + "-owner")
     with out.open("wb") as handle:
         writer.write(handle)
+
+
+MAINTENANCE_TITLE = "CONTRAT DE MAINTENANCE ZEPHYRIN"
+
+# A contract whose text carries HTML: the UI, API and widget must show it as text, never run it.
+HOSTILE_CONTRACT = """CONTRAT DE PRESTATION PIÉGÉ
+
+ARTICLE 1 - OBJET
+Le présent contrat a pour objet la fourniture d'un service de démonstration \
+<script>alert(1)</script> au Client, dans les conditions ci-après.
+
+ARTICLE 2 - PÉNALITÉS DE RETARD
+En cas de retard de livraison, le Prestataire verse une pénalité forfaitaire \
+<img src=x onerror=alert(1)> de cent euros par jour ouvré de retard.
+"""
+
+
+def maintenance_docx(path: Path) -> Path:
+    """A small DOCX contract with real heading styles (a penalty of 777 euros in article 2)."""
+    from docx import Document
+
+    doc = Document()
+    doc.add_paragraph(MAINTENANCE_TITLE)
+    doc.add_paragraph("Article 1 - Objet", style="Heading 1")
+    doc.add_paragraph("Le présent contrat a pour objet la maintenance des ascenseurs du Client.")
+    doc.add_paragraph("Article 2 - Pénalités de retard", style="Heading 1")
+    doc.add_paragraph(
+        "En cas de retard d'intervention sur les ascenseurs, le Prestataire versera au Client "
+        "une pénalité de 777 euros par jour calendaire de retard."
+    )
+    doc.add_paragraph("Article 3 - Durée", style="Heading 1")
+    doc.add_paragraph("Le contrat est conclu pour une durée de trois ans.")
+    doc.save(str(path))
+    return path

@@ -17,22 +17,13 @@ from contractqa.api import create_api
 from contractqa.security import RateLimiter, TokenStore, parse_scopes
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
+from tests.helpers_docs import HOSTILE_CONTRACT
 
 ROOT = Path(__file__).resolve().parents[1]
 CRAFT = ROOT / "data" / "contracts" / "000_863f8398c9eb4693.txt"
 GOOD_ORIGIN = "http://intranet.example"
 ASK = {"Authorization": "Bearer ask-token-123"}
 ADMIN = {"Authorization": "Bearer admin-token-456"}
-XSS_CONTRACT = """CONTRAT DE PRESTATION PIÉGÉ
-
-ARTICLE 1 - OBJET
-Le présent contrat a pour objet la fourniture d'un service de démonstration \
-<script>alert(1)</script> au Client, dans les conditions ci-après.
-
-ARTICLE 2 - PÉNALITÉS DE RETARD
-En cas de retard de livraison, le Prestataire verse une pénalité forfaitaire \
-<img src=x onerror=alert(1)> de cent euros par jour ouvré de retard.
-"""
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -182,7 +173,7 @@ def test_documents_and_articles(client: TestClient) -> None:
 
 
 def test_upload_ask_and_delete_a_hostile_contract(client: TestClient, api_dir: Path) -> None:
-    files = [("files", ("piege.txt", XSS_CONTRACT.encode(), "text/plain")),
+    files = [("files", ("piege.txt", HOSTILE_CONTRACT.encode(), "text/plain")),
              ("files", ("notes.exe", b"MZ", "application/octet-stream"))]
     assert_error(client.post("/api/documents", files=files, headers=ASK), 403, "forbidden")
     r = client.post("/api/documents", files=files, headers=ADMIN)
@@ -190,7 +181,7 @@ def test_upload_ask_and_delete_a_hostile_contract(client: TestClient, api_dir: P
     results = {x["filename"]: x for x in r.json()["results"]}
     assert results["piege.txt"]["status"] == "indexed" and results["piege.txt"]["articles"] >= 2
     assert results["notes.exe"]["status"] == "error" and not r.json()["ok"]
-    assert (api_dir / "uploads" / "piege.txt").read_text("utf-8") == XSS_CONTRACT
+    assert (api_dir / "uploads" / "piege.txt").read_text("utf-8") == HOSTILE_CONTRACT
 
     payload = {"question": "Quelle pénalité en cas de retard de livraison ?",
                "documents": ["piege"]}

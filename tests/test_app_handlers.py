@@ -18,6 +18,7 @@ from ingest.pipeline import FileResult
 from retrieval.chain import ABSTAIN
 from retrieval.models import Answer, Citation
 from tests.conftest import CONTRACTS
+from tests.helpers_docs import maintenance_docx
 from tests.llm_replay import ReplayServer
 
 CRAFT = "000_863f8398c9eb4693"
@@ -297,26 +298,8 @@ def test_export_writes_markdown(handlers: app.UIHandlers) -> None:
     assert path.suffix == ".md" and LIABILITY_Q in text and "10.2" in text
 
 
-def _contract_docx(path: Path) -> Path:
-    from docx import Document
-
-    doc = Document()
-    doc.add_paragraph("CONTRAT DE MAINTENANCE ZEPHYRIN")
-    doc.add_paragraph("Article 1 - Objet", style="Heading 1")
-    doc.add_paragraph("Le présent contrat a pour objet la maintenance des ascenseurs du Client.")
-    doc.add_paragraph("Article 2 - Pénalités de retard", style="Heading 1")
-    doc.add_paragraph(
-        "En cas de retard d'intervention sur les ascenseurs, le Prestataire versera au Client "
-        "une pénalité de 777 euros par jour calendaire de retard."
-    )
-    doc.add_paragraph("Article 3 - Durée", style="Heading 1")
-    doc.add_paragraph("Le contrat est conclu pour une durée de trois ans.")
-    doc.save(str(path))
-    return path
-
-
 def test_upload_outline_article_and_delete(handlers: app.UIHandlers, tmp_path: Path) -> None:
-    docx = _contract_docx(tmp_path / "zephyrin_maintenance.docx")
+    docx = maintenance_docx(tmp_path / "zephyrin_maintenance.docx")
     empty = tmp_path / "vide.txt"
     empty.write_text("", encoding="utf-8")
     with pytest.warns(UserWarning, match="n'ont pas pu être indexés"):

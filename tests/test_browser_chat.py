@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.conftest import CONTRACTS, ROOT
+from tests.helpers_docs import MAINTENANCE_TITLE as DOCX_TITLE
+from tests.helpers_docs import maintenance_docx
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -49,7 +51,6 @@ DOCX_Q = (
     "Quelle pénalité le prestataire verse-t-il en cas de retard d'intervention sur les "
     "ascenseurs selon le contrat de maintenance Zephyrin ?"
 )
-DOCX_TITLE = "CONTRAT DE MAINTENANCE ZEPHYRIN"
 
 
 def _cli() -> str:
@@ -121,24 +122,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(timeout=10)
 
 
-def _contract_docx(path: Path) -> Path:
-    from docx import Document
-
-    doc = Document()
-    doc.add_paragraph(DOCX_TITLE)
-    doc.add_paragraph("Article 1 - Objet", style="Heading 1")
-    doc.add_paragraph("Le présent contrat a pour objet la maintenance des ascenseurs du Client.")
-    doc.add_paragraph("Article 2 - Pénalités de retard", style="Heading 1")
-    doc.add_paragraph(
-        "En cas de retard d'intervention sur les ascenseurs, le Prestataire versera au Client "
-        "une pénalité de 777 euros par jour calendaire de retard."
-    )
-    doc.add_paragraph("Article 3 - Durée", style="Heading 1")
-    doc.add_paragraph("Le contrat est conclu pour une durée de trois ans.")
-    doc.save(str(path))
-    return path
-
-
 def _text(page: Page, selector: str) -> str:
     return page.locator(selector).inner_text()
 
@@ -151,7 +134,7 @@ def test_chat_cites_article_and_uploaded_docx(server: str, tmp_path: Path) -> No
         pytest.fail(f"{CHROMIUM} not found: install it with `make browser-deps` "
                     "(apt-get install chromium)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    docx = _contract_docx(tmp_path / "zephyrin_maintenance.docx")
+    docx = maintenance_docx(tmp_path / "zephyrin_maintenance.docx")
 
     with sync_playwright() as pw:
         try:

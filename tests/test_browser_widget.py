@@ -24,6 +24,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.helpers_docs import HOSTILE_CONTRACT
+
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,16 +38,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 ASK_TOKEN = "widget-ask-token-1"
 ADMIN_TOKEN = "widget-admin-token-1"
 QUESTION = "Quel est le plafond de responsabilité prévu dans le MSA de Craft AI ?"
-HOSTILE = """CONTRAT DE PRESTATION PIÉGÉ
-
-ARTICLE 1 - OBJET
-Le présent contrat a pour objet la fourniture d'un service de démonstration \
-<script>alert(1)</script> au Client, dans les conditions ci-après.
-
-ARTICLE 2 - PÉNALITÉS DE RETARD
-En cas de retard de livraison, le Prestataire verse une pénalité forfaitaire \
-<img src=x onerror=alert(1)> de cent euros par jour ouvré de retard.
-"""
 WIDGET = "contractqa-widget"
 
 
@@ -105,7 +97,7 @@ def api_url(tmp_path_factory: pytest.TempPathFactory, host_pages: tuple[int, int
                 pytest.fail("contractqa serve not healthy:\n" + (data / "server.log").read_text())
             time.sleep(0.5)
         r = httpx.post(url + "/api/documents", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-                       files=[("files", ("piege.txt", HOSTILE.encode(), "text/plain"))],
+                       files=[("files", ("piege.txt", HOSTILE_CONTRACT.encode(), "text/plain"))],
                        timeout=120)
         assert r.status_code == 200 and r.json()["ok"], r.text
         yield url
