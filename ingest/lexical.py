@@ -13,6 +13,9 @@ from ingest.aliases import fold
 from ingest.models import Chunk
 
 _WORD = re.compile(r"[a-z0-9]+")
+_NEGATORS = frozenset({"sans", "non"})
+# Bump when tokenize() changes: cached indexes built by another version are rebuilt.
+TOKENIZER_VERSION = "2"
 STOPWORDS = frozenset(fold(w) for w in """
 a au aux avec ce ces cet cette dans de des du elle en est et eux il ils je la le les leur
 leurs lui ma mais me meme mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se
@@ -95,11 +98,20 @@ def _stemmer() -> object:
 
 
 def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
-    """Fold accents, split words, drop stopwords and stem (French Snowball)."""
+    """Fold accents, split words, drop stopwords and stem (French Snowball).
+
+    A word negated by "sans" or "non" also gives a negation token built on its first five
+    stem letters, so "non modifié" and "sans modification" share "non_modif".
+    """
     words = _WORD.findall(fold(text).replace("'", " "))
-    if not keep_stopwords:
-        words = [w for w in words if w not in STOPWORDS]
-    return [_stem(w) for w in words]
+    tokens: list[str] = []
+    for i, word in enumerate(words):
+        content = word not in STOPWORDS
+        if content or keep_stopwords:
+            tokens.append(_stem(word))
+        if content and i and words[i - 1] in _NEGATORS and not word.isdigit():
+            tokens.append("non_" + _stem(word)[:5])
+    return tokens
 
 
 @lru_cache(maxsize=50_000)
@@ -152,7 +164,7 @@ class BM25Index:
 
     def save(self, path: Path, fingerprint: str) -> None:
         """Write the cache atomically (tokens per chunk; statistics are recomputed on load)."""
-        data = {"fingerprint": fingerprint, "ids": self.ids,
+        data = {"fingerprint": fingerprint, "tokenizer": TOKENIZER_VERSION, "ids": self.ids,
                 "docs": [list(c.elements()) for c in self.tf]}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -166,7 +178,7 @@ class BM25Index:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if data.get("fingerprint") != fingerprint:
+        if data.get("fingerprint") != fingerprint or data.get("tokenizer") != TOKENIZER_VERSION:
             return None
         return cls(data["ids"], data["docs"])
 

@@ -85,6 +85,7 @@ class Router:
         folded = fold(question)
         route = Route()
         positions: dict[str, int] = {}
+        named: set[frozenset[str]] = set()  # the document sets the matched names point to
         taken: list[tuple[int, int]] = []
         for pattern, _variant, docs in self.names:
             for match in pattern.finditer(folded):
@@ -92,6 +93,7 @@ class Router:
                     continue
                 taken.append((match.start(), match.end()))
                 route.matched.append(question[match.start(): match.end()])
+                named.add(frozenset(docs))
                 for doc in docs:
                     positions.setdefault(doc, match.start())
         documents = sorted(positions, key=lambda d: (positions[d], d))
@@ -105,8 +107,12 @@ class Router:
         route.articles = [m.group(1).upper() if not m.group(1)[0].isdigit() else m.group(1)
                           for m in _ARTICLE_REF.finditer(question)]
         route.all_documents = bool(_ALL.search(question))
+        # Two contracts are compared only when the question names them apart: one publisher's
+        # name shared by two documents (its CGV and its DPA) is not a comparison.
+        distinct = {group & set(documents) for group in named} - {frozenset()}
         route.comparison = route.all_documents or (
-            len(documents) >= 2 and (bool(_COMPARE.search(question)) or " et " in folded)
+            len(documents) >= 2 and len(distinct) >= 2
+            and (bool(_COMPARE.search(question)) or " et " in folded)
         )
         route.lookup = bool(route.articles) and (
             bool(_LOOKUP.search(question)) or len(folded.split()) <= 10

@@ -86,6 +86,14 @@ def test_publisher_with_two_documents_dpa(router: Router) -> None:
     assert r.documents == [CT_DPA]
 
 
+def test_one_publisher_with_two_documents_is_not_a_comparison(router: Router) -> None:
+    """"Cloud Temple" names both its CGVU and its DPA: search both, do not compare them."""
+    r = route(router, "Chez Cloud Temple, combien de temps dure l'interdiction de débaucher "
+                      "et combien coûte l'infraction ?")
+    assert set(r.documents) == {CT_CGVU, CT_DPA}
+    assert not r.comparison
+
+
 def test_unnamed_question_routes_nowhere(router: Router) -> None:
     r = route(router, "Quel est le délai de préavis en cas de résiliation ?")
     assert r.documents == []
