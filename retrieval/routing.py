@@ -107,12 +107,13 @@ class Router:
         route.articles = [m.group(1).upper() if not m.group(1)[0].isdigit() else m.group(1)
                           for m in _ARTICLE_REF.finditer(question)]
         route.all_documents = bool(_ALL.search(question))
-        # Two contracts are compared only when the question names them apart: one publisher's
-        # name shared by two documents (its CGV and its DPA) is not a comparison.
+        # "X et Y" compares two contracts only when the question names them apart (two names,
+        # or two document types): one publisher's name shared by its CGV and its DPA does not.
         distinct = {group & set(documents) for group in named} - {frozenset()}
+        named_apart = len(distinct) >= 2 or len(types) >= 2
         route.comparison = route.all_documents or (
-            len(documents) >= 2 and len(distinct) >= 2
-            and (bool(_COMPARE.search(question)) or " et " in folded)
+            len(documents) >= 2
+            and (bool(_COMPARE.search(question)) or (" et " in folded and named_apart))
         )
         route.lookup = bool(route.articles) and (
             bool(_LOOKUP.search(question)) or len(folded.split()) <= 10

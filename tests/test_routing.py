@@ -94,6 +94,19 @@ def test_one_publisher_with_two_documents_is_not_a_comparison(router: Router) ->
     assert not r.comparison
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Comparer les délais de notification dans les CGVU et le DPA de Cloud Temple",
+        "Quels délais de notification dans les CGVU et dans le DPA de Cloud Temple ?",
+    ],
+)
+def test_one_publisher_documents_named_apart_are_compared(router: Router, question: str) -> None:
+    r = route(router, question)
+    assert set(r.documents) == {CT_CGVU, CT_DPA}
+    assert r.comparison
+
+
 def test_unnamed_question_routes_nowhere(router: Router) -> None:
     r = route(router, "Quel est le délai de préavis en cas de résiliation ?")
     assert r.documents == []
