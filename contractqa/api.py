@@ -85,6 +85,7 @@ class AnswerOut(BaseModel):
     model: str | None
     routed: list[str]
     notice: str | None
+    confidence: float | None = None
     citations: list[CitationOut]
 
 

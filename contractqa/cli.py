@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report")
     p.add_argument("--baselines", action="store_true")
     p.add_argument("--limit", type=int)
+    p.add_argument("--calibrate", action="store_true",
+                   help="courbe refus/abstention par seuil et seuil recommandé")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("bench", help="mesurer vitesse et mémoire")
     p.add_argument("what", nargs="?", default="all", choices=["all", "ingest", "query"])
@@ -187,10 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
+    from ingest.embeddings import EmbeddingError
+    from retrieval.llm import LLMConfigError
+    from retrieval.rerank import RerankerError
+
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"Configuration invalide (variables CONTRACTQA_*) : {exc}", file=sys.stderr)
+        return 2
     try:
         return int(args.func(args, settings))
+    except (EmbeddingError, RerankerError, LLMConfigError) as exc:
+        # A setting is wrong: say which and how to fix it, without a traceback.
+        print(f"Configuration invalide : {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into `head`: not an error

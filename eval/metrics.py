@@ -112,6 +112,7 @@ class QuestionRecord:
     cited: list[Cited]
     expected: dict[str, Any]
     failures: list[str] = field(default_factory=list)
+    confidence: float | None = None  # what abstention was decided on (Answer.confidence)
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in ("hits", "cited")}
@@ -170,6 +171,7 @@ def score(q: GoldQuestion, answer: Answer, latency_ms: float) -> QuestionRecord:
          "articles": list(first.articles) if first else [],
          "evidence": first.evidence[0] if first and first.evidence else ""})
     record.failures = _failures(record, answerable)
+    record.confidence = answer.confidence
     return record
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from contractqa.settings import Settings
+from eval.calibrate import calibrate, calibration_table
 from eval.metrics import (
     EXTRA_DIR,
     SAMPLE_DIR,
@@ -155,12 +156,16 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "report", None):
         write_report(Path(args.report), result, baselines)
         print(f"report written to {args.report}", file=log)
+    calibration = (calibrate(result.records, settings.abstain_threshold)
+                   if getattr(args, "calibrate", False) else None)
     if getattr(args, "json", False):
         data: dict[str, Any] = {"questions": [r.to_json() for r in result.records],
                                 "metrics": result.metrics, "gate": result.gate,
                                 "seconds": result.seconds}
         if baselines:
             data["baselines"] = {b.config.name: b.metrics for b in baselines}
+        if calibration:
+            data["calibration"] = calibration.to_json()
         print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return 0
     print(metrics_table(result.metrics))
@@ -173,4 +178,6 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     for r in failed:
         print(f"  {r.id} ({r.type}): {', '.join(r.failures)}")
     print("gate: " + ("OK" if not result.gate else "MISSED — " + "; ".join(result.gate)))
+    if calibration:
+        print("\n" + calibration_table(calibration))
     return 0

@@ -87,8 +87,10 @@ class QAChain:
     def from_settings(cls, settings: Settings, store: ChunkStore, embedder: EmbeddingModel,
                       search_config: SearchConfig | None = None) -> QAChain:
         from retrieval.llm import build_llm
+        from retrieval.rerank import get_reranker
 
-        search = HybridSearch(store, embedder, settings.cache_dir / "lexical.json", search_config)
+        search = HybridSearch(store, embedder, settings.cache_dir / "lexical.json", search_config,
+                              get_reranker(settings.reranker))
         config = ChainConfig(settings.top_k, settings.abstain_threshold,
                              settings.llm_context_tokens)
         llm = build_llm(settings)
@@ -185,9 +187,13 @@ class QAChain:
         return Retrieved(citations, route, kind="comparison", per_document=per_doc)
 
     def _confidence(self, query: str, results: list[Scored]) -> float:
-        """How well the best excerpts cover the question's rarer words (0 to 1)."""
+        """The reranker's best relevance or, without one, how well the best excerpts cover the
+        question's rarer words (0 to 1)."""
         if not results:
             return 0.0
+        relevance = [s.relevance for s in results[:3] if s.relevance is not None]
+        if relevance:
+            return max(relevance)
         index = self.search.lexical()
         terms = set(tokenize(query))
         if not terms:
@@ -221,9 +227,14 @@ class QAChain:
         retrieved = self.retrieve(question, documents, history, top_k)
         extractive = self._extractive(question, retrieved)
         if self.llm is None or (extractive.abstained and retrieved.kind == "search"):
-            yield from _replay(extractive)
-            return
-        yield from self._generate(question, retrieved, extractive)
+            events = _replay(extractive)
+        else:
+            events = self._generate(question, retrieved, extractive)
+        thresholded = retrieved.kind == "search" and not retrieved.defined_term
+        for event in events:
+            if event.answer is not None and thresholded:
+                event.answer.confidence = round(retrieved.confidence, 4)
+            yield event
 
     def _extractive(self, question: str, retrieved: Retrieved) -> Answer:
         citations = retrieved.citations

@@ -52,6 +52,9 @@ class Answer:
     model: str | None = None
     routed: list[str] = field(default_factory=list)  # document ids the question named
     notice: str | None = None  # e.g. why an LLM answer fell back to extraction
+    # What abstention is decided on (0 to 1), for searched answers; None for article lookups,
+    # comparisons and definitions, which are not thresholded.
+    confidence: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,5 +66,6 @@ class Answer:
             "model": self.model,
             "routed": self.routed,
             "notice": self.notice,
+            "confidence": self.confidence,
             "citations": [c.to_json() for c in self.citations],
         }

@@ -16,6 +16,7 @@ from ingest.lexical import BM25Index, load_or_build
 from ingest.models import Chunk
 from ingest.store import ChunkStore
 from retrieval.answer_type import ExpectedAnswer
+from retrieval.rerank import Reranker
 
 SearchMode = Literal["hybrid", "dense", "bm25"]
 
@@ -26,6 +27,7 @@ class Scored:
     score: float
     dense: float = 0.0
     lexical: float = 0.0
+    relevance: float | None = None  # the reranker's score (0 to 1), when one is configured
 
 
 @dataclass(frozen=True)
@@ -39,18 +41,21 @@ class SearchConfig:
     lexical_weight: float = 1.5
     section_boost: float = 1.5
     answer_type_boost: float = 0.1  # for clauses holding the kind of value asked (0: off)
-    rerank_depth: int = 20  # fused candidates the answer-type boost looks at
+    rerank_depth: int = 20  # fused candidates the answer-type boost and the reranker look at
 
 
 class HybridSearch:
     """Search chunks of the store; the lexical index is a cache rebuilt from Chroma."""
 
     def __init__(self, store: ChunkStore, embedder: EmbeddingModel, cache_path: Path,
-                 config: SearchConfig | None = None) -> None:
+                 config: SearchConfig | None = None, reranker: Reranker | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.cache_path = cache_path
         self.config = config or SearchConfig()
+        if self.config.rerank_depth < 1:
+            raise ValueError("rerank_depth must be at least 1")
+        self.reranker = reranker
         self._index: BM25Index | None = None
         self._by_id: dict[str, Chunk] = {}
         self._fingerprint = ""
@@ -116,9 +121,21 @@ class HybridSearch:
                 if expected.held_by(self._by_id[cid].text):
                     fused[cid] *= 1 + config.answer_type_boost
             ranked_ids.sort(key=lambda cid: (-fused[cid], cid))
+        relevance = self._rerank(query, ranked_ids[: max(k, config.rerank_depth)])
+        if relevance:
+            ranked_ids.sort(key=lambda cid: (-relevance.get(cid, -1.0), -fused[cid], cid))
         ranked_ids = ranked_ids[:k]
-        return [Scored(self._by_id[cid], fused[cid], dense_score.get(cid, 0.0),
-                       lexical_score.get(cid, 0.0)) for cid in ranked_ids]
+        # The score is what the ranking followed: the reranker's relevance when there is one.
+        return [Scored(self._by_id[cid], relevance.get(cid, fused[cid]),
+                       dense_score.get(cid, 0.0), lexical_score.get(cid, 0.0),
+                       relevance.get(cid)) for cid in ranked_ids]
+
+    def _rerank(self, query: str, ids: list[str]) -> dict[str, float]:
+        """The reranker's relevance of each candidate (empty without a reranker)."""
+        if self.reranker is None or not ids:
+            return {}
+        passages = [self._by_id[cid].indexed_text for cid in ids]
+        return dict(zip(ids, self.reranker.score_pairs(query, passages), strict=True))
 
     def lookup(self, document_id: str, article: str, section: str | None = None) -> list[Chunk]:
         """All chunks of an article (and its sub-articles), in reading order."""

@@ -1,0 +1,97 @@
+"""Optional rerankers: score (question, article) pairs jointly, for ranking and for abstention.
+
+A cross-encoder reads the question and the clause together, so it can tell "the contract speaks
+of this" from "the contract uses the same words": the signal extractive abstention lacks (see
+docs/figures.md). None installs offline here, so the default is no reranker; a firm with hub
+access sets `CONTRACTQA_RERANKER=cross-encoder:<model name or path>` (e.g. a multilingual
+reranker such as `BAAI/bge-reranker-v2-m3`), then calibrates the abstention threshold with
+`contractqa eval --calibrate`.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+
+
+class RerankerError(Exception):
+    """A reranker could not be loaded; the message says how to fix it."""
+
+
+class Reranker(ABC):
+    """Score how well each passage answers a query, from 0 (not at all) to 1."""
+
+    name: str = "abstract"
+
+    @abstractmethod
+    def score_pairs(self, query: str, passages: Sequence[str]) -> list[float]:
+        """One relevance in [0, 1] per passage, in the order given."""
+
+
+class CrossEncoderReranker(Reranker):
+    """Any sentence-transformers CrossEncoder, by hub name or local path."""
+
+    def __init__(self, model: str, batch_size: int = 16, max_length: int = 512) -> None:
+        if not model:
+            raise RerankerError(
+                "No model given - use `cross-encoder:<name or path>`, e.g. "
+                "`cross-encoder:BAAI/bge-reranker-v2-m3`."
+            )
+        if batch_size < 1 or max_length < 16:
+            raise ValueError("batch_size must be >= 1 and max_length >= 16")
+        try:
+            from sentence_transformers import CrossEncoder
+        except ImportError as exc:
+            raise RerankerError(
+                "sentence-transformers is not installed - run `pip install sentence-transformers`."
+            ) from exc
+        try:
+            self._model = CrossEncoder(model, device="cpu", max_length=max_length)
+        except (OSError, ValueError) as exc:
+            raise RerankerError(
+                f"Could not load cross-encoder '{model}': {exc}. Give a local path, or allow "
+                "Hugging Face hub access on this machine."
+            ) from exc
+        if self._model.num_labels != 1:
+            raise RerankerError(
+                f"'{model}' gives {self._model.num_labels} labels, not one relevance score: "
+                "choose a reranker (cross-encoder) model, not a classifier or NLI model."
+            )
+        self.batch_size = batch_size
+        self.name = f"cross-encoder:{model}"
+
+    def score_pairs(self, query: str, passages: Sequence[str]) -> list[float]:
+        if not passages:
+            return []
+        # Raw logits, squashed here: a model whose head already applies a sigmoid stays in [0, 1]
+        # only approximately, so one squashing for every model keeps thresholds comparable.
+        raw = self._model.predict([(query, p) for p in passages], batch_size=self.batch_size,
+                                  activation_fn=_identity, show_progress_bar=False)
+        return [_sigmoid(float(x)) for x in raw]
+
+
+def _identity(x: object) -> object:
+    return x
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
+
+
+RERANKERS: dict[str, Callable[[str], Reranker]] = {
+    "cross-encoder": CrossEncoderReranker,
+}
+
+
+def get_reranker(spec: str) -> Reranker | None:
+    """Build a reranker from its name: "none" or "cross-encoder:<model name or path>"."""
+    if spec in ("", "none"):
+        return None
+    backend, _, arg = spec.partition(":")
+    if backend not in RERANKERS:
+        raise RerankerError(
+            f"Unknown reranker '{spec}' - set CONTRACTQA_RERANKER to `none` or "
+            "`cross-encoder:<model name or path>`."
+        )
+    return RERANKERS[backend](arg)
