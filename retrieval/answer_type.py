@@ -54,8 +54,11 @@ class ExpectedAnswer:
         terms = frozenset(tokenize(expand_query(question))) if kinds else frozenset()
         return cls(frozenset(kinds), terms)
 
+    def value_in(self, sentence: str) -> bool:
+        """True when the sentence holds a value of an asked kind (a duration, an amount)."""
+        return any((_DURATION if kind == "duration" else _AMOUNT).search(sentence)
+                   for kind in self.kinds)
+
     def held_by(self, text: str) -> bool:
         """True when a sentence of `text` holds a value of an asked kind and a question word."""
-        patterns = [_DURATION if kind == "duration" else _AMOUNT for kind in sorted(self.kinds)]
-        return any(any(p.search(s) for p in patterns) and self.terms & set(tokenize(s))
-                   for s in sentences(text))
+        return any(self.value_in(s) and self.terms & set(tokenize(s)) for s in sentences(text))

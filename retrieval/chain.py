@@ -17,6 +17,7 @@ from langchain_core.output_parsers import StrOutputParser
 from ingest.aliases import fold
 from ingest.lexical import tokenize
 from ingest.models import Chunk
+from retrieval.answer_type import ExpectedAnswer
 from retrieval.definitions import defined_term, defining_sentence, find_definitions
 from retrieval.extractive import (
     Evidence,
@@ -263,7 +264,8 @@ class QAChain:
             return Answer(question, f"{ABSTAIN} Les extraits les plus proches sont listés pour "
                           f"vérification.\n\n{sources_block(citations)}", True, "extractive",
                           citations, routed=routed)
-        evidence = _definition_evidence(retrieved) or best_sentences(question, citations, idf)
+        evidence = _definition_evidence(retrieved) or best_sentences(
+            question, citations, idf, holds_value=ExpectedAnswer.of(question).value_in)
         intro = "D'après les contrats indexés (citations exactes, sans reformulation) :"
         return Answer(question, quote_answer(evidence, citations, intro), False, "extractive",
                       citations, routed=routed)
@@ -348,8 +350,10 @@ def _strip_names(question: str, router: Router) -> str:
 
 def _comparison_table(question: str, retrieved: Retrieved, idf: dict[str, float]) -> str:
     rows = ["| Contrat | Ce que prévoit le contrat | Source |", "|---|---|---|"]
+    holds_value = ExpectedAnswer.of(question).value_in
     for citations in retrieved.per_document.values():
-        evidence = best_sentences(question, citations, idf, limit=1, depth=2)
+        evidence = best_sentences(question, citations, idf, limit=1, depth=2,
+                                  holds_value=holds_value)
         c = next((x for x in citations if evidence and x.n == evidence[0].citation), citations[0])
         quote = evidence[0].sentence if evidence else c.excerpt[:300]
         where = f"{c.section + ' — ' if c.section else ''}{_label(c)}"

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingest.chunking import article_label
 from ingest.lexical import tokenize
 from retrieval.models import Citation
+
+# Measured on the gold set (2026-12-02, 135 searched questions, facts of the answer found in the
+# quoted sentences): one sentence per citation 0.51 (blind questions 0.39); two per citation and
+# a bonus for sentences holding the kind of value asked 0.61 (blind 0.53), 2.3 sentences quoted
+# on average instead of 1.9.
+VALUE_BONUS = 0.15
 
 _SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-ZÀ-Ý«(\"“-])|\n+")
 _NUMERIC_Q = re.compile(
@@ -33,7 +40,9 @@ class Evidence:
 
 
 def score_sentence(sentence: str, query_terms: set[str], idf: dict[str, float],
-                   numeric: bool) -> float:
+                   numeric: bool, holds_value: Callable[[str], bool] | None = None) -> float:
+    """Share of the question's idf weight the sentence holds, plus bonuses for a figure or
+    for a value of the kind asked (`holds_value`, e.g. a duration for "combien de temps")."""
     terms = set(tokenize(sentence))
     if not terms or not query_terms:
         return 0.0
@@ -42,18 +51,21 @@ def score_sentence(sentence: str, query_terms: set[str], idf: dict[str, float],
     score = hit / total if total else 0.0
     if numeric and re.search(r"\d", sentence):
         score += 0.15
+    if holds_value is not None and holds_value(sentence):
+        score += VALUE_BONUS
     return score - 0.02 * math.log(1 + len(sentence) / 300)
 
 
 def best_sentences(question: str, citations: list[Citation], idf: dict[str, float],
-                   limit: int = 3, per_citation: int = 1, depth: int = 3) -> list[Evidence]:
+                   limit: int = 3, per_citation: int = 2, depth: int = 3,
+                   holds_value: Callable[[str], bool] | None = None) -> list[Evidence]:
     """The sentences that best answer the question, from the top `depth` citations."""
     query_terms = set(tokenize(question))
     numeric = bool(_NUMERIC_Q.search(question))
     candidates: list[Evidence] = []
     for rank, citation in enumerate(citations[:depth]):
         scored = sorted(
-            (Evidence(citation.n, s, score_sentence(s, query_terms, idf, numeric)
+            (Evidence(citation.n, s, score_sentence(s, query_terms, idf, numeric, holds_value)
                       * (1.0 - 0.12 * rank))
              for s in sentences(citation.excerpt)),
             key=lambda e: -e.score,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from retrieval.answer_type import ExpectedAnswer
+from retrieval.extractive import best_sentences
+from retrieval.models import Citation
 
 
 @pytest.mark.parametrize(
@@ -47,3 +49,31 @@ def test_a_clause_answers_an_amount_question_with_a_sum_or_a_rate() -> None:
                             "payées au cours des douze derniers mois.")
     assert not expected.held_by("La responsabilité du Prestataire est exclue en cas de force "
                                 "majeure.")
+
+
+def _citation(n: int, excerpt: str) -> Citation:
+    return Citation(n=n, document_id="doc", document_title="Contrat", section=None,
+                    article=str(n), heading=None, pages=[1], excerpt=excerpt, score=1.0)
+
+
+def test_the_quoted_sentence_holds_the_kind_of_value_asked() -> None:
+    question = "Combien de temps le prestataire conserve-t-il les journaux d'accès aux données ?"
+    wordy = ("Le prestataire conserve les journaux d'accès aux données et les protège contre "
+             "toute modification non autorisée.")
+    valued = "Le prestataire conserve ces journaux d'accès pendant douze (12) mois."
+    citations = [_citation(1, f"{wordy} {valued}")]
+    idf: dict[str, float] = {}
+    plain = best_sentences(question, citations, idf, limit=1)
+    typed = best_sentences(question, citations, idf, limit=1,
+                           holds_value=ExpectedAnswer.of(question).value_in)
+    assert [e.sentence for e in plain] == [wordy]
+    assert [e.sentence for e in typed] == [valued]
+
+
+def test_two_sentences_of_one_article_can_answer_a_two_part_question() -> None:
+    question = "Le contrat se renouvelle-t-il tacitement, et avec quel préavis peut-on résilier ?"
+    first = "Le contrat se renouvelle tacitement pour des périodes successives d'un an."
+    second = "Chaque partie peut résilier le contrat avec un préavis de trois (3) mois."
+    quoted = best_sentences(question, [_citation(1, f"{first} {second}")], {})
+    assert {e.sentence for e in quoted} == {first, second}
+    assert all(e.citation == 1 for e in quoted)
