@@ -98,7 +98,7 @@ class Router:
                     positions.setdefault(doc, match.start())
         documents = sorted(positions, key=lambda d: (positions[d], d))
         types = {t for word, t in _TYPE_WORDS.items() if _word(word).search(folded)}
-        documents = self._narrow_by_type(documents, types)
+        documents = self._narrow_by_type(documents, named, types)
         route.documents = documents
         for doc in documents:
             section = self._section(self.records[doc], folded)
@@ -121,13 +121,23 @@ class Router:
         route.follow_up = bool(_FOLLOW_UP.match(question)) or len(folded.split()) <= 4
         return route
 
-    def _narrow_by_type(self, documents: list[str], types: set[str]) -> list[str]:
-        """Among documents sharing a name (one publisher), keep those of the named type."""
+    def _narrow_by_type(self, documents: list[str], named: set[frozenset[str]],
+                        types: set[str]) -> list[str]:
+        """Among documents sharing a name (one publisher), keep those of the named type.
+
+        Only within one name: in "le MSA de Craft AI et chez Kimple", "MSA" picks among Craft
+        AI's documents and does not drop Kimple, which is named on its own.
+        """
         if len(documents) < 2 or not types:
             return documents
-        typed = [d for d in documents
-                 if types & set(self.records[d].types[:2]) or self._has_section(d, types)]
-        return typed or documents
+        dropped: set[str] = set()
+        for group in named:
+            typed = {d for d in group
+                     if types & set(self.records[d].types[:2]) or self._has_section(d, types)}
+            if len(group) >= 2 and typed:
+                dropped |= group - typed
+        alone = {d for group in named if len(group) == 1 for d in group}
+        return [d for d in documents if d not in dropped or d in alone]
 
     def _has_section(self, document_id: str, types: set[str]) -> bool:
         return any(fold(s) in types for s in self.records[document_id].sections)

@@ -156,6 +156,21 @@ def test_two_names_joined_by_et_is_a_comparison(router: Router) -> None:
     assert r.comparison
 
 
+def test_a_document_type_narrows_only_its_own_publisher(router: Router) -> None:
+    # "MSA" picks Craft AI's MSA; Kimple and Sillage, named on their own, stay in the question.
+    r = route(router, "Au-delà de quelle durée la force majeure permet-elle de résilier dans le "
+                      "MSA de Craft AI, chez Sillage et chez Kimple ?")
+    assert r.documents == [CRAFT, SILLAGE, KIMPLE]
+    assert r.sections == {CRAFT: "MSA"}
+    assert r.comparison
+    r = route(router, "Comment se comparent les plafonds chez Kimple et dans le MSA de Craft AI ?")
+    assert r.documents == [KIMPLE, CRAFT] and r.comparison
+    # Within one publisher the type still chooses: the DPA of Cloud Temple only.
+    r = route(router, "Chez Kimple et dans le DPA de Cloud Temple, quel préavis pour un "
+                      "nouveau sous-traitant ?")
+    assert r.documents == [KIMPLE, CT_DPA] and r.comparison
+
+
 @pytest.mark.parametrize(
     "question",
     [
