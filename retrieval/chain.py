@@ -58,6 +58,10 @@ class Retrieved:
     defined_term: str | None = None  # a quoted term that the first `defining` citations define
     defining: int = 0
     per_document: dict[str, list[Citation]] = field(default_factory=dict)
+    # What was searched: the question without the contract names that routed it, with the
+    # previous question's topic for a follow-up. Quotes are chosen by its words too.
+    query: str = ""
+    previous: str | None = None  # the question a follow-up continues
 
 
 @dataclass(frozen=True)
@@ -112,11 +116,16 @@ class QAChain:
     # Retrieval -------------------------------------------------------------------------------
     def retrieve(self, question: str, documents: list[str] | None = None,
                  history: list[Turn] | None = None, top_k: int | None = None) -> Retrieved:
-        k = top_k or self.config.top_k
         route = self.router.route(question) if self.config.routing else Route()
+        previous = history[-1] if history and route.follow_up and not route.articles else None
+        retrieved = self._retrieve(question, route, previous, documents, top_k or self.config.top_k)
+        retrieved.previous = previous.question if previous else None
+        return retrieved
+
+    def _retrieve(self, question: str, route: Route, previous: Turn | None,
+                  documents: list[str] | None, k: int) -> Retrieved:
         query = question
-        if history and route.follow_up and not route.articles:
-            previous = history[-1]
+        if previous:
             query = f"{_strip_names(previous.question, self.router)} {question}"
             if not route.documents:
                 route.documents = list(previous.documents)
@@ -131,7 +140,7 @@ class QAChain:
                 size = max(k, len(found))
                 chunks = (found + [s.chunk for s in extra])[:size]
                 scores = ([1.0] * len(found) + [s.score for s in extra])[:size]
-                return Retrieved(_citations(chunks, scores), route, kind="lookup")
+                return Retrieved(_citations(chunks, scores), route, kind="lookup", query=query)
         if route.comparison and (len(route.documents) >= 2 or route.all_documents):
             targets = route.documents if len(route.documents) >= 2 else (
                 documents or [r.document_id for r in self.search.store.documents()])
@@ -144,14 +153,15 @@ class QAChain:
         definitions = self._definitions(term, scope, route)
         if not definitions:
             citations = _citations([s.chunk for s in results], [s.score for s in results])
-            return Retrieved(citations, route, self._confidence(query, results))
+            return Retrieved(citations, route, self._confidence(query, results), query=query)
         # The contracts define the quoted term: the defining clauses answer, ahead of the others.
         ids = {c.chunk_id for c in definitions}
         others = [s for s in results if s.chunk.chunk_id not in ids]
         top = results[0].score if results else 1.0
         citations = _citations((definitions + [s.chunk for s in others])[:k],
                                ([top] * len(definitions) + [s.score for s in others])[:k])
-        return Retrieved(citations, route, 1.0, defined_term=term, defining=len(definitions))
+        return Retrieved(citations, route, 1.0, defined_term=term, defining=len(definitions),
+                         query=query)
 
     def _lookup(self, route: Route, scope: list[str] | None) -> list[Chunk]:
         docs = scope or [r.document_id for r in self.search.store.documents()]
@@ -185,7 +195,7 @@ class QAChain:
         per_doc: dict[str, list[Citation]] = {}
         for c in citations:
             per_doc.setdefault(c.document_id, []).append(c)
-        return Retrieved(citations, route, kind="comparison", per_document=per_doc)
+        return Retrieved(citations, route, kind="comparison", per_document=per_doc, query=query)
 
     def _confidence(self, query: str, results: list[Scored]) -> float:
         """The reranker's best relevance or, without one, how well the best excerpts cover the
@@ -243,12 +253,17 @@ class QAChain:
         idf = self.search.lexical().idf
         if not citations:
             return Answer(question, ABSTAIN, True, "extractive", [], routed=routed)
+        # A follow-up ("Et chez NumSpot ?") has few words of its own: quotes are chosen by the
+        # words searched, which carry the previous question's topic. (Choosing them by the
+        # searched words for every question, i.e. without the contract names that routed it,
+        # was measured: facts found 0.681 -> 0.667 on the sample contracts.)
+        asked = retrieved.query if retrieved.previous else question
         if retrieved.kind == "comparison":
-            return Answer(question, _comparison_table(question, retrieved, idf), False,
+            return Answer(question, _comparison_table(asked, retrieved, idf), False,
                           "extractive", citations, routed=routed)
         if retrieved.kind == "lookup":
             for c in citations:
-                best_sentences(question, [c], idf, limit=1, depth=1)  # sets the highlight
+                best_sentences(asked, [c], idf, limit=1, depth=1)  # sets the highlight
             requested = next((a for a in retrieved.route.articles if citations[0].article and (
                 citations[0].article == a or citations[0].article.startswith(a + "."))),
                 citations[0].article)
@@ -265,7 +280,7 @@ class QAChain:
                           f"vérification.\n\n{sources_block(citations)}", True, "extractive",
                           citations, routed=routed)
         evidence = _definition_evidence(retrieved) or best_sentences(
-            question, citations, idf, holds_value=ExpectedAnswer.of(question).value_in)
+            asked, citations, idf, holds_value=ExpectedAnswer.of(asked).value_in)
         intro = "D'après les contrats indexés (citations exactes, sans reformulation) :"
         return Answer(question, quote_answer(evidence, citations, intro), False, "extractive",
                       citations, routed=routed)
@@ -277,7 +292,8 @@ class QAChain:
         chain = self.prompt.template() | self.llm | StrOutputParser()
         parts: list[str] = []
         try:
-            for delta in chain.stream({"context": context, "question": question}):
+            asked = self.prompt.question(question, retrieved.previous)
+            for delta in chain.stream({"context": context, "question": asked}):
                 parts.append(delta)
                 yield AnswerEvent("delta", delta)
         except Exception as exc:  # noqa: BLE001 - any model/server failure: show the quotes

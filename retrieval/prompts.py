@@ -29,6 +29,9 @@ HUMAN = """Extraits :
 
 Question : {question}"""
 
+# A follow-up ("Et chez NumSpot ?") means nothing without the question it continues.
+FOLLOW_UP = """{question} (suite de la question précédente : « {previous} »)"""
+
 
 @dataclass(frozen=True)
 class Example:
@@ -43,6 +46,7 @@ class AnswerPrompt:
 
     system: str = SYSTEM
     human: str = HUMAN
+    follow_up: str = FOLLOW_UP
     examples: tuple[Example, ...] = field(default_factory=lambda: (
         Example(
             question="Quel est le délai de paiement des factures ?",
@@ -62,6 +66,10 @@ class AnswerPrompt:
             messages.append(("ai", _braces(example.answer)))
         messages.append(("human", self.human))
         return ChatPromptTemplate.from_messages(messages)
+
+    def question(self, question: str, previous: str | None = None) -> str:
+        """The question as the model reads it: a follow-up carries the question it continues."""
+        return self.follow_up.format(question=question, previous=previous) if previous else question
 
     def context(self, citations: list[Citation], budget_tokens: int) -> tuple[str, list[Citation]]:
         """Fence as many excerpts as fit in the token budget; return the text and those used."""

@@ -186,6 +186,9 @@ def test_follow_up_uses_previous_question(sample_service: ContractQA) -> None:
     assert {c.document_id for c in answer.citations} == {NUMSPOT}
     assert _in_article(answer.citations[0].article, "10")
     assert "responsabilit" in answer.citations[0].excerpt.lower()
+    # The quotes answer the carried topic (liability), not just any sentence naming NumSpot.
+    quoted = answer.answer.split("Sources :")[0].lower()
+    assert "responsabilit" in quoted or "montant" in quoted
 
 
 def test_follow_up_without_name_keeps_previous_documents(sample_service: ContractQA) -> None:

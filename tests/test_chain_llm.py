@@ -20,7 +20,7 @@ from pydantic import Field
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
 from retrieval.chain import ABSTAIN, AnswerEvent, ChainConfig, QAChain
-from retrieval.models import Citation
+from retrieval.models import Citation, Turn
 from retrieval.prompts import AnswerPrompt
 
 NUMSPOT = "002_7a0edd1b49b950df"
@@ -208,6 +208,20 @@ def test_prompt_fences_excerpts_and_states_rules(sample_service: ContractQA) -> 
     assert first.excerpt.strip()[:80] in last
     # the few-shot example comes before the question
     assert any(m.type == "ai" for m in messages[1:-1])
+
+
+def test_follow_up_prompt_carries_the_previous_question(sample_service: ContractQA) -> None:
+    llm = RecordingChatModel()
+    chain = make_chain(sample_service, llm)
+    previous = "Quel est le plafond de responsabilité chez Kimple ?"
+    answer = chain.answer("Et chez NumSpot ?", history=[Turn(question=previous)])
+    assert answer.mode == "llm" and answer.routed == [NUMSPOT]
+    assert {c.document_id for c in answer.citations} == {NUMSPOT}
+    last = llm.last_prompt
+    assert "Question : Et chez NumSpot ? (suite de la question précédente : « " in last
+    assert previous in last
+    # Without history the question goes as asked.
+    assert AnswerPrompt().question(QUESTION) == QUESTION
 
 
 def test_token_budget_limits_fenced_excerpts(sample_service: ContractQA) -> None:
