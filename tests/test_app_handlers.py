@@ -14,6 +14,8 @@ from pydantic import SecretStr
 import app
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
+from contractqa.ui import contracts, render
+from contractqa.ui.handlers import MSG_ANSWER_FAILED, UIHandlers
 from ingest.pipeline import FileResult
 from retrieval.chain import ABSTAIN
 from retrieval.models import Answer, Citation
@@ -64,13 +66,13 @@ def _final(outputs: list[tuple[Any, ...]]) -> tuple[Any, ...]:
 
 
 def test_format_pages_and_labels() -> None:
-    assert app.format_pages([]) == ""
-    assert app.format_pages([3]) == "p. 3"
-    assert app.format_pages([4, 3]) == "p. 3-4"
-    assert app.format_pages([3, 5]) == "p. 3, 5"
-    assert app.article_label("MSA", "10.2", "Plafond") == "MSA · Article 10.2 — Plafond"
-    assert app.article_label(None, None, None) == "Passage sans numéro d'article"
-    label = app.citation_label(_citation())
+    assert render.format_pages([]) == ""
+    assert render.format_pages([3]) == "p. 3"
+    assert render.format_pages([4, 3]) == "p. 3-4"
+    assert render.format_pages([3, 5]) == "p. 3, 5"
+    assert render.article_label("MSA", "10.2", "Plafond") == "MSA · Article 10.2 — Plafond"
+    assert render.article_label(None, None, None) == "Passage sans numéro d'article"
+    label = render.citation_label(_citation())
     assert "Article 10.2" in label and label.endswith("(p. 3-4)")
 
 
@@ -81,7 +83,7 @@ def test_sources_html_escapes_contract_text_and_marks_highlight() -> None:
         heading="<i>Titre</i>",
     )
     answer = _answer(citations=[evil], routed=["doc"])
-    html_out = app.sources_html(answer, {1: "Article entier <script>x</script>"}, {"doc": "<T>"})
+    html_out = render.sources_html(answer, {1: "Article entier <script>x</script>"}, {"doc": "<T>"})
     assert "<script>" not in html_out and "<img" not in html_out and "<i>" not in html_out
     assert "&lt;script&gt;" in html_out and "&amp;" in html_out
     assert '<mark class="cq-hl">&lt;img src=x onerror=alert(1)&gt;.</mark>' in html_out
@@ -92,30 +94,30 @@ def test_sources_html_escapes_contract_text_and_marks_highlight() -> None:
 
 def test_highlight_tolerates_line_breaks() -> None:
     text = "Premier.\nLa responsabilité est\nlimitée à 100 euros. Suite."
-    out = app.highlight_html(text, "La responsabilité est limitée à 100 euros.")
+    out = render.highlight_html(text, "La responsabilité est limitée à 100 euros.")
     assert '<mark class="cq-hl">La responsabilité est\nlimitée à 100 euros.</mark>' in out
-    assert app.highlight_html("a < b", "absent") == "a &lt; b"
+    assert render.highlight_html("a < b", "absent") == "a &lt; b"
 
 
 def test_long_excerpt_is_cut_around_its_highlight() -> None:
     short = "Court extrait."
-    assert app.excerpt_window(short, "Court") == short
+    assert render.excerpt_window(short, "Court") == short
     text = "Début. " + "x " * 600 + "La phrase qui fonde la réponse. " + "y " * 600 + "Fin."
-    window = app.excerpt_window(text, "La phrase qui fonde la réponse.")
+    window = render.excerpt_window(text, "La phrase qui fonde la réponse.")
     assert window.startswith("… ") and window.endswith(" …")
     assert "La phrase qui fonde la réponse." in window and len(window) < 700
-    assert app.excerpt_window(text, "absente").endswith(" …")
+    assert render.excerpt_window(text, "absente").endswith(" …")
 
 
 def test_chat_markdown_escapes_html_and_keeps_markers() -> None:
     answer = _answer(answer="Voir <script>x</script> [1]\n\nSources :\n[1] Contrat — 10.2")
-    md = app.answer_markdown(answer, {})
+    md = render.answer_markdown(answer, {})
     assert "<script>" not in md and "&lt;script&gt;" in md
     assert "[1]" in md
     assert md.count("**Sources**") == 1 and "Sources :" not in md  # compact list only
     assert "MSA, art. 10.2" in md
     assert "sans texte généré" in md
-    user = app.chat_messages([app.Exchange(question="<b>Q</b>", answer=answer)], {})
+    user = render.chat_messages([render.Exchange(question="<b>Q</b>", answer=answer)], {})
     assert user[0] == {"role": "user", "content": "&lt;b&gt;Q&lt;/b&gt;"}
     assert user[1]["role"] == "assistant"
 
@@ -126,37 +128,37 @@ def test_abstention_is_shown_as_such() -> None:
         abstained=True,
         citations=[],
     )
-    md = app.answer_markdown(answer, {})
+    md = render.answer_markdown(answer, {})
     assert md.startswith("**Aucune clause trouvée.**")
-    html_out = app.sources_html(answer)
+    html_out = render.sources_html(answer)
     assert "cq-abstain" in html_out and "Aucune clause trouvée" in html_out
-    assert "Aucune clause trouvée." in app.answer_plaintext(answer)
+    assert "Aucune clause trouvée." in render.answer_plaintext(answer)
 
 
 def test_mode_notes_are_honest() -> None:
-    assert "sans texte généré" in app.mode_note(_answer())
-    llm = app.mode_note(_answer(mode="llm", model="mistral-small"))
+    assert "sans texte généré" in render.mode_note(_answer())
+    llm = render.mode_note(_answer(mode="llm", model="mistral-small"))
     assert "mistral-small" in llm and "à vérifier" in llm
-    fallback = app.mode_note(_answer(mode="llm-fallback", notice="Délai dépassé."))
+    fallback = render.mode_note(_answer(mode="llm-fallback", notice="Délai dépassé."))
     assert "n'a pas pu répondre" in fallback and "Délai dépassé." in fallback
 
 
 def test_routed_note_names_the_contract() -> None:
-    assert app.routed_note(_answer(), {}) == ""
-    note = app.routed_note(_answer(routed=["doc"]), {"doc": "MSA Craft AI"})
+    assert render.routed_note(_answer(), {}) == ""
+    note = render.routed_note(_answer(routed=["doc"]), {"doc": "MSA Craft AI"})
     assert "MSA Craft AI" in note and "nommé" in note
 
 
 def test_plaintext_and_markdown_export_carry_citations() -> None:
     answer = _answer()
-    text = app.answer_plaintext(answer)
+    text = render.answer_plaintext(answer)
     assert text.startswith("Question : Quel plafond ?")
     assert "Sources :" in text and "[1]" in text and "Extraits cités" in text
     exchanges = [
-        app.Exchange(question="Quel plafond ?", documents=["doc"], answer=answer),
-        app.Exchange(question="Et la durée ?", error="Erreur interne."),
+        render.Exchange(question="Quel plafond ?", documents=["doc"], answer=answer),
+        render.Exchange(question="Et la durée ?", error="Erreur interne."),
     ]
-    md = app.conversation_markdown(exchanges, {"doc": "Contrat Test"})
+    md = render.conversation_markdown(exchanges, {"doc": "Contrat Test"})
     assert md.startswith("# Conversation ContractQA")
     assert "## Question 1" in md and "> Quel plafond ?" in md
     assert "*Contrats interrogés : Contrat Test*" in md
@@ -165,9 +167,9 @@ def test_plaintext_and_markdown_export_carry_citations() -> None:
 
 
 def test_split_sources_block_only_cuts_a_real_list() -> None:
-    assert app.split_sources_block("Texte [1]\n\nSources :\n[1] A\n[2] B") == "Texte [1]"
+    assert render.split_sources_block("Texte [1]\n\nSources :\n[1] A\n[2] B") == "Texte [1]"
     kept = "Texte\n\nSources :\nun paragraphe qui n'est pas une liste"
-    assert app.split_sources_block(kept) == kept
+    assert render.split_sources_block(kept) == kept
 
 
 def test_ingest_report_hides_temp_paths() -> None:
@@ -178,7 +180,7 @@ def test_ingest_report_hides_temp_paths() -> None:
         FileResult(path="/tmp/gradio/def/vide.txt", document_id="vide", status="error",
                    message="/tmp/gradio/def/vide.txt: le fichier est vide."),
     ]
-    out = app.ingest_report_html(report)
+    out = contracts.ingest_report_html(report)
     assert "3 article(s) trouvé(s)" in out and "cq-ok" in out
     assert "cq-err" in out and "le fichier est vide" in out
     assert "/tmp/gradio" not in out
@@ -198,11 +200,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContractQA]:
 
 
 @pytest.fixture
-def handlers(service: ContractQA) -> app.UIHandlers:
-    return app.UIHandlers(service)
+def handlers(service: ContractQA) -> UIHandlers:
+    return UIHandlers(service)
 
 
-def test_respond_streams_then_cites_article_10_2(handlers: app.UIHandlers) -> None:
+def test_respond_streams_then_cites_article_10_2(handlers: UIHandlers) -> None:
     outputs = list(handlers.respond(LIABILITY_Q, [], []))
     assert len(outputs) > 2, "the answer should stream in several updates"
     first_chat = outputs[0][0]
@@ -223,14 +225,14 @@ def test_respond_streams_then_cites_article_10_2(handlers: app.UIHandlers) -> No
     assert len(more[1]) == 2 and len(more[0]) == 4
 
 
-def test_selector_restricts_the_search(handlers: app.UIHandlers) -> None:
+def test_selector_restricts_the_search(handlers: UIHandlers) -> None:
     outputs = list(handlers.respond("Quelle est la durée du traitement ?", [GRAHAM], []))
     answer = _final(outputs)[1][-1].answer
     assert answer is not None and answer.citations
     assert {c.document_id for c in answer.citations} == {GRAHAM}
 
 
-def test_select_message_shows_that_answers_sources(handlers: app.UIHandlers) -> None:
+def test_select_message_shows_that_answers_sources(handlers: UIHandlers) -> None:
     exchanges = _final(list(handlers.respond(LIABILITY_Q, [], [])))[1]
     evt = gr.SelectData(None, {"index": 1, "value": "x"})
     sources, copy = handlers.select_message(exchanges, evt)
@@ -238,7 +240,7 @@ def test_select_message_shows_that_answers_sources(handlers: app.UIHandlers) -> 
 
 
 def test_empty_question_and_failures_give_french_messages(
-    handlers: app.UIHandlers, monkeypatch: pytest.MonkeyPatch
+    handlers: UIHandlers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.warns(UserWarning, match="Saisissez une question"):
         chat, exchanges, *_ = _final(list(handlers.respond("   ", [], [])))
@@ -250,7 +252,7 @@ def test_empty_question_and_failures_give_french_messages(
     monkeypatch.setattr(handlers.service, "stream", broken)
     with pytest.warns(UserWarning, match="erreur interne"):
         chat, exchanges, *_ = _final(list(handlers.respond(LIABILITY_Q, [], [])))
-    assert exchanges[-1].error == app.MSG_ANSWER_FAILED
+    assert exchanges[-1].error == MSG_ANSWER_FAILED
     assert "Traceback" not in chat[-1]["content"] and "boom" not in chat[-1]["content"]
     assert chat[-1]["content"].startswith("**Erreur.**")
 
@@ -258,7 +260,7 @@ def test_empty_question_and_failures_give_french_messages(
 def test_no_contract_indexed_warns(tmp_path: Path) -> None:
     empty = ContractQA(Settings(data_dir=tmp_path, _env_file=None))  # type: ignore[call-arg]
     with pytest.warns(UserWarning, match="Aucun contrat n'est indexé"):
-        outputs = list(app.UIHandlers(empty).respond("Quel préavis ?", [], []))
+        outputs = list(UIHandlers(empty).respond("Quel préavis ?", [], []))
     assert _final(outputs)[1] == []
 
 
@@ -271,7 +273,7 @@ def test_llm_mode_names_the_model_and_abstention_is_not_an_answer(service: Contr
             llm_base_url=replay.base_url, llm_model="replay-7b", llm_api_key=SecretStr("test"),
             llm_timeout_s=10.0,
         )
-        llm = app.UIHandlers(ContractQA(settings, embedder=service.embedder))
+        llm = UIHandlers(ContractQA(settings, embedder=service.embedder))
         outputs = list(llm.respond(LIABILITY_Q, [], []))
         answer = _final(outputs)[1][-1].answer
         assert answer is not None and answer.mode == "llm", answer
@@ -290,7 +292,7 @@ def test_llm_mode_names_the_model_and_abstention_is_not_an_answer(service: Contr
         assert "Aucune clause trouvée." in _final(outputs)[4]
 
 
-def test_export_writes_markdown(handlers: app.UIHandlers) -> None:
+def test_export_writes_markdown(handlers: UIHandlers) -> None:
     assert handlers.export([]) is None
     exchanges = _final(list(handlers.respond(LIABILITY_Q, [], [])))[1]
     path = Path(str(handlers.export(exchanges)))
@@ -298,7 +300,7 @@ def test_export_writes_markdown(handlers: app.UIHandlers) -> None:
     assert path.suffix == ".md" and LIABILITY_Q in text and "10.2" in text
 
 
-def test_upload_outline_article_and_delete(handlers: app.UIHandlers, tmp_path: Path) -> None:
+def test_upload_outline_article_and_delete(handlers: UIHandlers, tmp_path: Path) -> None:
     docx = maintenance_docx(tmp_path / "zephyrin_maintenance.docx")
     empty = tmp_path / "vide.txt"
     empty.write_text("", encoding="utf-8")
@@ -333,7 +335,7 @@ def test_upload_outline_article_and_delete(handlers: app.UIHandlers, tmp_path: P
     assert "zephyrin_maintenance" not in ids and CRAFT in ids
 
 
-def test_upload_without_files_warns(handlers: app.UIHandlers) -> None:
+def test_upload_without_files_warns(handlers: UIHandlers) -> None:
     with pytest.warns(UserWarning, match="Choisissez d'abord"):
         handlers.upload([])
 
