@@ -25,11 +25,32 @@ _NUMERIC_Q = re.compile(
 )
 
 
-def sentences(text: str) -> list[str]:
-    """Split an excerpt into sentences or list items (the contract's exact words)."""
+_LIST_ITEM = re.compile(r"^(?:[•◦▪\-–—*]|\(?(?:[a-z]|\d{1,2}|[ivx]{1,4})\)|\d{1,2}\.)\s")
+_LEAD_IN_LIMIT = 900  # characters: a longer list is quoted item by item
+
+
+def sentences(text: str, lists: bool = True) -> list[str]:
+    """Split an excerpt into sentences or list items (the contract's exact words).
+
+    A sentence announcing a list ("… ne s'applique pas :") keeps its items: alone it says
+    nothing, and a quote must not cut off what it announces. With `lists=False` every item
+    stands alone.
+    """
+    units: list[str] = []
+    in_list = False
+    for part in (p.strip() for p in _SENTENCE.split(text)):
+        if not part:
+            continue
+        item = bool(_LIST_ITEM.match(part)) and lists
+        if item and units and (in_list or units[-1].endswith(":")) and (
+                len(units[-1]) + len(part) < _LEAD_IN_LIMIT):
+            units[-1] = f"{units[-1]} {part}"
+            in_list = True
+            continue
+        units.append(part)
+        in_list = False
     # Headings ("10.2 Limitation de responsabilité.") are labels, not evidence.
-    return [s.strip() for s in _SENTENCE.split(text)
-            if len(s.strip()) > 12 and len(s.split()) >= 6]
+    return [u for u in units if len(u) > 12 and len(u.split()) >= 6]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,45 @@
+"""Splitting excerpts into quotable units: a list stays with the sentence announcing it."""
+
+from __future__ import annotations
+
+from retrieval.extractive import sentences
+
+CLAUSE = """10.4 Responsabilité illimitée.
+La limitation de responsabilité prévue à l'article 10.2 ne s'applique pas :
+
+• en cas de faute lourde ou dolosive commise par une Partie,
+• en cas d'atteinte volontaire aux droits de propriété intellectuelle de l'autre Partie.
+Les Parties conviennent que la présente clause est essentielle au Contrat."""
+
+
+def test_a_list_is_quoted_with_its_lead_in() -> None:
+    units = sentences(CLAUSE)
+    assert units[0] == (
+        "La limitation de responsabilité prévue à l'article 10.2 ne s'applique pas : "
+        "• en cas de faute lourde ou dolosive commise par une Partie, "
+        "• en cas d'atteinte volontaire aux droits de propriété intellectuelle de l'autre Partie.")
+    assert units[1] == "Les Parties conviennent que la présente clause est essentielle au Contrat."
+    # The words are the contract's own, only line breaks become spaces.
+    assert " ".join(units) == " ".join(CLAUSE.split("\n", 1)[1].split())
+
+
+def test_numbered_items_follow_their_lead_in_and_items_can_stand_alone() -> None:
+    text = ("En cas de retard de paiement, les conséquences suivantes s'appliqueront :\n"
+            "1. des pénalités égales à trois fois le taux légal seront exigibles ;\n"
+            "2. une indemnité forfaitaire de quarante (40) euros sera due.")
+    (unit,) = sentences(text)
+    assert unit.startswith("En cas de retard") and unit.endswith("quarante (40) euros sera due.")
+    alone = sentences(text, lists=False)
+    assert len(alone) == 3 and alone[1].startswith("1. des pénalités")
+
+
+def test_a_long_list_is_quoted_item_by_item() -> None:
+    items = "\n".join(f"- l'obligation numéro {i} du prestataire envers le client final est "
+                      "maintenue pendant toute la durée du contrat," for i in range(12))
+    units = sentences(f"Le prestataire s'engage notamment aux obligations suivantes :\n{items}")
+    assert len(units) > 2  # not one 1,300-character quote
+    assert all(len(u) < 900 for u in units)
+
+
+def test_headings_are_not_quotes() -> None:
+    assert sentences("10.2 Limitation de responsabilité.\n") == []
