@@ -132,6 +132,7 @@ COLUMNS = ("questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "target_c
 def metrics_table(metrics: dict[str, Any], columns: tuple[str, ...] = COLUMNS) -> str:
     rows = [("overall", metrics["overall"])]
     rows += [(f"corpus {k}", v) for k, v in metrics["by_corpus"].items()]
+    rows += [(f"questions {k}", v) for k, v in metrics.get("by_origin", {}).items()]
     rows += [(f"type {k}", v) for k, v in metrics["by_type"].items()]
     cols = [c for c in columns if any(m.get(c) is not None for _, m in rows)]
     lines = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]

@@ -40,6 +40,8 @@ def test_default_configuration_meets_thresholds(eval_settings: Settings,
     thresholds = load_thresholds()
     result = evaluate(eval_settings, questions, thresholds=thresholds)
     assert result.metrics["by_corpus"].keys() >= {"sample", "extra"}
+    assert result.metrics["by_origin"]["blind"]["questions"] == sum(q.blind for q in questions)
+    assert result.metrics["by_origin"]["blind"]["questions"] >= 70
     if result.gate:
         print("failed questions:\n" + _failed(result))
     assert not result.gate, "thresholds missed: " + "; ".join(result.gate)
