@@ -286,8 +286,8 @@ class QAChain:
         context, used = self.prompt.context(retrieved.citations, self.config.context_tokens)
         chain = self.prompt.template() | self.llm | StrOutputParser()
         parts: list[str] = []
+        asked = self.prompt.question(question, retrieved.previous)
         try:
-            asked = self.prompt.question(question, retrieved.previous)
             for delta in chain.stream({"context": context, "question": asked}):
                 parts.append(delta)
                 yield AnswerEvent("delta", delta)
