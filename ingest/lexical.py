@@ -14,8 +14,11 @@ from ingest.models import Chunk
 
 _WORD = re.compile(r"[a-z0-9]+")
 _NEGATORS = frozenset({"sans", "non"})
+# Words that may stand between a negator and what it negates: "sans l'avoir modifié".
+_NEGATION_GAP = frozenset({"l", "le", "la", "les", "en", "y", "se", "s", "lui", "leur", "avoir",
+                           "etre", "ete", "eu"})
 # Bump when tokenize() changes: cached indexes built by another version are rebuilt.
-TOKENIZER_VERSION = "2"
+TOKENIZER_VERSION = "3"
 STOPWORDS = frozenset(fold(w) for w in """
 a au aux avec ce ces cet cette dans de des du elle en est et eux il ils je la le les leur
 leurs lui ma mais me meme mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se
@@ -101,16 +104,19 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     """Fold accents, split words, drop stopwords and stem (French Snowball).
 
     A word negated by "sans" or "non" also gives a negation token built on its first five
-    stem letters, so "non modifié" and "sans modification" share "non_modif".
+    stem letters, so "non modifié", "sans modification" and "sans l'avoir modifié" share
+    "non_modif".
     """
     words = _WORD.findall(fold(text).replace("'", " "))
     tokens: list[str] = []
-    for i, word in enumerate(words):
+    negated = False
+    for word in words:
         content = word not in STOPWORDS
         if content or keep_stopwords:
             tokens.append(_stem(word))
-        if content and i and words[i - 1] in _NEGATORS and not word.isdigit():
+        if content and negated and not word.isdigit():
             tokens.append("non_" + _stem(word)[:5])
+        negated = word in _NEGATORS or (negated and word in _NEGATION_GAP)
     return tokens
 
 

@@ -24,6 +24,10 @@ def test_negated_word_shares_a_token_across_phrasings() -> None:
     assert negated
     assert negated <= set(tokenize("distribution du logiciel sans modification"))
     assert not negated & set(tokenize("distribution du logiciel modifié"))
+    # Pronouns and auxiliaries between the negator and the verb keep the negation.
+    for phrasing in ("sans l'avoir modifié", "sans les modifier", "sans avoir été modifié"):
+        assert negated <= set(tokenize(phrasing)), phrasing
+    assert not {t for t in tokenize("sans que le logiciel soit modifié") if t == "non_modif"}
 
 
 def test_negation_ranks_the_unmodified_case_first() -> None:
