@@ -41,7 +41,7 @@ def sentences(text: str, lists: bool = True) -> list[str]:
     for part in (p.strip() for p in _SENTENCE.split(text)):
         if not part:
             continue
-        item = bool(_LIST_ITEM.match(part)) and lists
+        item = lists and bool(_LIST_ITEM.match(part))
         if item and units and (in_list or units[-1].endswith(":")) and (
                 len(units[-1]) + len(part) < _LEAD_IN_LIMIT):
             units[-1] = f"{units[-1]} {part}"

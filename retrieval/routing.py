@@ -131,10 +131,10 @@ class Router:
         if len(documents) < 2 or not types:
             return documents
         dropped: set[str] = set()
-        for group in named:
+        for group in (g for g in named if len(g) >= 2):
             typed = {d for d in group
                      if types & set(self.records[d].types[:2]) or self._has_section(d, types)}
-            if len(group) >= 2 and typed:
+            if typed:
                 dropped |= group - typed
         alone = {d for group in named if len(group) == 1 for d in group}
         return [d for d in documents if d not in dropped or d in alone]
