@@ -53,3 +53,27 @@ def test_gate_fails_on_degraded_configuration(eval_settings: Settings,
     result = evaluate(eval_settings, questions[:30], degraded, thresholds=load_thresholds())
     print("degraded gate: " + "; ".join(result.gate))
     assert result.gate, "the gate should fail for BM25 alone without routing"
+
+
+def test_calibrate_command_reports_the_refusal_curve(
+        eval_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+    import json
+
+    from eval.runner import main
+
+    args = argparse.Namespace(dataset=None, limit=40, baselines=False, report=None, json=True,
+                              calibrate=True)
+    assert main(args, eval_settings) == 0
+    data = json.loads(capsys.readouterr().out)
+    calibration = data["calibration"]
+    assert calibration["current_threshold"] == eval_settings.abstain_threshold
+    assert calibration["max_false_refusals"] == 0.05
+    curve = calibration["curve"]
+    assert {p["corpus"] for p in curve} <= {"sample", "extra"} and curve
+    # The recommendation keeps false refusals within the limit on every corpus.
+    assert all(p["false_refusal_rate"] is None or p["false_refusal_rate"] <= 0.05
+               for p in calibration["recommended"])
+    # Searched answers carry the confidence the curve is built from (lookups do not).
+    confidences = [q["confidence"] for q in data["questions"] if q["confidence"] is not None]
+    assert len(confidences) >= 20 and all(0.0 <= c <= 1.0 for c in confidences)
