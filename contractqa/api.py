@@ -14,18 +14,27 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, File, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from contractqa import __version__
+from contractqa.schemas import (
+    ERRORS,
+    AnswerOut,
+    ArticleOut,
+    AskRequest,
+    DocumentOut,
+    ErrorOut,
+    FileResultOut,
+    UploadOut,
+)
 from contractqa.security import (
     NO_TOKENS_MESSAGE,
     ApiError,
@@ -52,88 +61,6 @@ CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_fo
          429: "rate_limited", 504: "timeout"}
 
 
-class TurnIn(BaseModel):
-    question: str = Field(max_length=2000)
-    answer: str = Field("", max_length=4000)
-
-
-class AskRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=2000, examples=["Quel est le préavis ?"])
-    documents: list[str] | None = Field(None, max_length=50, description="ids; absent = tous")
-    history: list[TurnIn] = Field(default_factory=list, max_length=10)
-
-
-class CitationOut(BaseModel):
-    n: int
-    document_id: str
-    document_title: str
-    section: str | None
-    article: str | None
-    heading: str | None
-    pages: list[int]
-    excerpt: str
-    score: float
-    highlight: str = ""
-
-
-class AnswerOut(BaseModel):
-    id: str | None
-    question: str
-    answer: str
-    abstained: bool
-    mode: str
-    model: str | None
-    routed: list[str]
-    notice: str | None
-    confidence: float | None = None
-    citations: list[CitationOut]
-
-
-class DocumentOut(BaseModel):
-    document_id: str
-    title: str
-    filename: str
-    chunks: int
-    articles: int
-    sections: list[str]
-    aliases: list[str]
-    ingested_at: str
-
-
-class ArticleOut(BaseModel):
-    section: str | None
-    article: str | None
-    heading: str | None
-    pages: list[int]
-    chars: int
-
-
-class FileResultOut(BaseModel):
-    filename: str
-    document_id: str | None
-    status: Literal["indexed", "unchanged", "error"]
-    message: str = ""
-    articles: int = 0
-    chunks: int = 0
-
-
-class UploadOut(BaseModel):
-    ok: bool
-    results: list[FileResultOut]
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorOut(BaseModel):
-    error: ErrorDetail
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorOut} for s in (401, 403, 404, 413, 422, 429, 504)
-}
 bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <jeton>")
 
 

@@ -1,0 +1,89 @@
+"""The REST API's request and response bodies, as they appear in its OpenAPI schema."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class TurnIn(BaseModel):
+    question: str = Field(max_length=2000)
+    answer: str = Field("", max_length=4000)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=2000, examples=["Quel est le préavis ?"])
+    documents: list[str] | None = Field(None, max_length=50, description="ids; absent = tous")
+    history: list[TurnIn] = Field(default_factory=list, max_length=10)
+
+
+class CitationOut(BaseModel):
+    n: int
+    document_id: str
+    document_title: str
+    section: str | None
+    article: str | None
+    heading: str | None
+    pages: list[int]
+    excerpt: str
+    score: float
+    highlight: str = ""
+
+
+class AnswerOut(BaseModel):
+    id: str | None
+    question: str
+    answer: str
+    abstained: bool
+    mode: str
+    model: str | None
+    routed: list[str]
+    notice: str | None
+    confidence: float | None = None
+    citations: list[CitationOut]
+
+
+class DocumentOut(BaseModel):
+    document_id: str
+    title: str
+    filename: str
+    chunks: int
+    articles: int
+    sections: list[str]
+    aliases: list[str]
+    ingested_at: str
+
+
+class ArticleOut(BaseModel):
+    section: str | None
+    article: str | None
+    heading: str | None
+    pages: list[int]
+    chars: int
+
+
+class FileResultOut(BaseModel):
+    filename: str
+    document_id: str | None
+    status: Literal["indexed", "unchanged", "error"]
+    message: str = ""
+    articles: int = 0
+    chunks: int = 0
+
+
+class UploadOut(BaseModel):
+    ok: bool
+    results: list[FileResultOut]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorOut} for s in (401, 403, 404, 413, 422, 429, 504)
+}
