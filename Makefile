@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONTRACTS := data/contracts
 
-.PHONY: install run test lint bench eval browser-deps clean
+.PHONY: install run test lint bench eval screenshot browser-deps clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ test: install browser-deps
 
 eval: install
 	$(BIN)/contractqa eval --baselines --report eval/report
+
+# Refresh the README's screenshot of the chat (a plain `make test` leaves it alone).
+screenshot: install browser-deps
+	$(BIN)/pytest -q tests/test_browser_chat.py --update-screenshot
 
 bench: install
 	$(BIN)/contractqa bench all

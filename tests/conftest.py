@@ -18,6 +18,11 @@ EXTRA = ROOT / "data" / "extra-contracts"
 _LOOPBACK = ("127.", "localhost", "::1", "0.0.0.0")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-screenshot", action="store_true",
+                     help="also copy the chat screenshot to docs/screenshot-chat.png (README)")
+
+
 @pytest.fixture(autouse=True)
 def block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests may only talk to servers they start on the loopback interface."""

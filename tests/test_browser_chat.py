@@ -2,8 +2,9 @@
 
 Starts the server on a free port over a fresh index of the sample contracts, asks about the
 liability cap of Craft AI's MSA (article 10.2 must be cited), copies and exports the answer,
-then uploads a DOCX from the page and asks about its clause. Screenshots go to tests/artifacts/
-and one is copied to docs/screenshot-chat.png for the README.
+then uploads a DOCX from the page and asks about its clause. Screenshots go to tests/artifacts/;
+`make screenshot` (pytest --update-screenshot) also copies the answer to docs/screenshot-chat.png
+for the README, so a plain `make test` leaves the tracked tree as it was.
 
 Chromium must be /usr/bin/chromium (`make browser-deps`); when it cannot be launched the test
 fails with the fix, it never skips. `playwright install` is never used.
@@ -13,12 +14,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,22 +25,13 @@ import pytest
 from tests.conftest import CONTRACTS, ROOT
 from tests.helpers_docs import MAINTENANCE_TITLE as DOCX_TITLE
 from tests.helpers_docs import maintenance_docx
+from tests.servers import free_port, http_ok, launch_chromium, running
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 README_SHOT = ROOT / "docs" / "screenshot-chat.png"
 LIABILITY_Q = "Quel est le plafond de responsabilité prévu dans le MSA de Craft AI ?"
@@ -64,21 +52,11 @@ def _cli() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tail(path: Path, chars: int = 3000) -> str:
-    return path.read_text(encoding="utf-8", errors="replace")[-chars:] if path.exists() else ""
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`contractqa serve` over the ingested sample contracts; yields its base URL."""
     data = tmp_path_factory.mktemp("browser-data")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CONTRACTQA_DATA_DIR": str(data),
@@ -92,57 +70,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         capture_output=True, text=True, timeout=600, check=False,
     )
     assert ingest.returncode == 0, ingest.stdout[-2000:] + ingest.stderr[-2000:]
-    log = data / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [_cli(), "serve"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"contractqa serve exited ({proc.returncode}):\n{_tail(log)}")
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"/health did not answer 200 within 180 s:\n{_tail(log)}")
-            time.sleep(0.5)
+    with running([_cli(), "serve"], data / "serve.log", lambda: http_ok(f"{base}/health"),
+                 what="contractqa serve", env=env):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def _text(page: Page, selector: str) -> str:
     return page.locator(selector).inner_text()
 
 
-def test_chat_cites_article_and_uploaded_docx(server: str, tmp_path: Path) -> None:
-    from playwright.sync_api import Error as PlaywrightError
+def test_chat_cites_article_and_uploaded_docx(server: str, tmp_path: Path,
+                                              request: pytest.FixtureRequest) -> None:
     from playwright.sync_api import sync_playwright
 
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} not found: install it with `make browser-deps` "
-                    "(apt-get install chromium)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     docx = maintenance_docx(tmp_path / "zephyrin_maintenance.docx")
 
     with sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-        except PlaywrightError as exc:
-            pytest.fail(f"Chromium could not be launched from {CHROMIUM}: {exc}")
+        browser = launch_chromium(pw)
         page: Page | None = None
         try:
             context = browser.new_context(
@@ -175,8 +121,8 @@ def test_chat_cites_article_and_uploaded_docx(server: str, tmp_path: Path) -> No
             page.wait_for_selector("#cq-export:not([disabled])")  # the answer is complete
             page.mouse.move(0, 0)
             page.screenshot(path=str(ARTIFACTS / "chat-answer.png"))
-            README_SHOT.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(ARTIFACTS / "chat-answer.png", README_SHOT)
+            if request.config.getoption("--update-screenshot"):
+                shutil.copyfile(ARTIFACTS / "chat-answer.png", README_SHOT)
 
             # 2. Copy the answer with its citations; export the conversation as Markdown.
             page.click("#cq-copy")

@@ -11,11 +11,8 @@ import functools
 import http.server
 import os
 import shutil
-import socket
 import subprocess
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,26 +22,17 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.helpers_docs import HOSTILE_CONTRACT
+from tests.servers import free_port, http_ok, launch_chromium, running
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 ASK_TOKEN = "widget-ask-token-1"
 ADMIN_TOKEN = "widget-admin-token-1"
 QUESTION = "Quel est le plafond de responsabilité prévu dans le MSA de Craft AI ?"
 WIDGET = "contractqa-widget"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -78,45 +66,20 @@ def api_url(tmp_path_factory: pytest.TempPathFactory, host_pages: tuple[int, int
            "CONTRACTQA_ALLOWED_ORIGINS": f"http://127.0.0.1:{host_pages[0]}"}
     subprocess.run([str(BIN / "contractqa"), "ingest", "data/contracts"], cwd=ROOT, env=env,
                    check=True, timeout=600, capture_output=True)
-    log = (data / "server.log").open("w")
-    proc = subprocess.Popen([str(BIN / "contractqa"), "serve"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail("contractqa serve exited:\n" + (data / "server.log").read_text())
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("contractqa serve not healthy:\n" + (data / "server.log").read_text())
-            time.sleep(0.5)
+    with running([str(BIN / "contractqa"), "serve"], data / "server.log",
+                 lambda: http_ok(url + "/health"), what="contractqa serve", env=env):
         r = httpx.post(url + "/api/documents", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
                        files=[("files", ("piege.txt", HOSTILE_CONTRACT.encode(), "text/plain"))],
                        timeout=120)
         assert r.status_code == 200 and r.json()["ok"], r.text
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        except Exception as exc:  # noqa: BLE001 - a missing browser must fail, never skip
-            pytest.fail(f"Chromium ne démarre pas ({CHROMIUM}) : {exc}. `make browser-deps`.")
+        b = launch_chromium(p)
         yield b
         b.close()
 

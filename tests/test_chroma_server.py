@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +10,7 @@ import pytest
 
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
+from tests.servers import free_port, http_ok, running
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMA = ROOT / ".venv" / "bin" / "chroma"
@@ -24,21 +20,8 @@ CT_DPA = ROOT / "data" / "extra-contracts" / "cloudtemple_dpa.txt"
 pytestmark = pytest.mark.integration
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def answers(url: str) -> bool:
-    for path in ("/api/v2/heartbeat", "/api/v1/heartbeat"):
-        try:
-            with urllib.request.urlopen(url + path, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, OSError):
-            continue
-    return False
+    return any(http_ok(url + path) for path in ("/api/v2/heartbeat", "/api/v1/heartbeat"))
 
 
 @pytest.fixture
@@ -46,30 +29,11 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
     assert CHROMA.exists(), f"{CHROMA} missing: chromadb's CLI is needed for this test"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = (tmp_path / "chroma.log").open("w")
-    proc = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not answers(url):
-            if proc.poll() is not None:
-                log.flush()
-                pytest.fail(f"chroma server exited: {(tmp_path / 'chroma.log').read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail("chroma server did not answer within 60 s")
-            time.sleep(0.3)
+    command = [str(CHROMA), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+               "--port", str(port)]
+    with running(command, tmp_path / "chroma.log", lambda: answers(url), what="chroma run",
+                 timeout=60):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
 
 
 def test_ingest_and_ask_through_chroma_server(
