@@ -15,10 +15,18 @@ from ingest.models import Article, Line, ParsedDocument
 
 PREAMBLE = "Préambule"
 
+# "ARTICLE 3 -", "Article 3.2 :", "Art. 3 –", "Article 1er", "Article premier".
 _KEYWORD = re.compile(
-    r"^(?:ARTICLE|Article)\s+(\d+(?:\.\d+)*)\s*(?:er)?\s*(?:[.:\-–—]\s*|\s+|$)(.*)$"
+    r"^(?:ARTICLE|Article|ART\.|Art\.)\s*(\d+(?:\.\d+)*|PREMIER|[Pp]remier)\s*(?:er)?\b\s*"
+    r"(?:[.:\-–—]\s*|\s+|$)(.*)$"
 )
-_NUMBERED = re.compile(r"^(\d{1,3}(?:\.\d{1,3})*)(?:\.\s*|\s+)(?=\S)(.*)$")
+# "3. Titre", "3.2 Titre", "3 - TITRE", "3 – Titre".
+_NUMBERED = re.compile(r"^(\d{1,3}(?:\.\d{1,3})*)(?:\.\s*|\s+[-–—]\s+|\s+)(?=\S)(.*)$")
+# "TITRE II – CONDITIONS FINANCIÈRES", "Chapitre 3": groups articles without numbering them.
+_DIVIDER = re.compile(
+    r"^(?:TITRE|Titre|CHAPITRE|Chapitre)\s+(?:[IVX]{1,6}|\d{1,2}|PREMIER|[Pp]remier|1er)\b"
+    r"\s*(?:[-–—.:]\s*(?P<title>.*))?$"
+)
 _GLUED = re.compile(r"^(\d{1,3})\.([A-ZÀ-Ý«\"“].*)$")  # "10.Responsabilité"
 _REDUNDANT = re.compile(r"^(?:ARTICLE|Article)\s+\d+\s*[.:\-–—]\s*")
 _ROMAN = re.compile(r"^([IVX]{1,5})\.\s+(\S.*)$")
@@ -77,7 +85,10 @@ def _heading_text(title: str, next_line: str, keyword: bool = False) -> str | No
     """The heading of "Heading. Body text…"; None for a numbered paragraph with no heading."""
     title = title.strip()
     if keyword:  # "Article 13 : Les sous-traitants ultérieurs" is always a heading
-        return title.rstrip(" .:").strip() or None
+        heading = title.rstrip(" .:").strip()
+        if not heading and _standalone_title(next_line):  # "ARTICLE 3" then "PRIX" below it
+            return next_line.rstrip(" .:").strip()
+        return heading or None
     if _SENTENCE_START.match(title):  # "8.2 La responsabilité du Concédant est…"
         return None
     sentence = re.match(r"^(.{3,70}?)\.\s+(\S.*)$", title)
@@ -89,6 +100,15 @@ def _heading_text(title: str, next_line: str, keyword: bool = False) -> str | No
     return title.rstrip(" .:").strip() or None
 
 
+def _standalone_title(line: str) -> bool:
+    """A line that titles the article numbered just above it, not its first sentence."""
+    if not line or _parse_heading(line) is not None or line.endswith((".", ",", ";")):
+        return False
+    if is_upper_title(line):
+        return len(line) <= 100
+    return len(line) <= 60 and _heading_like(line) and not _SENTENCE_START.match(line)
+
+
 def _parse_heading(text: str) -> _Heading | None:
     stripped = text.strip()
     offset = len(text) - len(text.lstrip())
@@ -97,8 +117,9 @@ def _parse_heading(text: str) -> _Heading | None:
         if len(stripped) <= 150 and not title.endswith((",", ";", ":", ".")):
             return _Heading("annex", (), match.group(1).upper(), title, offset + match.start(2))
     if match := _KEYWORD.match(stripped):
-        parts = tuple(int(p) for p in match.group(1).split("."))
-        return _Heading("keyword", parts, match.group(1), match.group(2), offset + match.start(2))
+        number = "1" if match.group(1).lower() == "premier" else match.group(1)
+        parts = tuple(int(p) for p in number.split("."))
+        return _Heading("keyword", parts, number, match.group(2), offset + match.start(2))
     if match := _GLUED.match(stripped):
         return _Heading("numbered", (int(match.group(1)),), match.group(1), match.group(2),
                         offset + match.start(2))
@@ -142,6 +163,7 @@ class StructureParser:
         current = Article(None, PREAMBLE, None, [], level=1)
         sections: list[str] = []
         pending_title: list[str] = []
+        carried = False  # `current` holds only a divider title and what follows it
         for index, line in enumerate(lines):
             text = line.text
             next_line = _next_text(lines, index)
@@ -164,12 +186,21 @@ class StructureParser:
                             t.strip() for t in pending_title), [], level=1)
                         pending_title = []
                     continue
+            if heading is None and _is_divider(text):
+                # A title grouping the next articles: it leads the next article's text.
+                self._close(state, current)
+                current = Article(state.section, None, None, [line], level=1)
+                carried = True
+                continue
             accepted = self._accept(heading, state, uses_keyword, next_line) if heading else None
             if accepted is None:
                 current.lines.append(line)
                 continue
             number, level, head_text = accepted
-            self._close(state, current)
+            lead = current.lines if carried and heading and heading.kind != "annex" else []
+            if not lead:
+                self._close(state, current)
+            carried = False
             if heading and heading.kind == "annex":
                 label = f"Annexe {heading.label}"
                 if label in sections:  # a cross-reference list, not a new annex
@@ -181,7 +212,7 @@ class StructureParser:
                 state = _State(section=label, articles=state.articles)
                 current = Article(label, PREAMBLE, head_text, [line], level=1)
                 continue
-            current = Article(state.section, number, head_text, [line], level=level)
+            current = Article(state.section, number, head_text, [*lead, line], level=level)
         self._close(state, current)
         articles = state.articles
         used = {a.section for a in articles}
@@ -287,6 +318,13 @@ class StructureParser:
         if article.number == PREAMBLE and not article.text.strip():
             return
         state.articles.append(article)
+
+
+def _is_divider(text: str) -> bool:
+    """A "TITRE II – …" or "Chapitre 3" line: a short title, not a sentence."""
+    stripped = text.strip()
+    match = _DIVIDER.match(stripped)
+    return bool(match) and len(stripped) <= 120 and not stripped.endswith((".", ",", ";"))
 
 
 def _heading_start(title: str) -> bool:

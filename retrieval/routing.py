@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from ingest.aliases import fold, name_variants
 from ingest.store import DocumentRecord
 
+# "l'article 8.2", "art. 7", "l'article 1er", "l'article premier", "article IV" (not "l'article
+# 28 du RGPD": a law's article is not the contract's).
 _ARTICLE_REF = re.compile(
-    r"\b(?:l['’]\s*)?articles?\s+((?:\d{1,3}(?:\.\d{1,3})*)|(?:[IVX]{1,5}))\b(?!\s*(?:du|de la)\s+"
-    r"(?:code|rgpd|reglement|règlement|loi))",
+    r"\b(?:l['’]\s*)?(?:articles?\s+|art\.\s*)((?:\d{1,3}(?:\.\d{1,3})*)|(?:[IVX]{1,5})|premier)"
+    r"(?:er)?\b(?!\s*(?:du|de la)\s+(?:code|rgpd|reglement|règlement|loi))",
     re.IGNORECASE,
 )
 _ANNEX_REF = re.compile(r"\bannexe\s+([a-z]|\d{1,2}|[ivx]{1,5})\b", re.IGNORECASE)
@@ -53,6 +55,13 @@ class Route:
     lookup: bool = False
     follow_up: bool = False
     matched: list[str] = field(default_factory=list)  # the words that named a contract
+
+
+def _article_label(reference: str) -> str:
+    """How the parser labels the referenced article: "premier" is "1", roman numerals upper."""
+    if reference.lower() == "premier":
+        return "1"
+    return reference if reference[0].isdigit() else reference.upper()
 
 
 def _word(pattern: str) -> re.Pattern[str]:
@@ -104,8 +113,7 @@ class Router:
             section = self._section(self.records[doc], folded)
             if section:
                 route.sections[doc] = section
-        route.articles = [m.group(1).upper() if not m.group(1)[0].isdigit() else m.group(1)
-                          for m in _ARTICLE_REF.finditer(question)]
+        route.articles = [_article_label(m.group(1)) for m in _ARTICLE_REF.finditer(question)]
         route.all_documents = bool(_ALL.search(question))
         # "X et Y" compares two contracts only when the question names them apart (two names,
         # or two document types): one publisher's name shared by its CGV and its DPA does not.

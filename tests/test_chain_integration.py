@@ -12,6 +12,7 @@ import pytest
 from langchain_core.documents import Document
 
 from contractqa.service import ContractQA
+from contractqa.settings import Settings
 from retrieval.chain import ABSTAIN
 from retrieval.models import Answer, Turn
 from retrieval.retriever import ContractRetriever
@@ -321,3 +322,21 @@ def test_contract_retriever_document_filter(sample_service: ContractQA) -> None:
 
 def test_answer_type(sample_service: ContractQA) -> None:
     assert isinstance(sample_service.ask("Quelle est la loi applicable chez Kimple ?"), Answer)
+
+
+def test_lookup_and_search_on_a_contract_with_other_conventions(settings: Settings,
+                                                                tmp_path: Path) -> None:
+    """"Article premier", "Art. 3" and "TITRE II" headings: looked up and cited as articles."""
+    from tests.test_structure import PRESTATION
+
+    path = tmp_path / "prestation_alpha.txt"
+    path.write_text(PRESTATION, encoding="utf-8")
+    service = ContractQA(settings)
+    assert service.ingest([path]).ok
+    lookup = service.ask("Que prévoit l'article premier du contrat ?")
+    assert lookup.citations[0].article == "1", lookup.answer
+    assert "Voici le texte de l'article 1" in lookup.answer
+    price = service.ask("Quel est le prix d'une journée d'intervention ?")
+    assert not price.abstained
+    assert price.citations[0].article == "3", [(c.article, c.heading) for c in price.citations]
+    assert "1 200 euros" in price.answer

@@ -122,6 +122,9 @@ def test_unnamed_question_routes_nowhere(router: Router) -> None:
         ("Montre-moi l'article 7 des CGV NumSpot", ["7"]),
         ("Que disent les articles 10.1 chez NumSpot ?", ["10.1"]),
         ("article 5.3.1 de la licence CeCILL", ["5.3.1"]),
+        ("Que prévoit l'article 1er du contrat Kimple ?", ["1"]),
+        ("Que dit l'article premier des CGV NumSpot ?", ["1"]),
+        ("Montre-moi l'art. 7 des CGV NumSpot", ["7"]),
     ],
 )
 def test_article_references(router: Router, question: str, articles: list[str]) -> None:

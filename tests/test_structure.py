@@ -335,3 +335,77 @@ def test_text_without_articles_falls_back_to_paragraphs(tmp_path: Path) -> None:
     assert len(doc.articles) == len(paragraphs)
     assert all(a.number is None and a.section is None for a in doc.articles)
     assert [flat(a.text) for a in doc.articles] == [flat(p) for p in paragraphs]
+
+
+# Conventions the samples do not use -----------------------------------------------------
+
+PRESTATION = """CONTRAT DE PRESTATION DE SERVICES
+
+Entre la société ALPHA CONSEIL, ci-après « le Prestataire », et la société BETA INDUSTRIE.
+
+TITRE I – DISPOSITIONS GÉNÉRALES
+
+Article premier – Objet
+Le présent contrat définit les conditions dans lesquelles le Prestataire fournit ses services.
+
+Article 2 – Durée
+Le contrat est conclu pour une durée de trois (3) ans à compter de sa signature.
+
+TITRE II – CONDITIONS FINANCIÈRES
+
+Art. 3 – Prix
+Le prix est fixé à 1 200 euros hors taxes par jour d'intervention.
+
+Art. 4 – Paiement
+Les factures sont payables à trente (30) jours fin de mois.
+
+Article 5 - Résiliation
+5.1 Chaque partie peut résilier le contrat moyennant un préavis de trois (3) mois.
+5.2 En cas de manquement grave, la résiliation intervient quinze (15) jours après mise en demeure.
+"""
+
+CGV_DASHES = """CONDITIONS GÉNÉRALES DE VENTE DE LA SOCIÉTÉ GAMMA LOGICIELS
+
+1 - OBJET
+Les présentes conditions générales régissent la vente des licences de logiciels.
+
+2 - COMMANDES
+2.1 Toute commande doit être passée par écrit.
+2.2 La commande n'est ferme qu'après acceptation.
+
+3 – PRIX ET PAIEMENT
+Le paiement intervient à quarante-cinq (45) jours date de facture.
+"""
+
+
+def _outline(tmp_path: Path, name: str, text: str) -> list[tuple[str | None, str | None]]:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    doc = parse_file(path)[0]
+    assert not doc.fallback
+    return [(a.number, a.heading) for a in doc.articles]
+
+
+def test_article_premier_abbreviated_articles_and_titles(tmp_path: Path) -> None:
+    outline = _outline(tmp_path, "prestation.txt", PRESTATION)
+    assert outline == [(PREAMBLE, None), ("1", "Objet"), ("2", "Durée"), ("3", "Prix"),
+                       ("4", "Paiement"), ("5", "Résiliation"), ("5.1", None), ("5.2", None)]
+    doc = parse_file(tmp_path / "prestation.txt")[0]
+    # A title grouping articles leads the first of them; it is not part of the article before.
+    assert flat(find(doc, None, "3").text).startswith("TITRE II – CONDITIONS FINANCIÈRES Art. 3")
+    assert "TITRE II" not in find(doc, None, "2").text
+    assert "TITRE I " in find(doc, None, "1").text
+
+
+def test_numbers_followed_by_a_dash(tmp_path: Path) -> None:
+    assert _outline(tmp_path, "cgv.txt", CGV_DASHES) == [
+        (PREAMBLE, None), ("1", "OBJET"), ("2", "COMMANDES"), ("2.1", None), ("2.2", None),
+        ("3", "PRIX ET PAIEMENT")]
+
+
+def test_heading_on_the_line_below_the_article_number(tmp_path: Path) -> None:
+    text = ("CONTRAT DE LICENCE DE LOGICIEL\n\nARTICLE 1\nOBJET\nLe présent contrat concède au "
+            "Licencié un droit d'utilisation.\n\nARTICLE 2\nDurée de la licence\nLa licence est "
+            "concédée pour cinq (5) ans.\n\nARTICLE 3\nLe Licencié verse une redevance annuelle.\n")
+    assert _outline(tmp_path, "licence.txt", text) == [
+        (PREAMBLE, None), ("1", "OBJET"), ("2", "Durée de la licence"), ("3", None)]
