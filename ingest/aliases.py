@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 _NAME = r"[A-Z][\w.&'’-]*(?:[ \t]+[A-Z][\w.&'’-]*){0,3}"
 _ENTITY = re.compile(rf"({_NAME}),?\s+(?:une?\s+)?(?:société|Société|SAS\b|SARL\b|SA\b)")
-_COMPANY = re.compile(rf"\b(?:la société|la Société)\s+({_NAME})")
+_COMPANY = re.compile(rf"\b(?i:la soci[ée]t[ée])\s+({_NAME})")  # also "DE LA SOCIÉTÉ X"
 _TRADE = re.compile(r"\b(?:marque|produit|plateforme|platform|licence)\s+([A-Z][\w.]*[A-Za-z])")
 _CAMEL = re.compile(r"\b([A-Z][a-z]+[A-Z][A-Za-z]*|[A-Z]{2,}[a-z]{2,}[A-Z]*)\b")
 _BIGRAM = re.compile(r"\b([A-Z][a-z]{2,}[ \t]+[A-Z][a-z]{2,})\b")

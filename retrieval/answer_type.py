@@ -17,12 +17,15 @@ from retrieval.extractive import sentences
 AnswerType = Literal["duration", "amount"]
 
 _DURATION_QUESTION = re.compile(
-    r"\b(combien de (?:temps|jours|mois|semaines|ann[ée]es)|pendant combien|"
-    r"quel(?:le)? (?:dur[ée]e|d[ée]lai)|dans quel d[ée]lai|jusqu['’]à quand|à partir de quand)",
+    r"\b(combien de (?:temps|jours|mois|semaines|ann[ée]es)|pendant combien|au bout de combien|"
+    r"quel(?:le)?s? (?:(?:est|sont) (?:le|la|les) )?(?:dur[ée]es?|d[ée]lais?|pr[ée]avis|"
+    r"p[ée]riodes?)\b|dans quel d[ée]lai|sous quel d[ée]lai|jusqu['’]à quand|à partir de quand)",
     re.IGNORECASE,
 )
 _AMOUNT_QUESTION = re.compile(
-    r"\b(jusqu['’]à quel montant|quel montant|combien co[uû]te|quel (?:prix|tarif)|plafond)",
+    r"\b(jusqu['’]à quel montant|combien co[uû]te|à combien s['’][ée]l[eè]ve|plafond|"
+    r"quel(?:le)?s? (?:(?:est|sont) (?:le|la|les) )?(?:montants?|prix|tarifs?|co[uû]ts?|"
+    r"redevances?)\b)",
     re.IGNORECASE,
 )
 _NUMBER = (r"(?:\d+|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|"

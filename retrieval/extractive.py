@@ -49,8 +49,14 @@ def sentences(text: str, lists: bool = True) -> list[str]:
             continue
         units.append(part)
         in_list = False
-    # Headings ("10.2 Limitation de responsabilité.") are labels, not evidence.
-    return [u for u in units if len(u) > 12 and len(u.split()) >= 6]
+    # Headings ("10.2 Limitation de responsabilité.", a title in capitals) are labels, not
+    # evidence.
+    return [u for u in units if len(u) > 12 and len(u.split()) >= 6 and not _title(u)]
+
+
+def _title(unit: str) -> bool:
+    """A line in capitals with no sentence punctuation: "CONDITIONS GÉNÉRALES DE VENTE …"."""
+    return unit == unit.upper() and not re.search(r"[.;:!?]", unit) and len(unit.split()) <= 15
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,13 @@ from retrieval.models import Citation
         ("Combien coûte l'annulation d'une formation ?", {"amount"}),
         ("Dans quel délai réclamer les pénalités, et quel est leur plafond ?",
          {"duration", "amount"}),
+        ("Quel est le délai de paiement des factures ?", {"duration"}),
+        ("Quel est le préavis de résiliation ?", {"duration"}),
+        ("Au bout de combien de jours la force majeure permet-elle de résilier ?", {"duration"}),
+        ("Quel est le prix d'une journée d'intervention ?", {"amount"}),
+        ("À combien s'élève la redevance annuelle ?", {"amount"}),
         ("Qui est propriétaire des développements spécifiques ?", set()),
+        ("Quel est le taux de disponibilité garanti ?", set()),
     ],
 )
 def test_expected_types(question: str, kinds: set[str]) -> None:

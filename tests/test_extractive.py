@@ -43,3 +43,9 @@ def test_a_long_list_is_quoted_item_by_item() -> None:
 
 def test_headings_are_not_quotes() -> None:
     assert sentences("10.2 Limitation de responsabilité.\n") == []
+
+
+def test_a_title_in_capitals_is_not_a_quote() -> None:
+    text = ("CONDITIONS GÉNÉRALES DE VENTE DE LA SOCIÉTÉ GAMMA LOGICIELS\n"
+            "LE LOGICIEL EST FOURNI EN L'ÉTAT, SANS GARANTIE D'AUCUNE SORTE.")
+    assert sentences(text) == ["LE LOGICIEL EST FOURNI EN L'ÉTAT, SANS GARANTIE D'AUCUNE SORTE."]

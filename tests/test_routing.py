@@ -238,3 +238,13 @@ def test_aliases_are_derived_from_new_contract_text(settings: Settings, tmp_path
     assert answer.citations
     assert {c.document_id for c in answer.citations} == {record.document_id}
     assert answer.citations[0].article == "2"
+
+
+def test_company_named_in_capitals_in_the_title_is_an_alias() -> None:
+    from ingest.aliases import derive_profile
+
+    title = "CONDITIONS GÉNÉRALES DE VENTE DE LA SOCIÉTÉ GAMMA LOGICIELS"
+    profile = derive_profile(title, f"{title}\n\n1 - OBJET\nLes présentes conditions régissent "
+                                    "la vente des licences de logiciels.\n")
+    assert "GAMMA LOGICIELS" in profile.names
+    assert "cgv" in profile.types
