@@ -15,9 +15,9 @@ from ingest.models import Article, Line, ParsedDocument
 
 PREAMBLE = "Préambule"
 
-# "ARTICLE 3 -", "Article 3.2 :", "Art. 3 –", "Article 1er", "Article premier".
+# "ARTICLE 3 -", "Article 3.2 :", "Art. 3 –", "Article 1er", "Article premier", "ARTICLE IV –".
 _KEYWORD = re.compile(
-    r"^(?:ARTICLE|Article|ART\.|Art\.)\s*(\d+(?:\.\d+)*|PREMIER|[Pp]remier)\s*(?:er)?\b\s*"
+    r"^(?:ARTICLE|Article|ART\.|Art\.)\s*(\d+(?:\.\d+)*|PREMIER|[Pp]remier|[IVX]{1,6})\s*(?:er)?\b\s*"
     r"(?:[.:\-–—]\s*|\s+|$)(.*)$"
 )
 # "3. Titre", "3.2 Titre", "3 - TITRE", "3 – Titre".
@@ -118,7 +118,12 @@ def _parse_heading(text: str) -> _Heading | None:
             return _Heading("annex", (), match.group(1).upper(), title, offset + match.start(2))
     if match := _KEYWORD.match(stripped):
         number = "1" if match.group(1).lower() == "premier" else match.group(1)
-        parts = tuple(int(p) for p in number.split("."))
+        if number in _ROMANS:  # "ARTICLE IV" keeps its label; its place is 4
+            parts: tuple[int, ...] = (_ROMANS.index(number) + 1,)
+        elif number[0].isdigit():
+            parts = tuple(int(p) for p in number.split("."))
+        else:
+            return None
         return _Heading("keyword", parts, number, match.group(2), offset + match.start(2))
     if match := _GLUED.match(stripped):
         return _Heading("numbered", (int(match.group(1)),), match.group(1), match.group(2),
@@ -235,9 +240,11 @@ class StructureParser:
         if kind == "unnumbered":
             return (PREAMBLE, 1, heading.title) if not state.top else None
         if kind == "keyword":
+            if not heading.label[0].isdigit() and parts[0] != state.top + 1:
+                return None  # "ARTICLE IV" only in sequence: I, II, III…
             if len(parts) == 1:
                 state.top, state.path, state.relative, state.roman = parts[0], parts, 0, 0
-                state.keyword_top = True
+                state.keyword_top, state.top_label = True, heading.label
                 return (heading.label, 1, _heading_text(heading.title, next_line, True))
             return self._dotted(heading, state, next_line)
         if kind == "roman":
@@ -273,7 +280,8 @@ class StructureParser:
         if not _heading_like(title, 120) or (title.endswith(".") and not short_item):
             if not re.match(r"^.{3,90}?\.\s+\S", heading.title.strip()):
                 return None
-        parent = state.top_label if state.roman else (str(state.top) if state.top else None)
+        parent = (state.top_label if state.roman or state.keyword_top
+                  else (str(state.top) if state.top else None))
         if (state.keyword_top or state.roman) and parent is not None:
             # Inside "ARTICLE 6." items "1.", "2." are 6.1, 6.2.
             if number == state.relative + 1:

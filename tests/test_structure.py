@@ -409,3 +409,13 @@ def test_heading_on_the_line_below_the_article_number(tmp_path: Path) -> None:
             "concédée pour cinq (5) ans.\n\nARTICLE 3\nLe Licencié verse une redevance annuelle.\n")
     assert _outline(tmp_path, "licence.txt", text) == [
         (PREAMBLE, None), ("1", "OBJET"), ("2", "Durée de la licence"), ("3", None)]
+
+
+def test_articles_numbered_in_roman_numerals(tmp_path: Path) -> None:
+    text = ("CONTRAT DE MAINTENANCE\n\nARTICLE I – OBJET\nLa maintenance des équipements.\n\n"
+            "ARTICLE II – DURÉE\n1. Le contrat prend effet à sa signature.\n2. Il est conclu pour "
+            "un (1) an.\n\nARTICLE III – PRIX\nLe prix annuel est de 3 000 euros.\n\n"
+            "ARTICLE V – HORS SÉQUENCE\nUne référence, pas un article.\n")
+    assert _outline(tmp_path, "maintenance.txt", text) == [
+        (PREAMBLE, None), ("I", "OBJET"), ("II", "DURÉE"), ("II.1", None), ("II.2", None),
+        ("III", "PRIX")]
