@@ -65,7 +65,8 @@ class _State:
 
 _SENTENCE_START = re.compile(
     r"^(?:Le|La|Les|L['’]|Un|Une|Ce|Cet|Cette|Ces|Chaque|Tout|Toute|Tous|Aucun|Aucune|Il|Elle|"
-    r"Si|Lorsque|Dans|En cas)\b"
+    r"Si|Lorsque|Dans|En cas|Par dérogation|Sous réserve|Nonobstant|Sans préjudice|Conformément|"
+    r"En application|[ÀA] défaut|Toutefois|Sauf)\b"
 )
 _CONNECTORS = ("et", "ou", "de", "des", "du", "la", "le", "les", "à", "en", "pour", "par", "au",
                "aux", "un", "une", "sur", "dans")

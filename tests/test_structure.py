@@ -419,3 +419,12 @@ def test_articles_numbered_in_roman_numerals(tmp_path: Path) -> None:
     assert _outline(tmp_path, "maintenance.txt", text) == [
         (PREAMBLE, None), ("I", "OBJET"), ("II", "DURÉE"), ("II.1", None), ("II.2", None),
         ("III", "PRIX")]
+
+
+def test_a_clause_opening_words_are_not_a_heading(tmp_path: Path) -> None:
+    text = ("CONTRAT\n\n1. Responsabilité\n1.1 Plafond\nLa responsabilité est plafonnée.\n"
+            "1.2 Par dérogation à l'article 1.1 :\n- le plafond ne s'applique pas en cas de "
+            "faute lourde ;\n2. Durée\nLe contrat dure un an.\n")
+    assert _outline(tmp_path, "derogation.txt", text) == [
+        (PREAMBLE, None), ("1", "Responsabilité"), ("1.1", "Plafond"), ("1.2", None),
+        ("2", "Durée")]
