@@ -119,10 +119,10 @@ def _parse_heading(text: str) -> _Heading | None:
             return _Heading("annex", (), match.group(1).upper(), title, offset + match.start(2))
     if match := _KEYWORD.match(stripped):
         number = "1" if match.group(1).lower() == "premier" else match.group(1)
-        if number in _ROMANS:  # "ARTICLE IV" keeps its label; its place is 4
-            parts: tuple[int, ...] = (_ROMANS.index(number) + 1,)
-        elif number[0].isdigit():
-            parts = tuple(int(p) for p in number.split("."))
+        if number[0].isdigit():
+            parts: tuple[int, ...] = tuple(int(p) for p in number.split("."))
+        elif value := roman_value(number):  # "ARTICLE XXIV" keeps its label; its place is 24
+            parts = (value,)
         else:
             return None
         return _Heading("keyword", parts, number, match.group(2), offset + match.start(2))
@@ -145,6 +145,30 @@ def _parse_heading(text: str) -> _Heading | None:
     if _UNNUMBERED.match(stripped):
         return _Heading("unnumbered", (), PREAMBLE, stripped.rstrip(" :"), offset)
     return None
+
+
+_ROMAN_DIGITS = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+
+
+def roman_value(numeral: str) -> int | None:
+    """The value of a well-formed roman numeral ("XXIV" -> 24), else None ("IIII", "VX")."""
+    total = 0
+    for i, char in enumerate(numeral):
+        value = _ROMAN_DIGITS.get(char)
+        if value is None:
+            return None
+        following = _ROMAN_DIGITS.get(numeral[i + 1]) if i + 1 < len(numeral) else None
+        total += -value if following and following > value else value
+    return total if total and _as_roman(total) == numeral else None
+
+
+def _as_roman(value: int) -> str:
+    out = ""
+    for size, letters in ((100, "C"), (90, "XC"), (50, "L"), (40, "XL"), (10, "X"), (9, "IX"),
+                          (5, "V"), (4, "IV"), (1, "I")):
+        count, value = divmod(value, size)
+        out += letters * count
+    return out
 
 
 def _section_label(title_lines: list[str]) -> str:

@@ -428,3 +428,11 @@ def test_a_clause_opening_words_are_not_a_heading(tmp_path: Path) -> None:
     assert _outline(tmp_path, "derogation.txt", text) == [
         (PREAMBLE, None), ("1", "Responsabilité"), ("1.1", "Plafond"), ("1.2", None),
         ("2", "Durée")]
+
+
+def test_roman_numerals_past_twenty() -> None:
+    from ingest.structure import roman_value
+
+    assert [roman_value(n) for n in ("I", "IV", "IX", "XIV", "XXI", "XXIV", "XL")] == [
+        1, 4, 9, 14, 21, 24, 40]
+    assert [roman_value(n) for n in ("IIII", "VX", "IL", "")] == [None, None, None, None]
