@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from contractqa.settings import Settings
-from eval.metrics import EXTRA_DIR, SAMPLE_DIR, GoldQuestion
+from eval.metrics import CORPORA, GoldQuestion
 from ingest.embeddings import EmbeddingModel, get_embedding_model
 from ingest.loaders import load
 from ingest.pipeline import expand
@@ -57,7 +57,7 @@ class TutorialRAG:
         return rag
 
     def ingest(self) -> None:
-        for path in expand([SAMPLE_DIR, EXTRA_DIR]):
+        for path in expand(list(CORPORA.values())):
             loaded = load(path)
             doc = loaded.document_id
             self.titles[doc] = doc

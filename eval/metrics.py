@@ -14,6 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLD_DIR = ROOT / "eval" / "gold"
 SAMPLE_DIR = ROOT / "data" / "contracts"
 EXTRA_DIR = ROOT / "data" / "extra-contracts"
+SYNTHETIC_DIR = ROOT / "data" / "synthetic-contracts"
+# The corpora the eval indexes and reports apart: the five samples, three more real contracts,
+# and synthetic contracts written in article conventions the real ones do not use.
+CORPORA = {"sample": SAMPLE_DIR, "extra": EXTRA_DIR, "synthetic": SYNTHETIC_DIR}
 KS = (1, 3, 5, 10)
 # Gold files whose name holds this were written by people who had not seen the retrieval code:
 # their figures are the estimate for unseen contracts, reported apart as origin "blind".
@@ -46,7 +50,7 @@ class GoldQuestion:
     id: str
     type: str
     question: str
-    corpus: str  # "sample" or "extra"
+    corpus: str  # a key of CORPORA
     targets: tuple[Target, ...]
     answer_contains: tuple[str, ...]
     document: str | None = None
@@ -58,9 +62,19 @@ class GoldQuestion:
 
 
 def corpus_of(document: str | None, dataset: Path) -> str:
-    if document and (EXTRA_DIR / f"{document}.txt").exists():
-        return "extra"
+    """The corpus whose folder holds the document (questions naming none: by the file name)."""
+    for corpus, folder in CORPORA.items():
+        if document and (folder / f"{document}.txt").exists():
+            return corpus
     return "extra" if dataset.stem == "extra" else "sample"
+
+
+def document_path(document: str) -> Path | None:
+    """The contract file of a document id, in whichever corpus holds it."""
+    for folder in CORPORA.values():
+        if (path := folder / f"{document}.txt").exists():
+            return path
+    return None
 
 
 def load_gold(paths: list[Path]) -> list[GoldQuestion]:
@@ -237,7 +251,7 @@ def aggregate(records: list[QuestionRecord]) -> dict[str, Any]:
 def breakdown(records: list[QuestionRecord]) -> dict[str, Any]:
     """Overall, per question type, per corpus, and per origin (tuned or blind questions)."""
     types = [t for t in TYPES if any(r.type == t for r in records)]
-    corpora = [c for c in ("sample", "extra") if any(r.corpus == c for r in records)]
+    corpora = [c for c in CORPORA if any(r.corpus == c for r in records)]
     origins = {"tuned": [r for r in records if not r.blind],
                "blind": [r for r in records if r.blind]}
     return {

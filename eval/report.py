@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eval.baselines import BASELINE_COLUMNS
+from eval.metrics import CORPORA
 
 if TYPE_CHECKING:
     from eval.runner import EvalResult
@@ -20,7 +21,7 @@ def _fmt(value: Any) -> str:
 
 def baseline_table(results: list[EvalResult]) -> str:
     """One markdown table: each configuration, all questions and per corpus."""
-    scopes = ["overall", "sample", "extra"]
+    scopes = ["overall", *CORPORA]
     head = ["configuration"] + [f"{c} ({s})" for s in scopes for c in BASELINE_COLUMNS]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for r in results:

@@ -14,8 +14,7 @@ from typing import Any
 from contractqa.settings import Settings
 from eval.calibrate import calibrate, calibration_table
 from eval.metrics import (
-    EXTRA_DIR,
-    SAMPLE_DIR,
+    CORPORA,
     GoldQuestion,
     QuestionRecord,
     breakdown,
@@ -57,8 +56,8 @@ class EvalResult:
 
 
 def ingest_contracts(settings: Settings, store: ChunkStore, embedder: EmbeddingModel) -> None:
-    """Index the sample and extra contracts (a no-op for files already indexed unchanged)."""
-    results = Ingestor(store, embedder, settings).ingest([SAMPLE_DIR, EXTRA_DIR])
+    """Index every corpus (a no-op for files already indexed unchanged)."""
+    results = Ingestor(store, embedder, settings).ingest(list(CORPORA.values()))
     errors = [r for r in results if r.status == "error"]
     if errors:
         raise RuntimeError("; ".join(f"{r.path}: {r.message}" for r in errors))

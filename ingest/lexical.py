@@ -18,7 +18,10 @@ _NEGATORS = frozenset({"sans", "non"})
 _NEGATION_GAP = frozenset({"l", "le", "la", "les", "en", "y", "se", "s", "lui", "leur", "avoir",
                            "etre", "ete", "eu"})
 # Bump when tokenize() changes: cached indexes built by another version are rebuilt.
-TOKENIZER_VERSION = "3"
+TOKENIZER_VERSION = "4"
+# "sous-traitant", "sous-traitance", "sous traiter" are one word: split, "traitant" would stem
+# like "traitement" (processing) and "traitance" like nothing else.
+_SOUS = re.compile(r"\bsous-(?=[a-z])|\bsous (?=trait)")
 STOPWORDS = frozenset(fold(w) for w in """
 a au aux avec ce ces cet cette dans de des du elle en est et eux il ils je la le les leur
 leurs lui ma mais me meme mes moi mon ne nos notre nous on ou par pas pour qu que qui sa se
@@ -103,11 +106,12 @@ def _stemmer() -> object:
 def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     """Fold accents, split words, drop stopwords and stem (French Snowball).
 
-    A word negated by "sans" or "non" also gives a negation token built on its first five
+    "Sous-" compounds are one word ("sous-traitant", "sous-traitance": "soustrait"). A word
+    negated by "sans" or "non" also gives a negation token built on its first five
     stem letters, so "non modifié", "sans modification" and "sans l'avoir modifié" share
     "non_modif".
     """
-    words = _WORD.findall(fold(text).replace("'", " "))
+    words = _WORD.findall(_SOUS.sub("sous", fold(text)).replace("'", " "))
     tokens: list[str] = []
     negated = False
     for word in words:

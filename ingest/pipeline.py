@@ -28,7 +28,7 @@ Status = Literal["indexed", "unchanged", "error"]
 Progress = Callable[[str, float], None]
 _REPO_DOCS = ("readme", "sources", "changelog", "license", "licence")
 # Bump when parsing or chunking changes: an unchanged file is then re-indexed anyway.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 
 
 @dataclass

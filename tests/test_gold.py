@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from eval.metrics import EXTRA_DIR, GOLD_DIR, SAMPLE_DIR, TYPES, norm, norm_article
+from eval.metrics import GOLD_DIR, TYPES, document_path, norm, norm_article
 from ingest.pipeline import parse_file
 
 KEYS = ["id", "type", "question", "document", "section", "articles", "heading", "evidence",
@@ -30,10 +30,9 @@ GOLD = _lines()
 
 
 def _path(document: str) -> Path:
-    for folder in (SAMPLE_DIR, EXTRA_DIR):
-        if (folder / f"{document}.txt").exists():
-            return folder / f"{document}.txt"
-    raise AssertionError(f"unknown document {document}")
+    path = document_path(document)
+    assert path is not None, f"unknown document {document}"
+    return path
 
 
 @cache

@@ -19,6 +19,13 @@ def test_accents_stopwords_and_stems() -> None:
     assert tokenize("La Résiliation du contrat") == tokenize("resiliation")
 
 
+def test_sous_compounds_are_one_word() -> None:
+    # "sous-traitant" must meet "sous-traitance", and not "traitement" (processing).
+    assert tokenize("sous-traitant") == tokenize("sous-traitance") == tokenize("sous traiter")
+    assert not set(tokenize("sous-traitant")) & set(tokenize("traitement des données"))
+    assert tokenize("sous réserve") == tokenize("réserve")
+
+
 def test_negated_word_shares_a_token_across_phrasings() -> None:
     negated = {t for t in tokenize("un logiciel non modifié") if t.startswith("non_")}
     assert negated

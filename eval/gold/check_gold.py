@@ -14,7 +14,7 @@ def norm(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip().lower()
 
 def text_of(doc: str) -> str:
-    for d in ("data/contracts", "data/extra-contracts"):
+    for d in ("data/contracts", "data/extra-contracts", "data/synthetic-contracts"):
         p = ROOT / d / f"{doc}.txt"
         if p.exists():
             return norm(p.read_text(encoding="utf-8"))
