@@ -28,7 +28,7 @@ class Settings(BaseSettings):
 
     # Retrieval
     top_k: int = 6
-    abstain_threshold: float = 0.22  # recalibrate (`contractqa eval --calibrate`) on any change
+    abstain_threshold: float = 0.19  # recalibrate (`contractqa eval --calibrate`) on any change
     reranker: str = "none"  # or "cross-encoder:<model name or path>"
 
     # Answering
