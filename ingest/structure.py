@@ -25,7 +25,7 @@ _NUMBERED = re.compile(r"^(\d{1,3}(?:\.\d{1,3})*)(?:\.\s*|\s+[-–—]\s+|\s+)(?
 # "TITRE II – CONDITIONS FINANCIÈRES", "Chapitre 3": groups articles without numbering them.
 _DIVIDER = re.compile(
     r"^(?:TITRE|Titre|CHAPITRE|Chapitre)\s+(?:[IVX]{1,6}|\d{1,2}|PREMIER|[Pp]remier|1er)\b"
-    r"\s*(?:[-–—.:]\s*(?P<title>.*))?$"
+    r"\s*(?:[-–—.:]\s*.*)?$"
 )
 _GLUED = re.compile(r"^(\d{1,3})\.([A-ZÀ-Ý«\"“].*)$")  # "10.Responsabilité"
 _REDUNDANT = re.compile(r"^(?:ARTICLE|Article)\s+\d+\s*[.:\-–—]\s*")
