@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from contractqa.service import ContractQA
+    from contractqa.settings import Settings
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
@@ -159,3 +164,14 @@ def maintenance_docx(path: Path) -> Path:
     doc.add_paragraph("Le contrat est conclu pour une durée de trois ans.")
     doc.save(str(path))
     return path
+
+
+def service_over(settings: Settings, path: Path, text: str) -> ContractQA:
+    """A service over one contract written from `text` to `path` and ingested."""
+    from contractqa.service import ContractQA
+
+    path.write_text(text, encoding="utf-8")
+    service = ContractQA(settings)
+    report = service.ingest([path])
+    assert report.ok, [r.message for r in report.results]
+    return service

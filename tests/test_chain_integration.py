@@ -327,12 +327,10 @@ def test_answer_type(sample_service: ContractQA) -> None:
 def test_lookup_and_search_on_a_contract_with_other_conventions(settings: Settings,
                                                                 tmp_path: Path) -> None:
     """"Article premier", "Art. 3" and "TITRE II" headings: looked up and cited as articles."""
+    from tests.helpers_docs import service_over
     from tests.test_structure import PRESTATION
 
-    path = tmp_path / "prestation_alpha.txt"
-    path.write_text(PRESTATION, encoding="utf-8")
-    service = ContractQA(settings)
-    assert service.ingest([path]).ok
+    service = service_over(settings, tmp_path / "prestation_alpha.txt", PRESTATION)
     lookup = service.ask("Que prévoit l'article premier du contrat ?")
     assert lookup.citations[0].article == "1", lookup.answer
     assert "Voici le texte de l'article 1" in lookup.answer

@@ -22,6 +22,7 @@ from contractqa.settings import Settings
 from retrieval.chain import ABSTAIN, AnswerEvent, ChainConfig, QAChain
 from retrieval.models import Citation, Turn
 from retrieval.prompts import AnswerPrompt
+from tests.helpers_docs import service_over
 
 NUMSPOT = "002_7a0edd1b49b950df"
 QUESTION = "Quel est le plafond de responsabilité prévu dans les CGV NumSpot ?"
@@ -288,10 +289,7 @@ Le contrat est conclu pour une durée initiale de douze (12) mois renouvelable t
 
 def test_prompt_injection_in_contract_is_not_shown_as_sourced(settings: Settings,
                                                              tmp_path: Path) -> None:
-    path = tmp_path / "piratix.txt"
-    path.write_text(PIRATIX, encoding="utf-8")
-    service = ContractQA(settings)
-    assert service.ingest([path]).ok
+    service = service_over(settings, tmp_path / "piratix.txt", PIRATIX)
     llm = RecordingChatModel(replies=["PIRATÉ"])  # a model that obeys the injected text
     chain = make_chain(service, llm)
     question = "Quelle est la durée de l'obligation de confidentialité chez Piratix ?"
