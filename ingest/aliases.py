@@ -21,6 +21,8 @@ _BIGRAM = re.compile(r"\b([A-Z][a-z]{2,}[ \t]+[A-Z][a-z]{2,})\b")
 _ACRONYM = re.compile(
     r"[(«\"“]\s*(?:ci-après\s+(?:le|la|les|l')?\s*)?[«\"“]?\s*([A-Z]{2,6})\s*[»\"”)]"
 )
+_TITLE_KIND = re.compile(r"^(?:contrat|accord-cadre|accord|convention|protocole)\s+(?:de\s+|d')"
+                         r"[a-z][a-z-]{3,}")
 _TYPES = {
     "cgv": ("conditions generales de vente",),
     "cgu": ("conditions generales d'utilisation",),
@@ -90,6 +92,16 @@ def derive_profile(title: str, text: str) -> Profile:
     types = _types(title, head)
     display = _display_title(title, head, names)
     return Profile(display, tuple(names[:6]), tuple(types), candidates)
+
+
+def title_names(title: str) -> list[str]:
+    """What a lawyer calls a contract after its title, folded: "contrat de maintenance" for
+    "CONTRAT DE MAINTENANCE D'ÉQUIPEMENTS", "accord-cadre de services", singular and plural."""
+    match = _TITLE_KIND.match(fold(" ".join(title.split())))
+    if not match:
+        return []
+    singular = match.group(0).removesuffix("s")
+    return [singular, f"{singular}s"]
 
 
 def _types(title: str, head: str) -> list[str]:

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 Status = Literal["indexed", "unchanged", "error"]
 Progress = Callable[[str, float], None]
 _REPO_DOCS = ("readme", "sources", "changelog", "license", "licence")
-# Bump when parsing or chunking changes: an unchanged file is then re-indexed anyway.
+# Bump when parsing, chunking or alias derivation changes: an unchanged file is then re-indexed.
 PIPELINE_VERSION = "4"
 
 

@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ingest.aliases import fold, name_variants
+from ingest.aliases import fold, name_variants, title_names
 from ingest.store import DocumentRecord
 
 # "l'article 8.2", "art. 7", "l'article 1er", "l'article premier", "article IV" (not "l'article
@@ -89,6 +89,13 @@ class Router:
             (_word(variant), variant, docs) for variant, docs in owners.items() if len(docs) <= 2
         ]
         self.names.sort(key=lambda item: -len(item[1]))
+        # Weaker than a name: a title phrase ("le contrat de maintenance") routes only a question
+        # that names no party or trade name ("le contrat de prestations de Craft AI" is Craft's).
+        titled: dict[str, set[str]] = defaultdict(set)
+        for record in records:
+            for variant in title_names(record.title):
+                titled[variant].add(record.document_id)
+        self.titles = [(_word(v), v, docs) for v, docs in titled.items() if len(docs) <= 2]
 
     def route(self, question: str) -> Route:
         folded = fold(question)
@@ -96,15 +103,18 @@ class Router:
         positions: dict[str, int] = {}
         named: set[frozenset[str]] = set()  # the document sets the matched names point to
         taken: list[tuple[int, int]] = []
-        for pattern, _variant, docs in self.names:
-            for match in pattern.finditer(folded):
-                if any(s <= match.start() < e for s, e in taken):
-                    continue
-                taken.append((match.start(), match.end()))
-                route.matched.append(question[match.start(): match.end()])
-                named.add(frozenset(docs))
-                for doc in docs:
-                    positions.setdefault(doc, match.start())
+        for patterns in (self.names, self.titles):
+            if positions:
+                break
+            for pattern, _variant, docs in patterns:
+                for match in pattern.finditer(folded):
+                    if any(s <= match.start() < e for s, e in taken):
+                        continue
+                    taken.append((match.start(), match.end()))
+                    route.matched.append(question[match.start(): match.end()])
+                    named.add(frozenset(docs))
+                    for doc in docs:
+                        positions.setdefault(doc, match.start())
         documents = sorted(positions, key=lambda d: (positions[d], d))
         types = {t for word, t in _TYPE_WORDS.items() if _word(word).search(folded)}
         documents = self._narrow_by_type(documents, named, types)

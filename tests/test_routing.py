@@ -248,3 +248,23 @@ def test_company_named_in_capitals_in_the_title_is_an_alias() -> None:
                                     "la vente des licences de logiciels.\n")
     assert "GAMMA LOGICIELS" in profile.names
     assert "cgv" in profile.types
+
+
+def test_a_title_phrase_routes_only_questions_that_name_no_party() -> None:
+    from ingest.store import DocumentRecord
+
+    def record(doc: str, title: str, aliases: list[str]) -> DocumentRecord:
+        return DocumentRecord(doc, title, f"{doc}.txt", doc, 1, 1, aliases=aliases)
+
+    router = Router([
+        record("maint", "CONTRAT DE MAINTENANCE D'ÉQUIPEMENTS – OFFRE SENTINELLE",
+               ["THERMOCAP", "SENTINELLE"]),
+        record("presta", "CONTRAT DE PRESTATIONS DE SERVICES INFORMATIQUES", ["VERTALYS"]),
+        record("craft", "MASTER SERVICES AGREEMENT (MSA) — CRAFT AI", ["CRAFT AI"]),
+    ])
+    assert router.route("Dans le contrat de maintenance, quel délai d'intervention ?"
+                        ).documents == ["maint"]
+    assert router.route("Quel est le prix du contrat de prestation ?").documents == ["presta"]
+    # A named party wins over a title phrase describing one of its documents.
+    assert router.route("Que prévoit le contrat de prestations de Craft AI ?"
+                        ).documents == ["craft"]
