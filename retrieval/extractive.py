@@ -38,7 +38,7 @@ def sentences(text: str, lists: bool = True) -> list[str]:
     """
     units: list[str] = []
     in_list = False
-    for part in (p.strip() for p in _SENTENCE.split(text)):
+    for part in (p.strip() for p in _split(text)):
         if not part:
             continue
         item = lists and bool(_LIST_ITEM.match(part))
@@ -57,6 +57,15 @@ def sentences(text: str, lists: bool = True) -> list[str]:
 def _title(unit: str) -> bool:
     """A line in capitals with no sentence punctuation: "CONDITIONS GÉNÉRALES DE VENTE …"."""
     return unit == unit.upper() and not re.search(r"[.;:!?]", unit) and len(unit.split()) <= 15
+
+
+def _split(text: str) -> list[str]:
+    """Sentences, line by line; a list item stays whole ("- Panne P1 : … ; Délai … ;")."""
+    parts: list[str] = []
+    for line in text.split("\n"):
+        item = _LIST_ITEM.match(line.strip()) and len(line) < _LEAD_IN_LIMIT
+        parts.extend([line] if item else _SENTENCE.split(line))
+    return parts
 
 
 @dataclass(frozen=True)

@@ -49,3 +49,12 @@ def test_a_title_in_capitals_is_not_a_quote() -> None:
     text = ("CONDITIONS GÉNÉRALES DE VENTE DE LA SOCIÉTÉ GAMMA LOGICIELS\n"
             "LE LOGICIEL EST FOURNI EN L'ÉTAT, SANS GARANTIE D'AUCUNE SORTE.")
     assert sentences(text) == ["LE LOGICIEL EST FOURNI EN L'ÉTAT, SANS GARANTIE D'AUCUNE SORTE."]
+
+
+def test_a_list_item_is_not_cut_at_its_semicolons() -> None:
+    text = ("Les délais sont les suivants.\n- Panne P1 : télédiagnostic sous trente (30) minutes ; "
+            "Délai d'intervention de quatre (4) heures ;\n- Panne P2 : Délai d'intervention de "
+            "huit (8) heures ouvrées ;")
+    units = sentences(text, lists=False)
+    assert ("- Panne P1 : télédiagnostic sous trente (30) minutes ; Délai d'intervention de "
+            "quatre (4) heures ;") in units
