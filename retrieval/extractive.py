@@ -17,7 +17,7 @@ from retrieval.models import Citation
 # on average instead of 1.9.
 VALUE_BONUS = 0.15
 
-_SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-ZÀ-Ý«(\"“-])|\n+")
+_SENTENCE = re.compile(r"(?<=[.;!?])\s+(?=[A-ZÀ-Ý«(\"“-])")  # within one line (see _split)
 _NUMERIC_Q = re.compile(
     r"\b(combien|montant|délai|delai|durée|duree|quel(le)?s? (?:est|sont) (?:le|la|les) "
     r"(?:plafond|taux|prix|pourcentage|préavis))\b",
