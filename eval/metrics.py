@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,17 @@ GOLD_DIR = ROOT / "eval" / "gold"
 SAMPLE_DIR = ROOT / "data" / "contracts"
 EXTRA_DIR = ROOT / "data" / "extra-contracts"
 SYNTHETIC_DIR = ROOT / "data" / "synthetic-contracts"
+# Real public contracts as lawyers receive them (PDF, DOCX), collected for a measurement nobody
+# tuned on; their files are not in this repository (see eval/gold/pool/SOURCES.md): the eval
+# reads them from CONTRACTQA_POOL_DIR, else data/pool-contracts, when that folder exists.
+POOL_DIR = Path(os.environ.get("CONTRACTQA_POOL_DIR") or ROOT / "data" / "pool-contracts")
+POOL_GOLD_DIR = GOLD_DIR / "pool"
 # The corpora the eval indexes and reports apart: the five samples, three more real contracts,
-# and synthetic contracts written in article conventions the real ones do not use.
+# synthetic contracts written in article conventions the real ones do not use, and the pool.
 CORPORA = {"sample": SAMPLE_DIR, "extra": EXTRA_DIR, "synthetic": SYNTHETIC_DIR}
+if POOL_DIR.is_dir():
+    CORPORA["pool"] = POOL_DIR
+CONTRACT_SUFFIXES = (".txt", ".md", ".pdf", ".docx")
 KS = (1, 3, 5, 10)
 # Gold files whose name holds this were written by people who had not seen the retrieval code:
 # their figures are the estimate for unseen contracts, reported apart as origin "blind".
@@ -64,15 +73,20 @@ class GoldQuestion:
 def corpus_of(document: str | None, dataset: Path) -> str:
     """The corpus whose folder holds the document (questions naming none: by the file name)."""
     for corpus, folder in CORPORA.items():
-        if document and (folder / f"{document}.txt").exists():
+        if document and _file_in(folder, document):
             return corpus
     return "extra" if dataset.stem == "extra" else "sample"
 
 
+def _file_in(folder: Path, document: str) -> Path | None:
+    return next((p for suffix in CONTRACT_SUFFIXES
+                 if (p := folder / f"{document}{suffix}").exists()), None)
+
+
 def document_path(document: str) -> Path | None:
-    """The contract file of a document id, in whichever corpus holds it."""
+    """The contract file of a document id (its file name without extension), in any corpus."""
     for folder in CORPORA.values():
-        if (path := folder / f"{document}.txt").exists():
+        if path := _file_in(folder, document):
             return path
     return None
 
@@ -91,14 +105,16 @@ def load_gold(paths: list[Path]) -> list[GoldQuestion]:
             first_doc = targets[0].document if targets else q["document"]
             questions.append(GoldQuestion(
                 q["id"], q["type"], q["question"], corpus_of(first_doc, path), targets,
-                tuple(q["answer_contains"]), q["document"], BLIND_MARK in path.stem))
+                tuple(q["answer_contains"]), q["document"],
+                BLIND_MARK in path.stem or path.parent == POOL_GOLD_DIR))
     return questions
 
 
 def gold_paths(datasets: list[str] | None) -> list[Path]:
     if datasets:
         return [Path(d) for d in datasets]
-    return sorted(GOLD_DIR.glob("*.jsonl"))
+    pool = sorted(POOL_GOLD_DIR.glob("*.jsonl")) if "pool" in CORPORA else []
+    return sorted(GOLD_DIR.glob("*.jsonl")) + pool
 
 
 @dataclass
@@ -132,6 +148,9 @@ class QuestionRecord:
     failures: list[str] = field(default_factory=list)
     confidence: float | None = None  # what abstention was decided on (Answer.confidence)
     blind: bool = False  # from a gold file written blind to the retrieval code
+    # The answer quotes a contract other than the one the question names (None: it names none,
+    # compares contracts, or was refused).
+    other_contract: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in ("hits", "cited")}
@@ -189,15 +208,31 @@ def score(q: GoldQuestion, answer: Answer, latency_ms: float) -> QuestionRecord:
          "section": first.section if first else None,
          "articles": list(first.articles) if first else [],
          "evidence": first.evidence[0] if first and first.evidence else ""})
-    record.failures = _failures(record, answerable)
     record.confidence = answer.confidence
     record.blind = q.blind
+    record.other_contract = _quotes_other_contract(q, answer)
+    record.failures = _failures(record, answerable)
     return record
+
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def _quotes_other_contract(q: GoldQuestion, answer: Answer) -> bool | None:
+    """Whether an answer to a question naming one contract quotes another: the citations its
+    text refers to by marker (all its citations when it has no marker)."""
+    if not q.document or q.type in ("comparison", "multihop") or answer.abstained:
+        return None
+    body = answer.answer.split("Sources :")[0]
+    referred = {int(n) for n in _MARKER.findall(body)}
+    quoted = [c for c in answer.citations if c.n in referred] or answer.citations
+    return any(c.document_id != q.document for c in quoted)
 
 
 def _failures(r: QuestionRecord, answerable: bool) -> list[str]:
     if r.expected_abstain:
-        return [] if r.abstained else ["not abstained"]
+        return ([] if r.abstained else ["not abstained"]) + (
+            ["quotes another contract"] if r.other_contract else [])
     out: list[str] = []
     if answerable and not r.hits["5"]:
         out.append("no hit@5" if r.hit_rank is None else f"hit at rank {r.hit_rank}")
@@ -205,6 +240,8 @@ def _failures(r: QuestionRecord, answerable: bool) -> list[str]:
         out.append("wrong citation label")
     if r.abstained:
         out.append("false refusal")
+    if r.other_contract:
+        out.append("quotes another contract")
     return out
 
 
@@ -237,6 +274,8 @@ def aggregate(records: list[QuestionRecord]) -> dict[str, Any]:
     out["abstention_recall"] = round(true_abst / len(una), 4) if una else None
     answerable_all = [r for r in records if not r.expected_abstain]
     out["false_refusal_rate"] = _mean([float(r.abstained) for r in answerable_all])
+    out["other_contract_rate"] = _mean([float(r.other_contract) for r in records
+                                        if r.other_contract is not None])
     out["documents_covered"] = _mean([r.documents_covered for r in records
                                       if r.documents_covered is not None])
     latencies = [r.latency_ms for r in records]
