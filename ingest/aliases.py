@@ -88,10 +88,57 @@ def derive_profile(title: str, text: str) -> Profile:
         m.group(1) for m in _BIGRAM.finditer(text)
         if any(w not in _GENERIC for w in fold(m.group(1)).split())
     )
-    candidates = tuple(n for n, c in bigrams.most_common(20) if c >= 3)
+    candidates = [n for n, c in bigrams.most_common(20) if c >= 3]
+    for name in naming_terms(title, text):
+        if fold(name) not in {fold(c) for c in candidates}:
+            candidates.append(name)
     types = _types(title, head)
     display = _display_title(title, head, names)
-    return Profile(display, tuple(names[:6]), tuple(types), candidates)
+    return Profile(display, tuple(names[:6]), tuple(types), tuple(candidates))
+
+
+# Where a contract introduces what it is about and who its parties are: its title block and
+# opening (the parties' block of the samples ends within the first 2,500 characters).
+_OPENING = 2500
+# A distinctive word: capitalised or an acronym ("Aquaréel", "DINUM", "HubEE", "DGFiP").
+_PROPER = re.compile(r"(?<![\w'’-])([A-ZÀ-Ý][\w&-]*[A-Za-zÀ-ÿ0-9])(?![\w'’])")
+_SMALL_WORDS = frozenset(fold(w) for w in """
+de des du d la le les l et ou en a au aux pour par sur avec sans dans entre
+""".split())
+
+
+def naming_terms(title: str, text: str) -> list[str]:
+    """Words and phrases a lawyer may name the contract by, from its own title and opening.
+
+    Candidates only: the router keeps those that are rare in the rest of the indexed corpus
+    (a party, a product, a public body, an acronym; not "Client" or "Article"). They are
+    capitalised words not opening a sentence, acronyms, the title and its initials ("Cahier
+    des Clauses Particulières" gives "CCP").
+    """
+    opening = f"{title}\n{text[:_OPENING]}"
+    terms: list[str] = []
+    for match in _PROPER.finditer(opening):
+        word = match.group(1)
+        before = opening[:match.start()].rstrip(" \t«\"“(")
+        sentence_start = not before or before[-1] in ".!?:\n"
+        acronym = sum(c.isupper() for c in word) >= 2
+        if (acronym or not sentence_start) and len(word) >= 3 and fold(word) not in _GENERIC:
+            terms.append(word)
+    clean_title = " ".join(title.split())
+    if 3 <= len(clean_title) <= 120:
+        terms.append(clean_title)
+        initials = "".join(w[0] for w in re.findall(r"[A-Za-zÀ-ÿ]+", fold(clean_title))
+                           if w not in _SMALL_WORDS and len(w) >= 3)
+        if 2 <= len(initials) <= 6:
+            terms.append(initials.upper())
+    seen: set[str] = set()
+    out: list[str] = []
+    for term in terms:
+        key = fold(term)
+        if key not in seen:
+            seen.add(key)
+            out.append(term)
+    return out[:40]
 
 
 def title_names(title: str) -> list[str]:

@@ -7,6 +7,7 @@ parser) writes the answer and its citations are validated before it is shown as 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from ingest.store import ChunkStore
 
 ABSTAIN = "Les contrats indexés ne contiennent pas de clause sur ce point."
+NOT_INDEXED = ("Aucun contrat indexé ne correspond à {names}. Vérifiez le nom du contrat, ou "
+               "indexez-le d'abord (onglet « Contrats » ou `contractqa ingest`).")
 # A question is refused whatever else it matches when words no indexed contract contains carry
 # this share of its idf weight and no excerpt is close to it in meaning ("la recette de la tarte
 # aux pommes": "recette" is also acceptance testing). Measured on 2026-12-02: no answerable gold
@@ -114,9 +117,16 @@ class QAChain:
     def router(self) -> Router:
         key = self.search.store.fingerprint()
         if self._router is None or key != self._router_key:
-            self._router = Router(self.search.store.documents())
+            self._router = Router(self.search.store.documents(), self._vocabulary())
             self._router_key = key
         return self._router
+
+    def _vocabulary(self) -> dict[str, frozenset[str]]:
+        """Each indexed document's folded words (for names rare in the rest of the corpus)."""
+        words: dict[str, set[str]] = defaultdict(set)
+        for chunk in self.search.chunks():
+            words[chunk.document_id].update(re.findall(r"[a-z0-9]+", fold(chunk.indexed_text)))
+        return {doc: frozenset(w) for doc, w in words.items()}
 
     # Retrieval -------------------------------------------------------------------------------
     def retrieve(self, question: str, documents: list[str] | None = None,
@@ -135,6 +145,8 @@ class QAChain:
             if not route.documents:
                 route.documents = list(previous.documents)
         scope = route.documents or None
+        if route.unknown and not documents and not previous:
+            return Retrieved([], route, 0.0)  # the contract it names is not indexed
         if documents:
             scope = [d for d in (scope or documents) if d in documents] or list(documents)
         if (route.articles and scope is not None) or (route.articles and route.lookup):
@@ -260,7 +272,10 @@ class QAChain:
         routed = retrieved.route.documents
         idf = self.search.lexical().idf
         if not citations:
-            return Answer(question, ABSTAIN, True, "extractive", [], routed=routed)
+            unknown = retrieved.route.unknown
+            text = NOT_INDEXED.format(names=", ".join(f"« {n} »" for n in unknown)) if (
+                unknown) else ABSTAIN
+            return Answer(question, text, True, "extractive", [], routed=routed)
         # A follow-up ("Et chez NumSpot ?") has few words of its own: its quotes are chosen by
         # the previous question's words too. (Choosing every question's quotes without the
         # contract names that routed it was measured: facts found 0.681 -> 0.667, sample.)

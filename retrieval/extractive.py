@@ -59,12 +59,33 @@ def _title(unit: str) -> bool:
     return unit == unit.upper() and not re.search(r"[.;:!?]", unit) and len(unit.split()) <= 15
 
 
+# French abbreviations and initials that end with a period inside a sentence: "art. L. 441-10",
+# "M. Dupont", "cf. article 3", "n. 12", "S.A.S. au capital". Standard French legal usage (the
+# issue's examples), not taken from any contract.
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:art|arts|cf|M|MM|Mme|Mmes|Mlle|Me|Dr|Pr|St|Ste|n|no|p|pp|al|alin|ch|chap|"
+    r"sect|réf|ref|vol|ex|env|éd|ed|c|civ|com|trav|pén|suiv|s|ss|av|bd|tél)|\b[A-Z]|"
+    r"\b(?:[A-Z]\.){1,3}[A-Z])\.$"
+)
+
+
 def _split(text: str) -> list[str]:
-    """Sentences, line by line; a list item stays whole ("- Panne P1 : … ; Délai … ;")."""
+    """Sentences, line by line; a list item stays whole ("- Panne P1 : … ; Délai … ;").
+
+    A period after an abbreviation or an initial does not end a sentence.
+    """
     parts: list[str] = []
     for line in text.split("\n"):
-        item = _LIST_ITEM.match(line.strip()) and len(line) < _LEAD_IN_LIMIT
-        parts.extend([line] if item else _SENTENCE.split(line))
+        if _LIST_ITEM.match(line.strip()) and len(line) < _LEAD_IN_LIMIT:
+            parts.append(line)
+            continue
+        pieces: list[str] = []
+        for piece in _SENTENCE.split(line):
+            if pieces and _ABBREVIATION.search(pieces[-1]):
+                pieces[-1] = f"{pieces[-1]} {piece}"
+            else:
+                pieces.append(piece)
+        parts.extend(pieces)
     return parts
 
 

@@ -40,6 +40,15 @@ _TYPE_WORDS = {
     "donnees personnelles": "dpa", "donnees a caractere personnel": "dpa",
     "protection des donnees": "dpa",
 }
+# Where a question names its contract: "chez X", "le contrat X", "les CGU de X", "la société X".
+# A capitalised word there that no indexed contract contains names a contract not indexed.
+_NAMING_CUE = re.compile(
+    r"\b(?:chez|avec|soci[ée]t[ée]|contrat|convention|accord|march[ée]|bail|cgu|cgv|cgvu|"
+    r"dpa|msa|ccap|ccp|cctp|licence|conditions g[ée]n[ée]rales(?: d['’]\w+| de \w+)?)"
+    r"\s+(?:(?:de|du|des|avec|entre|conclu avec|sign[ée] avec)\s+)?(?:(?:la|le|les|l['’])\s*)?"
+    r"([A-ZÀ-Ý][\w&.-]*[\w])",
+    re.IGNORECASE,
+)
 _FOLLOW_UP = re.compile(r"^\s*(et|idem|pareil|même question|meme question|quid)\b", re.IGNORECASE)
 
 
@@ -55,6 +64,7 @@ class Route:
     lookup: bool = False
     follow_up: bool = False
     matched: list[str] = field(default_factory=list)  # the words that named a contract
+    unknown: list[str] = field(default_factory=list)  # names of contracts that are not indexed
 
 
 def _article_label(reference: str) -> str:
@@ -68,11 +78,23 @@ def _word(pattern: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![a-z0-9]){re.escape(pattern)}(?![a-z0-9])")
 
 
-class Router:
-    """Match questions against the names, types and sections of the indexed documents."""
+def name_limit(documents: int) -> int:
+    """How many indexed contracts a word may name: two (one publisher's CGV and DPA), one in a
+    base of fewer than ten, where a word in two contracts out of five does not tell them apart."""
+    return 1 if documents < 10 else 2
 
-    def __init__(self, records: list[DocumentRecord]) -> None:
+
+class Router:
+    """Match questions against the names, types and sections of the indexed documents.
+
+    `vocabulary` (each document's folded words) lets a candidate name count only where it is
+    rare in the rest of the corpus: "Aquaréel" or "DINUM" name a contract, "Client" does not.
+    """
+
+    def __init__(self, records: list[DocumentRecord],
+                 vocabulary: dict[str, frozenset[str]] | None = None) -> None:
         self.records = {r.document_id: r for r in records}
+        self.vocabulary = vocabulary or {}
         owners: dict[str, set[str]] = defaultdict(set)
         for record in records:
             for name in record.aliases:
@@ -89,6 +111,9 @@ class Router:
             (_word(variant), variant, docs) for variant, docs in owners.items() if len(docs) <= 2
         ]
         self.names.sort(key=lambda item: -len(item[1]))
+        # Weaker than a party's name: a word of the contract's title or opening that is rare in
+        # the corpus (a product, a public body, an acronym, the title's initials).
+        self.distinctive = self._distinctive(records, vocabulary or {}, set(owners))
         # Weaker than a name: a title phrase ("le contrat de maintenance") routes only a question
         # that names no party or trade name ("le contrat de prestations de Craft AI" is Craft's).
         titled: dict[str, set[str]] = defaultdict(set)
@@ -103,7 +128,7 @@ class Router:
         positions: dict[str, int] = {}
         named: set[frozenset[str]] = set()  # the document sets the matched names point to
         taken: list[tuple[int, int]] = []
-        for patterns in (self.names, self.titles):
+        for patterns in (self.names, self.distinctive, self.titles):
             if positions:
                 break
             for pattern, _variant, docs in patterns:
@@ -116,6 +141,8 @@ class Router:
                     for doc in docs:
                         positions.setdefault(doc, match.start())
         documents = sorted(positions, key=lambda d: (positions[d], d))
+        if not documents:
+            route.unknown = self._unknown_names(question)
         types = {t for word, t in _TYPE_WORDS.items() if _word(word).search(folded)}
         documents = self._narrow_by_type(documents, named, types)
         route.documents = documents
@@ -138,6 +165,40 @@ class Router:
         )
         route.follow_up = bool(_FOLLOW_UP.match(question)) or len(folded.split()) <= 4
         return route
+
+    def _unknown_names(self, question: str) -> list[str]:
+        """Capitalised names in a naming position that no indexed contract contains."""
+        if not self.vocabulary:
+            return []
+        out = []
+        for match in _NAMING_CUE.finditer(question):
+            name = match.group(1)
+            if not name[0].isupper() or fold(name) in _TYPE_WORDS:
+                continue
+            words = re.findall(r"[a-z0-9]+", fold(name))
+            if words and not any(w in vocab for vocab in self.vocabulary.values()
+                                 for w in words):
+                out.append(name)
+        return out
+
+    @staticmethod
+    def _distinctive(records: list[DocumentRecord], vocabulary: dict[str, frozenset[str]],
+                     strong: set[str]) -> list[tuple[re.Pattern[str], str, set[str]]]:
+        limit = name_limit(len(records))
+        owners: dict[str, set[str]] = defaultdict(set)
+        for record in records:
+            for name in record.candidates:
+                variant = fold(" ".join(name.split()))
+                if len(variant) >= 3 and variant not in strong:
+                    owners[variant].add(record.document_id)
+
+        def frequency(variant: str) -> int:
+            words = set(re.findall(r"[a-z0-9]+", variant))
+            return sum(1 for vocab in vocabulary.values() if words <= vocab)
+
+        kept = [(_word(v), v, docs) for v, docs in owners.items()
+                if len(docs) <= limit and frequency(v) <= limit]
+        return sorted(kept, key=lambda item: -len(item[1]))
 
     def _narrow_by_type(self, documents: list[str], named: set[frozenset[str]],
                         types: set[str]) -> list[str]:

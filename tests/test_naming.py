@@ -1,0 +1,136 @@
+"""How lawyers name a contract: words rare in the indexed corpus, from each contract's own title
+and opening; a question naming a contract that is not indexed is told so. Contracts written here,
+not the samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contractqa.service import ContractQA
+from contractqa.settings import Settings
+from ingest.aliases import naming_terms
+
+# Three short contracts of kinds the samples lack, each naming its product, body and parties in
+# its own way (no "X SAS, société par actions simplifiée" to find a party by).
+CONTRACTS = {
+    "marche_ccap": """CAHIER DES CLAUSES ADMINISTRATIVES PARTICULIÈRES
+Marché de fourniture du logiciel Hydrolys pour l'Office des Eaux du Ponant (OEP)
+
+Article 1 – Objet
+Le présent marché a pour objet la fourniture et la maintenance du logiciel Hydrolys au profit
+de l'Office des Eaux du Ponant.
+
+Article 2 – Durée
+Le marché est conclu pour une durée de deux ans à compter de sa notification. Il peut être
+reconduit une fois pour une durée d'un an.
+
+Article 3 – Pénalités de retard
+En cas de retard dans la livraison, le titulaire encourt une pénalité de cent euros par jour
+calendaire de retard, plafonnée à 5 % du montant du marché.
+
+Article 4 – Résiliation
+Le pouvoir adjudicateur peut résilier le marché dans les conditions prévues par le CCAG-TIC.
+""",
+    "cgu_plateforme": """CONDITIONS GÉNÉRALES D'UTILISATION DE LA PLATEFORME VELORIA
+
+Les présentes conditions générales d'utilisation régissent l'accès à la plateforme Veloria,
+éditée par l'Agence Numérique des Mobilités Douces (ANMD).
+
+Article 1 – Accès au service
+L'accès à la plateforme Veloria est gratuit pour tout utilisateur disposant d'un compte.
+
+Article 2 – Durée de conservation
+Les données de trajet sont conservées pendant une durée de treize mois, puis supprimées.
+
+Article 3 – Résiliation
+L'utilisateur peut fermer son compte à tout moment depuis son espace personnel. Aucune
+compensation financière n'est due en cas de fermeture du service.
+""",
+    "bail_local": """BAIL PROFESSIONNEL
+
+Entre les soussignés, Madame Irène Ferrandou, ci-après le Bailleur, et le cabinet Orvanne
+Conseil, ci-après le Preneur.
+
+Article 1 – Désignation
+Le Bailleur donne à bail au Preneur un local de cent vingt mètres carrés.
+
+Article 2 – Durée
+Le bail est consenti pour une durée de six années entières et consécutives.
+
+Article 3 – Loyer
+Le loyer annuel est fixé à dix-huit mille euros hors taxes, payable par trimestre à échoir.
+
+Article 4 – Résiliation
+Le Preneur peut donner congé à tout moment en respectant un préavis de six mois, par lettre
+recommandée avec demande d'avis de réception.
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> ContractQA:
+    root = tmp_path_factory.mktemp("naming")
+    folder = root / "contracts"
+    folder.mkdir()
+    for name, text in CONTRACTS.items():
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    settings = Settings(data_dir=root / "data", _env_file=None)  # type: ignore[call-arg]
+    qa = ContractQA(settings)
+    report = qa.ingest([folder])
+    assert report.ok, [r.message for r in report.results]
+    return qa
+
+
+def test_naming_terms_come_from_the_title_and_opening() -> None:
+    text = CONTRACTS["marche_ccap"]
+    title, body = text.split("\n", 1)
+    terms = naming_terms(title, body)
+    assert {"Hydrolys", "OEP", "CCAP"} <= set(terms)
+    # A word opening a sentence is not a name ("Le", "Marché").
+    assert "Le" not in terms and "Marché" not in terms
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Quelle est la durée du marché Hydrolys ?", "marche_ccap"),
+        ("Selon le CCAP, quelles pénalités de retard encourt le titulaire ?", "marche_ccap"),
+        ("Que risque le titulaire du marché de l'OEP s'il livre en retard ?", "marche_ccap"),
+        ("Combien de temps Veloria conserve-t-elle les données de trajet ?", "cgu_plateforme"),
+        ("Dans les CGU de l'ANMD, une compensation est-elle due ?", "cgu_plateforme"),
+        ("Quel préavis pour quitter le local loué à Orvanne Conseil ?", "bail_local"),
+    ],
+)
+def test_a_question_is_routed_by_the_contract_it_names(service: ContractQA, question: str,
+                                                      expected: str) -> None:
+    answer = service.chain.answer(question)
+    assert answer.routed == [expected]
+    assert answer.citations and {c.document_id for c in answer.citations} == {expected}
+
+
+@pytest.mark.integration
+def test_common_contract_words_name_no_contract(service: ContractQA) -> None:
+    """"Résiliation" or "Article" are in every contract: they route nowhere."""
+    route = service.chain.router.route("Quelles sont les conditions de résiliation ?")
+    assert route.documents == [] and route.unknown == []
+
+
+@pytest.mark.integration
+def test_a_contract_that_is_not_indexed_is_said_so(service: ContractQA) -> None:
+    answer = service.chain.answer("Quel est le préavis de résiliation du contrat Zorbalux ?")
+    assert answer.abstained and not answer.citations
+    assert "Aucun contrat indexé ne correspond à « Zorbalux »" in answer.answer
+
+
+def test_unknown_names_need_a_naming_position(tmp_path: Path) -> None:
+    from ingest.store import DocumentRecord
+    from retrieval.routing import Router
+
+    record = DocumentRecord("a", "CONTRAT", "a.txt", "h", 1, 1)
+    router = Router([record], {"a": frozenset({"contrat", "prix", "duree"})})
+    assert router.route("Chez Zorbalux, quel est le prix ?").unknown == ["Zorbalux"]
+    # A capitalised word elsewhere (a law, an event) is not a contract's name.
+    assert router.route("Le prix change-t-il après le Brexit ?").unknown == []
