@@ -31,6 +31,11 @@ from retrieval.models import Answer
 from retrieval.retriever import HybridSearch, SearchConfig, SearchMode
 
 THRESHOLDS = Path(__file__).resolve().parent / "thresholds.json"
+# The headline: each batch of new contracts measured once, before any change made with it in
+# view (recorded by hand from `contractqa eval --json`, never recomputed).
+FIRST_MEASUREMENTS = Path(__file__).resolve().parent / "first_measurements.json"
+HEADLINE = ("hit@5", "mrr@10", "citation_accuracy", "facts_found", "false_refusal_rate",
+            "abstention_recall", "other_contract_rate")
 TOP_K = 10
 Answerer = Callable[[str], Answer]
 
@@ -125,6 +130,23 @@ def load_thresholds(path: Path = THRESHOLDS) -> dict[str, Any]:
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
+def first_measurements(path: Path = FIRST_MEASUREMENTS) -> list[dict[str, Any]]:
+    batches: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["batches"]
+    return batches
+
+
+def headline_table(batches: list[dict[str, Any]]) -> str:
+    """First measurement on new contracts, one row per batch."""
+    lines = ["First measurement on new contracts (before any change made with them in view):",
+             "| batch | date | commit | questions | " + " | ".join(HEADLINE) + " |",
+             "|---" * (len(HEADLINE) + 4) + "|"]
+    for b in batches:
+        values = " | ".join(_fmt(b["metrics"].get(m)) for m in HEADLINE)
+        lines.append(f"| {b['batch']} | {b['date']} | {b['commit']} | {b['questions']} | "
+                     f"{values} |")
+    return "\n".join(lines)
+
+
 def _fmt(value: Any) -> str:
     return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
@@ -168,13 +190,15 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     if getattr(args, "json", False):
         data: dict[str, Any] = {"questions": [r.to_json() for r in result.records],
                                 "metrics": result.metrics, "gate": result.gate,
-                                "seconds": result.seconds}
+                                "seconds": result.seconds,
+                                "first_measurements": first_measurements()}
         if baselines:
             data["baselines"] = {b.config.name: b.metrics for b in baselines}
         if calibration:
             data["calibration"] = calibration.to_json()
         print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return 0
+    print(headline_table(first_measurements()) + "\n")
     print(metrics_table(result.metrics))
     if baselines:
         from eval.report import baseline_table
