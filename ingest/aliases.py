@@ -100,8 +100,12 @@ def derive_profile(title: str, text: str) -> Profile:
 # Where a contract introduces what it is about and who its parties are: its title block and
 # opening (the parties' block of the samples ends within the first 2,500 characters).
 _OPENING = 2500
-# A distinctive word: capitalised or an acronym ("Aquaréel", "DINUM", "HubEE", "DGFiP").
-_PROPER = re.compile(r"(?<![\w'’-])([A-ZÀ-Ý][\w&-]*[A-Za-zÀ-ÿ0-9])(?![\w'’])")
+# A distinctive word: capitalised, an acronym or a brand ("Aquaréel", "DINUM", "HubEE",
+# "DGFiP", "iDocus", "24ÈME").
+_PROPER = re.compile(
+    r"(?<![\w'’-])([A-ZÀ-Ý][\w&-]*[A-Za-zÀ-ÿ0-9]|[a-z]{1,2}[A-ZÀ-Ý][\w&-]*[A-Za-zÀ-ÿ0-9]|"
+    r"\d+[A-ZÀ-Ý]{2,}[\w&-]*)(?![\w'’])"
+)
 _SMALL_WORDS = frozenset(fold(w) for w in """
 de des du d la le les l et ou en a au aux pour par sur avec sans dans entre
 """.split())
@@ -121,7 +125,7 @@ def naming_terms(title: str, text: str) -> list[str]:
         word = match.group(1)
         before = opening[:match.start()].rstrip(" \t«\"“(")
         sentence_start = not before or before[-1] in ".!?:\n"
-        acronym = sum(c.isupper() for c in word) >= 2
+        acronym = sum(c.isupper() for c in word) >= 2 or not word[0].isupper()
         if (acronym or not sentence_start) and len(word) >= 3 and fold(word) not in _GENERIC:
             terms.append(word)
     clean_title = " ".join(title.split())
@@ -129,8 +133,10 @@ def naming_terms(title: str, text: str) -> list[str]:
         terms.append(clean_title)
         initials = "".join(w[0] for w in re.findall(r"[A-Za-zÀ-ÿ]+", fold(clean_title))
                            if w not in _SMALL_WORDS and len(w) >= 3)
-        if 2 <= len(initials) <= 6:
-            terms.append(initials.upper())
+        # The initials of the title's first words: "Cahier des Clauses Particulières" is the
+        # "CCP", "Conditions Générales d'Achat de X" the "CGA" (3 to 6 letters: fewer name
+        # nothing, and no acronym of a contract title in our corpora is longer).
+        terms.extend(initials[:n].upper() for n in range(3, min(6, len(initials)) + 1))
     seen: set[str] = set()
     out: list[str] = []
     for term in terms:

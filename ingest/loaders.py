@@ -36,7 +36,7 @@ def load(path: Path, max_mb: float = 20.0) -> LoadedDocument:
         )
     loader: Callable[[Path], list[tuple[str, int | None]]] = {
         ".txt": _text_pages,
-        ".md": _text_pages,
+        ".md": _markdown_pages,
         ".pdf": _pdf_pages,
         ".docx": _docx_paragraphs,
     }[suffix]
@@ -84,6 +84,13 @@ def _text_pages(path: Path) -> list[tuple[str, int | None]]:
     # A form feed marks a page break: keep it on its own line so pages can be counted.
     text = text.replace("\f", "\n\f\n")
     return [(text, None)]
+
+
+def _markdown_pages(path: Path) -> list[tuple[str, int | None]]:
+    from ingest.markdown import markdown_blocks
+
+    (text, _level), = _text_pages(path)
+    return markdown_blocks(text)
 
 
 def _pdf_pages(path: Path) -> list[tuple[str, int | None]]:

@@ -150,7 +150,7 @@ class QAChain:
         if documents:
             scope = [d for d in (scope or documents) if d in documents] or list(documents)
         if (route.articles and scope is not None) or (route.articles and route.lookup):
-            found = self._lookup(route, scope)
+            found = self._lookup(route, scope, query)
             if found:
                 extra = [s for s in self.search.search(query, k, scope, route.sections)
                          if s.chunk.chunk_id not in {c.chunk_id for c in found}]
@@ -179,8 +179,11 @@ class QAChain:
                                ([top] * len(definitions) + [s.score for s in others])[:k])
         return Retrieved(citations, route, 1.0, defined_term=term, defining=len(definitions))
 
-    def _lookup(self, route: Route, scope: list[str] | None) -> list[Chunk]:
-        docs = scope or [r.document_id for r in self.search.store.documents()]
+    def _lookup(self, route: Route, scope: list[str] | None, query: str) -> list[Chunk]:
+        # Naming no contract, "l'article 14" is that of the contract the question is closest to.
+        docs = scope or list(dict.fromkeys(
+            [s.chunk.document_id for s in self.search.search(query, 10)]
+            + [r.document_id for r in self.search.store.documents()]))
         for article in route.articles:
             for doc in docs:
                 found = self.search.lookup(doc, article, route.sections.get(doc))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 from ingest.aliases import fold, name_variants, title_names
 from ingest.store import DocumentRecord
@@ -78,6 +79,13 @@ def _word(pattern: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![a-z0-9]){re.escape(pattern)}(?![a-z0-9])")
 
 
+def file_name_words(source: str) -> list[str]:
+    """The words of a contract's file name ("Contrat Altazion 2017.pdf"): lawyers name a
+    document by the name they gave its file."""
+    stem = PurePath(source).stem if source else ""
+    return [w for w in re.split(r"[\W_]+", stem) if len(w) >= 3 and not w.isdigit()]
+
+
 def name_limit(documents: int) -> int:
     """How many indexed contracts a word may name: two (one publisher's CGV and DPA), one in a
     base of fewer than ten, where a word in two contracts out of five does not tell them apart."""
@@ -127,23 +135,26 @@ class Router:
         route = Route()
         positions: dict[str, int] = {}
         named: set[frozenset[str]] = set()  # the document sets the matched names point to
-        taken: list[tuple[int, int]] = []
-        for patterns in (self.names, self.distinctive, self.titles):
-            if positions:
-                break
-            for pattern, _variant, docs in patterns:
-                for match in pattern.finditer(folded):
-                    if any(s <= match.start() < e for s, e in taken):
-                        continue
-                    taken.append((match.start(), match.end()))
-                    route.matched.append(question[match.start(): match.end()])
-                    named.add(frozenset(docs))
-                    for doc in docs:
-                        positions.setdefault(doc, match.start())
+        tiers = self._matches(question, folded)
+        first = next((i for i, found in enumerate(tiers) if found), len(tiers))
+        for start, text, docs in tiers[first] if first < len(tiers) else []:
+            route.matched.append(text)
+            named.add(frozenset(docs))
+            for doc in docs:
+                positions.setdefault(doc, start)
+        # A weaker name chooses among the documents a name points to: "le CDI de la SCOP X"
+        # where X is the party of its CDI and of its CGV, and the CDI's title is named.
+        weaker = {d for found in tiers[first + 1:] for _s, _t, docs in found for d in docs}
+        types = {t for word, t in _TYPE_WORDS.items() if _word(word).search(folded)}
+        comparing = bool(_COMPARE.search(question)) or len(types) >= 2
+        for group in [g for g in named if len(g) >= 2 and not comparing]:
+            chosen = group & weaker
+            if chosen and chosen != group:
+                for doc in group - chosen:
+                    positions.pop(doc, None)
         documents = sorted(positions, key=lambda d: (positions[d], d))
         if not documents:
             route.unknown = self._unknown_names(question)
-        types = {t for word, t in _TYPE_WORDS.items() if _word(word).search(folded)}
         documents = self._narrow_by_type(documents, named, types)
         route.documents = documents
         for doc in documents:
@@ -166,6 +177,22 @@ class Router:
         route.follow_up = bool(_FOLLOW_UP.match(question)) or len(folded.split()) <= 4
         return route
 
+    def _matches(self, question: str, folded: str) -> list[list[tuple[int, str, set[str]]]]:
+        """The names found in the question, by kind: parties, distinctive words, titles (a
+        span matched by a stronger kind is not matched again)."""
+        taken: list[tuple[int, int]] = []
+        tiers: list[list[tuple[int, str, set[str]]]] = []
+        for patterns in (self.names, self.distinctive, self.titles):
+            found: list[tuple[int, str, set[str]]] = []
+            for pattern, _variant, docs in patterns:
+                for match in pattern.finditer(folded):
+                    if any(s <= match.start() < e for s, e in taken):
+                        continue
+                    taken.append((match.start(), match.end()))
+                    found.append((match.start(), question[match.start(): match.end()], docs))
+            tiers.append(found)
+        return tiers
+
     def _unknown_names(self, question: str) -> list[str]:
         """Capitalised names in a naming position that no indexed contract contains."""
         if not self.vocabulary:
@@ -187,7 +214,7 @@ class Router:
         limit = name_limit(len(records))
         owners: dict[str, set[str]] = defaultdict(set)
         for record in records:
-            for name in record.candidates:
+            for name in [*record.candidates, *file_name_words(record.source)]:
                 variant = fold(" ".join(name.split()))
                 if len(variant) >= 3 and variant not in strong:
                     owners[variant].add(record.document_id)
