@@ -32,6 +32,11 @@ _HEADING_START = re.compile(
     r"^\s*(?:article|art\.|annexe|chapitre|titre|\d{1,2}(?:\.\d{1,2})*[.)]?\s+\S|[IVX]{1,5}[.\s-])",
     re.IGNORECASE,
 )
+# An entry whose page number follows one space ("ARTICLE 1. Définitions 2"): what PDFium returns
+# for a tab leader (measured on the NumSpot CGV printed by tests/test_formats.py). Only accepted
+# in a run of mostly heading-like entries whose page numbers never decrease.
+_TOC_SPACED = re.compile(r"^\s*\S.{2,118}?[^\s.,;:%€$]\s\d{1,3}\s*$")
+_TRAILING_NUMBER = re.compile(r"(\d{1,3})\s*$")
 _TOC_TITLE = re.compile(
     r"^\s*(?:sommaire|table des mati[eè]res|table of contents|contents)\s*:?\s*$", re.IGNORECASE
 )
@@ -126,7 +131,22 @@ def _split_glued_titles(lines: list[Line]) -> list[Line]:
 
 
 def _is_toc_entry(text: str) -> bool:
-    return bool(_TOC_ENTRY.match(text) or _TOC_GLUED.match(text))
+    if _PAGE_NUMBER.match(text):  # "Page 1 / 4" is a folio, not an entry
+        return False
+    return bool(_TOC_ENTRY.match(text) or _TOC_GLUED.match(text) or _TOC_SPACED.match(text))
+
+
+def _is_contents_run(texts: list[str]) -> bool:
+    """Entries form a table of contents: enough of them, page numbers that never go back, and
+    (when the number follows a single space, as PDFium returns a tab leader) headings."""
+    entries = [t for t in texts if t.strip()]
+    if len(entries) < MIN_TOC_ENTRIES:
+        return False
+    numbers = [int(m.group(1)) for t in entries if (m := _TRAILING_NUMBER.search(t))]
+    if numbers != sorted(numbers):
+        return False
+    loose = [t for t in entries if not (_TOC_ENTRY.match(t) or _TOC_GLUED.match(t))]
+    return sum(1 for t in loose if _HEADING_START.match(t)) * 2 >= len(loose)
 
 
 def _toc_key(text: str) -> str:
@@ -148,8 +168,7 @@ def _table_of_contents(lines: list[Line]) -> dict[int, str]:
         j = i
         while j < len(lines) and (_is_toc_entry(lines[j].text) or (j > i and not lines[j].text)):
             j += 1
-        entries = sum(1 for k in range(i, j) if lines[k].text)
-        if entries >= MIN_TOC_ENTRIES:
+        if _is_contents_run([lines[k].text for k in range(i, j)]):
             removed.update({k: CONTENTS for k in range(i, j)})
             i = j
         else:
