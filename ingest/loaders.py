@@ -207,14 +207,23 @@ def _rejoin_words(text: str) -> str:
     return "\n".join(out)
 
 
-_HEADING_STYLE = re.compile(r"^(?:heading|titre)\s*(\d)$", re.IGNORECASE)
+# "Heading 2", "Titre 2" (Word in French), and custom styles whose name holds heading/titre and a
+# level ("Titre article 1"). "Titre"/"Title" alone is the document-title style, not a heading.
+_HEADING_STYLE = re.compile(r"(?:heading|titre)\D*(\d)", re.IGNORECASE)
+_HAS_NUMBER = re.compile(r"^\s*(?:article\s+)?(?:\d|[IVX]{1,5}[.\s)-]|[A-Za-z][.)]\s)",
+                         re.IGNORECASE)
 
 
 def _docx_paragraphs(path: Path) -> list[tuple[str, int | None]]:
+    """Paragraphs and tables in body order, with Word's automatic numbers printed as Word does."""
     import zipfile
 
     from docx import Document
     from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    from ingest.docx_numbering import paragraph_numbering, read_numbering
 
     try:
         doc = Document(str(path))
@@ -223,38 +232,52 @@ def _docx_paragraphs(path: Path) -> list[tuple[str, int | None]]:
             f"{path}: fichier DOCX illisible ou corrompu. Ouvrez-le dans Word et enregistrez-le "
             "à nouveau au format .docx."
         ) from exc
+    numbering = read_numbering(doc)
     counters = [0] * 10
     blocks: list[tuple[str, int | None]] = []
-    for paragraph in doc.paragraphs:
+    for element in doc.element.body.iterchildren():
+        if element.tag.endswith("}tbl"):
+            blocks.extend((row, None) for row in _table_rows(Table(element, doc)))
+            continue
+        if not element.tag.endswith("}p"):
+            continue
+        paragraph = Paragraph(element, doc)
         text = paragraph.text
-        style = paragraph.style.name if paragraph.style is not None else ""
-        match = _HEADING_STYLE.match(style or "")
-        if match and text.strip():
-            level = int(match.group(1))
+        level = _heading_level(paragraph)
+        if level is not None and text.strip():
             counters[level - 1] += 1
             for deeper in range(level, len(counters)):
                 counters[deeper] = 0
-            if not re.match(r"^\s*(?:article\s+)?\d", text, re.IGNORECASE) and _auto_numbered(
-                paragraph
-            ):
-                # Word's automatic numbering is not in the text: print it like the PDF would.
-                number = ".".join(str(c) for c in counters[:level] if c)
-                text = f"{number}. {text.strip()}"
-            blocks.append((text, level))
-        else:
-            blocks.append((text, None))
+        numbered = paragraph_numbering(paragraph, numbering)
+        label = numbering.label(*numbered) if numbered else None
+        if label is None and numbered and level is not None and text.strip():
+            # A list Word defines elsewhere (or not at all): number the heading by its level.
+            label = ".".join(str(c) for c in counters[:level] if c) + "."
+        if label and text.strip() and not _HAS_NUMBER.match(text):
+            text = f"{label} {text.strip()}"
+        blocks.append((text, level if text.strip() else None))
     return blocks
 
 
-def _auto_numbered(paragraph: object) -> bool:
-    """True when the paragraph (or its style) carries Word list numbering."""
-    element = getattr(paragraph, "_p", None)
-    if element is not None and element.pPr is not None and element.pPr.numPr is not None:
-        return True
+def _heading_level(paragraph: object) -> int | None:
     style = getattr(paragraph, "style", None)
-    while style is not None:
-        ppr = getattr(style.element, "pPr", None)
-        if ppr is not None and ppr.numPr is not None:
-            return True
-        style = style.base_style
-    return False
+    name = style.name if style is not None and style.name else ""
+    if match := _HEADING_STYLE.search(name):
+        return int(match.group(1)) or None
+    return None
+
+
+def _table_rows(table: object) -> list[str]:
+    """One "cell | cell" line per row, merged cells once, nested paragraphs joined."""
+    rows: list[str] = []
+    for row in getattr(table, "rows", []):
+        cells: list[str] = []
+        seen: set[int] = set()
+        for cell in row.cells:
+            if id(cell._tc) in seen:
+                continue
+            seen.add(id(cell._tc))
+            cells.append(" ".join(cell.text.split()))
+        if any(cells):
+            rows.append(" | ".join(cells))
+    return rows
