@@ -51,9 +51,10 @@ def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.models import IngestError
-    from ingest.pipeline import outline_of, parse_file
+    from ingest.pipeline import outline_of, parse_file, words_of
 
     target = Path(args.target)
+    words: dict[str, Any] | None = None
     if target.exists():
         try:
             parsed, _profile, _hash = parse_file(target, settings.max_file_mb)
@@ -62,6 +63,11 @@ def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         outline: list[dict[str, Any]] = outline_of(parsed)
         fallback = parsed.fallback
+        words = words_of(parsed)
+        if args.json:  # a file: its title and what cleaning removed come with the outline
+            _print_json({"document_id": parsed.document_id, "title": parsed.title,
+                         "fallback": fallback, "words": words, "outline": outline})
+            return 0
     else:
         from contractqa.service import ContractQA
 
@@ -82,7 +88,20 @@ def cmd_articles(args: argparse.Namespace, settings: Settings) -> int:
         row = dict(row)
         print(f"{row['section'] or '-':12} {row['article'] or '-':10} "
               f"{(row['heading'] or '')[:60]:60} p.{pages:6} {row['chars']:>6}")
+    if words is not None:
+        _print_removed(words)
     return 0
+
+
+def _print_removed(words: dict[str, Any]) -> None:
+    """Words kept after cleaning, and each removed line with its reason."""
+    print(f"\nMots conservés : {words['kept']} sur {words['extracted']} extraits "
+          f"({100 * words['kept_share']:.1f} %).")
+    if words["unexplained"]:
+        print(f"ATTENTION : {words['unexplained']} mots perdus sans raison connue.")
+    for removed in words["removed"]:
+        text = " ".join(removed["text"].split())[:80]
+        print(f"  retiré p.{removed['page']} ({removed['reason']}) : {text}")
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,24 +1,77 @@
-"""Remove extraction noise (page headers and footers, page numbers, tables of contents).
+"""Remove extraction noise: running headers and footers, page numbers, tables of contents.
 
-Cleaning only drops whole noise lines or splits a line in two; it never rewrites the words a
-lawyer will quote. Each kept line keeps its offset in the extracted text.
+Cleaning removes only what is provably layout and never rewrites the words a lawyer will quote:
+text in capitals is text. Each kept line keeps its offset in the extracted text, and every
+removed line is recorded with its reason so that ingest can report what was dropped.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from ingest.models import Line
+from ingest.models import Line, Removal, WordCheck
 
 _SOFT = {"\u00ad": "", "\u00a0": " ", "\u202f": " ", "\u200b": ""}
-_PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?\d{1,3}(?:\s*(?:/|sur)\s*\d{1,3})?\s*$", re.IGNORECASE)
+_PAGE_NUMBER = re.compile(
+    r"^\s*[-–—]?\s*(?:page\s*)?\d{1,3}(?:\s*(?:/|sur|of)\s*\d{1,3})?\s*[-–—]?\s*$", re.IGNORECASE
+)
+# A table-of-contents entry: a title then a page number after tabs, dot leaders or 3+ spaces.
 _TOC_ENTRY = re.compile(r"^\s*\S.{2,}?(?:\t+|\s*\.{4,}\s*|\s{3,})\d{1,3}\s*$")
+# A heading-like entry with its page number glued to the last word: "Article 3 Durée12",
+# "3.1 Prix4" (what pypdf and PDFium return for a Word TOC whose tab leader was not drawn).
+_TOC_GLUED = re.compile(
+    r"^\s*(?:article|art\.|annexe|chapitre|titre|\d{1,2}(?:\.\d{1,2})*[.)]?\s|[IVX]{1,5}[.\s])"
+    r".*[^\d\s.,;:%€$]\d{1,3}\s*$",
+    re.IGNORECASE,
+)
+# A heading-like line (what a table of contents lists) used to recognise entries with no page
+# number: "ARTICLE 4 - Prix", "4.2 Révision", "Annexe 1 : …".
+_HEADING_START = re.compile(
+    r"^\s*(?:article|art\.|annexe|chapitre|titre|\d{1,2}(?:\.\d{1,2})*[.)]?\s+\S|[IVX]{1,5}[.\s-])",
+    re.IGNORECASE,
+)
+# An entry whose page number follows one space ("ARTICLE 1. Définitions 2"): what PDFium returns
+# for a tab leader (measured on the NumSpot CGV printed by tests/test_formats.py). Only accepted
+# in a run of mostly heading-like entries whose page numbers never decrease.
+_TOC_SPACED = re.compile(r"^\s*\S.{2,118}?[^\s.,;:%€$]\s\d{1,3}\s*$")
+_TRAILING_NUMBER = re.compile(r"(\d{1,3})\s*$")
+_TOC_TITLE = re.compile(
+    r"^\s*(?:sommaire|table des mati[eè]res|table of contents|contents)\s*:?\s*$", re.IGNORECASE
+)
+_TOC_TAIL = re.compile(r"(?:\t+|\s*\.{2,}\s*|\s{2,})?\d{1,3}\s*$")
 _UPPER_TAIL = re.compile(
     r"^(.*?[.;:!?»)])\s{2,}((?:[A-ZÀ-Ý'’\"()«»]{2,}\s+){2,}[A-ZÀ-Ý'’\"()«»]{2,}.*)$"
 )
 _BOILERPLATE = re.compile(r"^\s*(skip to (main )?content|aller au contenu( principal)?)\s*$", re.I)
+_DIGITS = re.compile(r"\d+")
+
+# Running headers and footers are looked for among the first and last lines of each page:
+# 8 lines hold the deepest band seen in our test PDFs and in the issue-15 reports (a header
+# listing five sub-document titles, a two-line "Cahier … / Page 6 sur 13" footer).
+BAND_LINES = 8
+# A band line is a running header or footer when it repeats (digits normalised) on at least
+# this share of the pages, and on 3 pages at least: headers often skip the cover page and
+# alternate between odd and even pages, so half the pages is the bar (as before issue 15).
+REPEAT_SHARE = 0.5
+MIN_REPEAT_PAGES = 3
+# A table of contents without a title is a run of at least this many heading-like entries
+# (a two-line "Montant minimum 100 / Montant maximum 500" table is not one).
+MIN_TOC_ENTRIES = 3
+
+HEADER = "en-tête ou pied de page"
+PAGE_NUMBER = "numéro de page"
+CONTENTS = "sommaire"
+BOILERPLATE = "navigation web"
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """The kept lines and, for each removed line, why it was removed."""
+
+    lines: list[Line]
+    removed: list[Removal]
 
 
 def normalise_characters(text: str) -> str:
@@ -37,15 +90,30 @@ def is_upper_title(text: str) -> bool:
 
 def clean(lines: list[Line]) -> list[Line]:
     """Return the document's lines without noise, in order, with their source offsets."""
+    return clean_with_report(lines).lines
+
+
+def clean_with_report(lines: list[Line]) -> Cleaned:
+    """Clean the lines and record every removed line with its reason."""
     lines = [replace(ln, text=normalise_characters(ln.text).rstrip()) for ln in lines]
     lines = _split_glued_titles(lines)
-    lines = _drop_table_of_contents(lines)
-    lines = _drop_repeated_lines(lines)
-    lines = _drop_repeated_title_blocks(lines)
-    return [
-        ln for ln in lines
-        if not _PAGE_NUMBER.match(ln.text) and not _BOILERPLATE.match(ln.text)
+    reasons: dict[int, str] = {}
+    paged = len({ln.page for ln in lines}) > 1
+    reasons.update(_table_of_contents(lines))
+    reasons.update(_running_headers(lines, reasons))
+    for i, ln in enumerate(lines):
+        if i in reasons:
+            continue
+        if not paged and _PAGE_NUMBER.match(ln.text):  # no pages: a lone number is a folio
+            reasons[i] = PAGE_NUMBER
+        elif _BOILERPLATE.match(ln.text):
+            reasons[i] = BOILERPLATE
+    kept = [ln for i, ln in enumerate(lines) if i not in reasons]
+    removed = [
+        Removal(lines[i].text.strip(), lines[i].page, reason)
+        for i, reason in sorted(reasons.items()) if lines[i].text.strip()
     ]
+    return Cleaned(kept, removed)
 
 
 def _split_glued_titles(lines: list[Line]) -> list[Line]:
@@ -62,51 +130,134 @@ def _split_glued_titles(lines: list[Line]) -> list[Line]:
     return out
 
 
-def _drop_table_of_contents(lines: list[Line]) -> list[Line]:
-    """Drop runs of at least three "Title ...... 12" lines (a table of contents)."""
-    keep = [True] * len(lines)
+def _is_toc_entry(text: str) -> bool:
+    if _PAGE_NUMBER.match(text):  # "Page 1 / 4" is a folio, not an entry
+        return False
+    return bool(_TOC_ENTRY.match(text) or _TOC_GLUED.match(text) or _TOC_SPACED.match(text))
+
+
+def _is_contents_run(texts: list[str]) -> bool:
+    """Entries form a table of contents: enough of them, page numbers that never go back, and
+    (when the number follows a single space, as PDFium returns a tab leader) headings."""
+    entries = [t for t in texts if t.strip()]
+    if len(entries) < MIN_TOC_ENTRIES:
+        return False
+    numbers = [int(m.group(1)) for t in entries if (m := _TRAILING_NUMBER.search(t))]
+    if numbers != sorted(numbers):
+        return False
+    loose = [t for t in entries if not (_TOC_ENTRY.match(t) or _TOC_GLUED.match(t))]
+    return sum(1 for t in loose if _HEADING_START.match(t)) * 2 >= len(loose)
+
+
+def _toc_key(text: str) -> str:
+    """An entry or heading without its page number, dot leaders and spacing, casefolded."""
+    return " ".join(_TOC_TAIL.sub("", text).replace(".", " ").split()).casefold()
+
+
+def _table_of_contents(lines: list[Line]) -> dict[int, str]:
+    """Index -> reason for the lines of tables of contents.
+
+    A run of at least three entries ending with a page number ("Titre ..... 12", "Titre\\t12",
+    "Article 3 Durée12") is one; so is the run of heading-like lines under a "SOMMAIRE" title
+    whose entries all come back later in the text as headings (a table without page numbers).
+    The "SOMMAIRE" line itself is kept: it is one word, and the outline shows it is not a title.
+    """
+    removed: dict[int, str] = {}
     i = 0
     while i < len(lines):
         j = i
-        while j < len(lines) and (_TOC_ENTRY.match(lines[j].text) or (j > i and not lines[j].text)):
+        while j < len(lines) and (_is_toc_entry(lines[j].text) or (j > i and not lines[j].text)):
             j += 1
-        entries = sum(1 for k in range(i, j) if lines[k].text)
-        if entries >= 3:
-            for k in range(i, j):
-                keep[k] = False
+        if _is_contents_run([lines[k].text for k in range(i, j)]):
+            removed.update({k: CONTENTS for k in range(i, j)})
             i = j
         else:
             i += 1
-    return [ln for ln, k in zip(lines, keep, strict=True) if k]
+    for i, line in enumerate(lines):
+        if _TOC_TITLE.match(line.text):
+            removed.update(_entries_without_numbers(lines, i + 1, removed))
+    return removed
 
 
-def _drop_repeated_lines(lines: list[Line]) -> list[Line]:
-    """Drop short lines repeated on many pages (running headers and footers)."""
-    pages = {ln.page for ln in lines}
-    if len(pages) < 3:
-        return lines
-    counts = Counter(ln.text.strip() for ln in lines if ln.text.strip())
-    limit = max(3, len(pages) // 2)
-    noise = {t for t, n in counts.items() if n >= limit and len(t) <= 100 and not t[:1].isdigit()}
-    return [ln for ln in lines if ln.text.strip() not in noise]
-
-
-def _drop_repeated_title_blocks(lines: list[Line]) -> list[Line]:
-    """Drop a block of 4+ consecutive capitalised title lines inside the text.
-
-    Bundled contracts repeat, as a page header, the list of their sub-document titles; the
-    block sits in the middle of a sentence or list and must not open a new sub-document.
-    """
-    keep = [True] * len(lines)
-    i = 0
-    while i < len(lines):
-        j = i
-        while j < len(lines) and lines[j].text.strip() and is_upper_title(lines[j].text):
+def _entries_without_numbers(
+    lines: list[Line], first: int, known: dict[int, str]
+) -> dict[int, str]:
+    """The heading-like lines after a "SOMMAIRE" title that reappear later as headings."""
+    found: dict[int, str] = {}
+    j = first
+    while j < len(lines):
+        text = lines[j].text
+        if j in known or not text.strip():
             j += 1
-        if j - i >= 4 and i > 0:
-            for k in range(i, j):
-                keep[k] = False
-            i = j
-        else:
-            i = max(i + 1, j)
-    return [ln for ln, k in zip(lines, keep, strict=True) if k]
+            continue
+        if not _HEADING_START.match(text):
+            break
+        key = _toc_key(text)
+        if not any(_toc_key(ln.text) == key for ln in lines[j + 1:] if ln.text.strip()):
+            break
+        found[j] = CONTENTS
+        j += 1
+    return found if len(found) >= MIN_TOC_ENTRIES else {}
+
+
+def _band_key(text: str) -> str:
+    """A line compared across pages: digits normalised ("Page 6 sur 13" = "Page 7 sur 13").
+
+    A numbered heading ("ARTICLE 3", "4.2 Prix") is compared as written: pages that each open
+    with an article are not a running header.
+    """
+    text = " ".join(text.split()).casefold()
+    return text if _HEADING_START.match(text) else _DIGITS.sub("#", text)
+
+
+def _running_headers(lines: list[Line], known: dict[int, str]) -> dict[int, str]:
+    """Index -> reason for running headers, footers and page numbers of a paged document.
+
+    Only the first and last BAND_LINES non-blank lines of each page are looked at; from the top
+    (and from the bottom) of a page, lines are removed while they repeat across pages or are a
+    page number, and the walk stops at the first line of the body.
+    """
+    pages: dict[int, list[int]] = {}
+    for i, ln in enumerate(lines):
+        if ln.text.strip() and i not in known:
+            pages.setdefault(ln.page, []).append(i)
+    if len(pages) < MIN_REPEAT_PAGES:
+        return {}
+    limit = max(MIN_REPEAT_PAGES, int(len(pages) * REPEAT_SHARE))
+    tops = [indexes[:BAND_LINES] for indexes in pages.values()]
+    bottoms = [indexes[::-1][:BAND_LINES] for indexes in pages.values()]
+    in_band = {i for band in tops + bottoms for i in band}
+    # A line also found in the middle of a page is body text, even when it repeats at the edges.
+    middle = {_band_key(lines[i].text) for idx in pages.values() for i in idx if i not in in_band}
+    removed: dict[int, str] = {}
+    for bands in (tops, bottoms):
+        # A running header sits at the same rank from the page edge on every page; body lines
+        # that happen to repeat (digits normalised) rarely do.
+        counts = Counter(
+            (rank, _band_key(lines[i].text)) for band in bands for rank, i in enumerate(band)
+        )
+        for band in bands:
+            for rank, i in enumerate(band):
+                text = lines[i].text
+                key = _band_key(text)
+                if _PAGE_NUMBER.match(text):
+                    removed[i] = PAGE_NUMBER
+                elif key not in middle and counts[(rank, key)] >= limit:
+                    removed[i] = HEADER
+                else:
+                    break
+    return removed
+
+
+def check_words(extracted: list[Line], cleaned: Cleaned) -> WordCheck:
+    """Compare the words extracted with the words kept; every difference must be a removal."""
+    source = Counter(word for ln in extracted for word in normalise_characters(ln.text).split())
+    kept = Counter(word for ln in cleaned.lines for word in ln.text.split())
+    removed = Counter(word for r in cleaned.removed for word in r.text.split())
+    unexplained = source - kept - removed
+    return WordCheck(
+        extracted=sum(source.values()),
+        kept=sum(kept.values()),
+        removed=list(cleaned.removed),
+        unexplained=sum(unexplained.values()),
+    )

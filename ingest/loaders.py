@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,46 +94,143 @@ def _markdown_pages(path: Path) -> list[tuple[str, int | None]]:
     return markdown_blocks(text)
 
 
-def _pdf_pages(path: Path) -> list[tuple[str, int | None]]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+# PDF extractors, best first. Measured by bench/pdf_extractors.py on the PDFs the tests build
+# (justified text, running header and footer, ligatures, two columns): PDFium keeps every word,
+# expands ligatures and reads columns in order at about 7 ms a document; pypdf keeps the words
+# but doubles the spaces of justified lines and keeps ligature characters (about 40 ms);
+# pdfplumber interleaves two columns line by line and takes about 300 ms, so it is not used.
+# On the issue-15 lease pypdf returned every digit as a NUL byte where PDFium read them right.
+PDF_EXTRACTORS = ("pdfium", "pypdf")
+# Extracted text whose share of unreadable characters (control characters, U+FFFD, private-use
+# glyphs) exceeds this is not text: a PDF whose fonts have no Unicode map gives 100 % (the test
+# PDF without ToUnicode maps); clean PDFs give 0. One NUL byte is enough (a digit lost).
+MAX_UNREADABLE_SHARE = 0.005
+# A page where most lines hold one word was cut word by word (pypdf on justified text in the
+# issue-15 partnership convention); 60 % of at least 20 lines never occurs in a laid-out page.
+ONE_WORD_SHARE = 0.6
+ONE_WORD_MIN_LINES = 20
+_LIGATURES = re.compile("[\ufb00-\ufb06]")  # ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ: expanded by NFKC, nothing else is
+_UNREADABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd\ufffe\ue000-\uf8ff]")
 
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted and not reader.decrypt(""):
+
+def _pdf_pages(path: Path) -> list[tuple[str, int | None]]:
+    problems: list[str] = []
+    for name in PDF_EXTRACTORS:
+        pages = _extract(path, name)
+        if sum(len(text.strip()) for text in pages) < 20:
             raise IngestError(
-                f"{path}: PDF protégé par un mot de passe. Retirez la protection puis réessayez."
+                f"{path}: PDF sans couche texte (document scanné ?). Passez-le d'abord par un OCR "
+                "(par ex. ocrmypdf) puis réessayez."
             )
-        pages = [(page.extract_text() or "", None) for page in reader.pages]
+        joined = "".join(pages)
+        bad = len(_UNREADABLE.findall(joined))
+        if "\x00" not in joined and bad <= MAX_UNREADABLE_SHARE * len(joined.replace(" ", "")):
+            return [(_fix_pdf_text(text), None) for text in pages]
+        problems.append(f"{name} : {bad} caractères illisibles")
+    raise IngestError(
+        f"{path}: le texte du PDF est illisible ({'; '.join(problems)}) : ses polices ne disent "
+        "pas quelles lettres elles dessinent. Exportez à nouveau le PDF depuis le traitement de "
+        "texte (polices incorporées), ou passez-le par un OCR (ocrmypdf --force-ocr) puis "
+        "réessayez."
+    )
+
+
+def _extract(path: Path, name: str) -> list[str]:
+    """The text of each page of the PDF by one extractor; IngestError when it cannot be read."""
+    try:
+        return _pdfium_pages(path) if name == "pdfium" else _pypdf_pages(path)
     except IngestError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except Exception as exc:  # any failure of a PDF parser is a damaged file for the user
         raise IngestError(
             f"{path}: PDF illisible ou corrompu ({exc.__class__.__name__}). "
             "Exportez à nouveau le PDF depuis l'original."
         ) from exc
-    if not pages:
+
+
+def _pdfium_pages(path: Path) -> list[str]:
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise _password_error(path) from exc
+        raise
+    try:
+        if len(document) == 0:
+            raise IngestError(f"{path}: PDF sans page. Exportez à nouveau le PDF.")
+        pages: list[str] = []
+        for index in range(len(document)):
+            page = document[index]
+            textpage = page.get_textpage()
+            pages.append(textpage.get_text_range())
+            textpage.close()
+            page.close()
+        return pages
+    finally:
+        document.close()
+
+
+def _pypdf_pages(path: Path) -> list[str]:
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(path))
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise _password_error(path)
+    if not reader.pages:
         raise IngestError(f"{path}: PDF sans page. Exportez à nouveau le PDF.")
-    if sum(len(text.strip()) for text, _ in pages) < 20:
-        raise IngestError(
-            f"{path}: PDF sans couche texte (document scanné ?). Passez-le d'abord par un OCR "
-            "(par ex. ocrmypdf) puis réessayez."
-        )
-    return [(_fix_pdf_text(text), None) for text, _ in pages]
+    return [page.extract_text() or "" for page in reader.pages]
+
+
+def _password_error(path: Path) -> IngestError:
+    return IngestError(
+        f"{path}: PDF protégé par un mot de passe. Retirez la protection puis réessayez."
+    )
 
 
 def _fix_pdf_text(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    """Line ends unified, ligature characters expanded ("ﬁ" -> "fi", NFKC on them only), and a
+    page cut one word per line joined back into lines."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _LIGATURES.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
+    return _rejoin_words(text)
 
 
-_HEADING_STYLE = re.compile(r"^(?:heading|titre)\s*(\d)$", re.IGNORECASE)
+def _rejoin_words(text: str) -> str:
+    """Join the lines of a page extracted one word per line; other pages are returned as is."""
+    lines = text.split("\n")
+    filled = [ln for ln in lines if ln.strip()]
+    single = sum(1 for ln in filled if len(ln.split()) == 1)
+    if len(filled) < ONE_WORD_MIN_LINES or single < ONE_WORD_SHARE * len(filled):
+        return text
+    out: list[str] = []
+    for line in lines:
+        words = line.split()
+        if out and len(words) == 1 and out[-1] and not out[-1].endswith((".", ":", ";")):
+            out[-1] = f"{out[-1]} {words[0]}"
+        else:
+            out.append(line.strip())
+    return "\n".join(out)
+
+
+# "Heading 2", "Titre 2" (Word in French), and custom styles whose name holds heading/titre and a
+# level ("Titre article 1"). "Titre"/"Title" alone is the document-title style, not a heading.
+_HEADING_STYLE = re.compile(r"(?:heading|titre)\D*(\d)", re.IGNORECASE)
+_HAS_NUMBER = re.compile(r"^\s*(?:article\s+)?(?:\d|[IVX]{1,5}[.\s)-]|[A-Za-z][.)]\s)",
+                         re.IGNORECASE)
 
 
 def _docx_paragraphs(path: Path) -> list[tuple[str, int | None]]:
+    """Paragraphs and tables in body order, with Word's automatic numbers printed as Word does."""
     import zipfile
 
     from docx import Document
     from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    from ingest.docx_numbering import paragraph_numbering, read_numbering
 
     try:
         doc = Document(str(path))
@@ -141,38 +239,52 @@ def _docx_paragraphs(path: Path) -> list[tuple[str, int | None]]:
             f"{path}: fichier DOCX illisible ou corrompu. Ouvrez-le dans Word et enregistrez-le "
             "à nouveau au format .docx."
         ) from exc
+    numbering = read_numbering(doc)
     counters = [0] * 10
     blocks: list[tuple[str, int | None]] = []
-    for paragraph in doc.paragraphs:
+    for element in doc.element.body.iterchildren():
+        if element.tag.endswith("}tbl"):
+            blocks.extend((row, None) for row in _table_rows(Table(element, doc)))
+            continue
+        if not element.tag.endswith("}p"):
+            continue
+        paragraph = Paragraph(element, doc)
         text = paragraph.text
-        style = paragraph.style.name if paragraph.style is not None else ""
-        match = _HEADING_STYLE.match(style or "")
-        if match and text.strip():
-            level = int(match.group(1))
+        level = _heading_level(paragraph)
+        if level is not None and text.strip():
             counters[level - 1] += 1
             for deeper in range(level, len(counters)):
                 counters[deeper] = 0
-            if not re.match(r"^\s*(?:article\s+)?\d", text, re.IGNORECASE) and _auto_numbered(
-                paragraph
-            ):
-                # Word's automatic numbering is not in the text: print it like the PDF would.
-                number = ".".join(str(c) for c in counters[:level] if c)
-                text = f"{number}. {text.strip()}"
-            blocks.append((text, level))
-        else:
-            blocks.append((text, None))
+        numbered = paragraph_numbering(paragraph, numbering)
+        label = numbering.label(*numbered) if numbered else None
+        if label is None and numbered and level is not None and text.strip():
+            # A list Word defines elsewhere (or not at all): number the heading by its level.
+            label = ".".join(str(c) for c in counters[:level] if c) + "."
+        if label and text.strip() and not _HAS_NUMBER.match(text):
+            text = f"{label} {text.strip()}"
+        blocks.append((text, level if text.strip() else None))
     return blocks
 
 
-def _auto_numbered(paragraph: object) -> bool:
-    """True when the paragraph (or its style) carries Word list numbering."""
-    element = getattr(paragraph, "_p", None)
-    if element is not None and element.pPr is not None and element.pPr.numPr is not None:
-        return True
+def _heading_level(paragraph: object) -> int | None:
     style = getattr(paragraph, "style", None)
-    while style is not None:
-        ppr = getattr(style.element, "pPr", None)
-        if ppr is not None and ppr.numPr is not None:
-            return True
-        style = style.base_style
-    return False
+    name = style.name if style is not None and style.name else ""
+    if match := _HEADING_STYLE.search(name):
+        return int(match.group(1)) or None
+    return None
+
+
+def _table_rows(table: object) -> list[str]:
+    """One "cell | cell" line per row, merged cells once, nested paragraphs joined."""
+    rows: list[str] = []
+    for row in getattr(table, "rows", []):
+        cells: list[str] = []
+        seen: set[int] = set()
+        for cell in row.cells:
+            if id(cell._tc) in seen:
+                continue
+            seen.add(id(cell._tc))
+            cells.append(" ".join(cell.text.split()))
+        if any(cells):
+            rows.append(" | ".join(cells))
+    return rows

@@ -63,6 +63,33 @@ class Article:
         return sorted({ln.page for ln in self.lines})
 
 
+@dataclass(frozen=True)
+class Removal:
+    """A line removed by cleaning, with its page and why (a running header, a page number…)."""
+
+    text: str
+    page: int
+    reason: str
+
+
+@dataclass
+class WordCheck:
+    """Words of the extracted text against the words kept after cleaning.
+
+    `unexplained` counts extracted words that are neither kept nor in a recorded removal: it
+    must be 0 (cleaning never drops a word silently).
+    """
+
+    extracted: int = 0
+    kept: int = 0
+    removed: list[Removal] = field(default_factory=list)
+    unexplained: int = 0
+
+    @property
+    def kept_share(self) -> float:
+        return self.kept / self.extracted if self.extracted else 1.0
+
+
 @dataclass
 class ParsedDocument:
     """A contract's outline: title, leaf articles in reading order, and how it was parsed."""
@@ -72,6 +99,7 @@ class ParsedDocument:
     articles: list[Article]
     sections: list[str]
     fallback: bool = False  # True when no article structure was found (paragraph chunks)
+    words: WordCheck = field(default_factory=WordCheck)  # set by ingest after cleaning
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ingest.aliases import Profile, derive_profile
 from ingest.chunking import Chunker
-from ingest.cleaning import clean
+from ingest.cleaning import check_words, clean_with_report
 from ingest.embeddings import EmbeddingModel
 from ingest.loaders import SUPPORTED, document_id_for, load
 from ingest.models import IngestError, ParsedDocument
@@ -28,7 +28,7 @@ Status = Literal["indexed", "unchanged", "error"]
 Progress = Callable[[str, float], None]
 _REPO_DOCS = ("readme", "sources", "changelog", "license", "licence")
 # Bump when parsing, chunking or alias derivation changes: an unchanged file is then re-indexed.
-PIPELINE_VERSION = "5"
+PIPELINE_VERSION = "6"
 
 
 @dataclass
@@ -68,10 +68,27 @@ def outline_of(parsed: ParsedDocument) -> list[dict[str, object]]:
     ]
 
 
+def words_of(parsed: ParsedDocument) -> dict[str, object]:
+    """What cleaning kept and removed, for `contractqa articles` (words and removed lines)."""
+    check = parsed.words
+    return {
+        "extracted": check.extracted,
+        "kept": check.kept,
+        "kept_share": round(check.kept_share, 4),
+        "unexplained": check.unexplained,
+        "removed": [{"text": r.text, "page": r.page, "reason": r.reason} for r in check.removed],
+    }
+
+
 def parse_file(path: Path, max_mb: float = 20.0) -> tuple[ParsedDocument, Profile, str]:
     """Load and parse one file: (parsed document with display title, profile, content hash)."""
     loaded = load(path, max_mb=max_mb)
-    parsed = StructureParser().parse(loaded.document_id, clean(loaded.lines))
+    cleaned = clean_with_report(loaded.lines)
+    parsed = StructureParser().parse(loaded.document_id, cleaned.lines)
+    parsed.words = check_words(loaded.lines, cleaned)
+    if parsed.words.unexplained:
+        log.warning("%s: %d extracted words neither kept nor reported as removed",
+                    path, parsed.words.unexplained)
     profile = derive_profile(parsed.title, loaded.text)
     parsed.title = profile.title
     return parsed, profile, loaded.content_hash

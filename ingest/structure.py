@@ -21,7 +21,11 @@ _KEYWORD = re.compile(
     r"(?:[.:\-–—]\s*|\s+|$)(.*)$"
 )
 # "3. Titre", "3.2 Titre", "3 - TITRE", "3 – Titre".
-_NUMBERED = re.compile(r"^(\d{1,3}(?:\.\d{1,3})*)(?:\.\s*|\s+[-–—]\s+|\s+)(?=\S)(.*)$")
+# Dash variants seen in the issue-15 CCAPs: "3.1 –Durée du contrat", "3.1- Durée" (a dash
+# glued to the number or to the title, but never "3-4 jours": a digit after the dash is a range).
+_NUMBERED = re.compile(
+    r"^(\d{1,3}(?:\.\d{1,3})*)(?:\.\s*|\s*[-–—]\s*(?=[^\d\s])|\s+)(?=\S)(.*)$"
+)
 # "TITRE II – CONDITIONS FINANCIÈRES", "Chapitre 3": groups articles without numbering them.
 _DIVIDER = re.compile(
     r"^(?:TITRE|Titre|CHAPITRE|Chapitre)\s+(?:[IVX]{1,6}|\d{1,2}|PREMIER|[Pp]remier|1er)\b"
@@ -89,6 +93,8 @@ def _heading_text(title: str, next_line: str, keyword: bool = False) -> str | No
         heading = title.rstrip(" .:").strip()
         if not heading and _standalone_title(next_line):  # "ARTICLE 3" then "PRIX" below it
             return next_line.rstrip(" .:").strip()
+        if heading and _wrapped(title, next_line):
+            heading = f"{heading} {next_line.rstrip(' .:').strip()}"
         return heading or None
     if _SENTENCE_START.match(title):  # "8.2 La responsabilité du Concédant est…"
         return None
@@ -99,6 +105,18 @@ def _heading_text(title: str, next_line: str, keyword: bool = False) -> str | No
     if len(title) > 110 or (continues and not title.endswith((".", ":"))):
         return None
     return title.rstrip(" .:").strip() or None
+
+
+def _wrapped(title: str, next_line: str) -> bool:
+    """The heading wrapped onto the next line: "Article 4 – Obligations … et à leur" then
+    "assurance pendant le transport" (a lowercase, unpunctuated line; the test PDFs of
+    tests/test_pdf_layout.py). A body sentence starts with a capital or ends with a stop."""
+    return (
+        bool(next_line) and next_line[:1].islower() and len(title) + len(next_line) <= 200
+        and not title.rstrip().endswith((".", ":", ";", ","))
+        and not next_line.endswith((".", ":", ";", ","))
+        and not re.match(r"^[a-z][.)]\s", next_line)
+    )
 
 
 def _standalone_title(line: str) -> bool:
@@ -400,11 +418,19 @@ def _first_section_label(lines: list[Line]) -> str:
     return _section_label(block) if block else "Document principal"
 
 
+# Lines that are never a title: a table-of-contents heading, a folio or a footer with one
+# ("Cahier des Clauses Administratives Particulières Page 1 sur 38", issue 15).
+_NOT_TITLE = re.compile(
+    r"^(?:sommaire|table des mati[eè]res|contents)\b|\bpage\s+\d+\s*(?:/|sur|of)\s*\d+",
+    re.IGNORECASE,
+)
+
+
 def _document_title(lines: list[Line]) -> str:
     """The first short line before the first heading; "" when the text starts with a heading."""
     for line in lines[:40]:
         text = line.text.strip()
-        if not text:
+        if not text or _NOT_TITLE.search(text):
             continue
         if _parse_heading(text) is not None:
             return ""

@@ -1,0 +1,63 @@
+"""Structure details met in laid-out contracts (issue 15): dash variants, wrapped headings,
+titles that are never a table-of-contents heading or a footer."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.models import Line
+from ingest.structure import PREAMBLE, StructureParser
+
+
+def parse(texts: list[str]) -> list[tuple[str | None, str | None]]:
+    lines, offset = [], 0
+    for text in texts:
+        lines.append(Line(text, offset, 1))
+        offset += len(text) + 1
+    doc = StructureParser().parse("doc", lines)
+    return [(a.number, a.heading) for a in doc.articles if a.number != PREAMBLE]
+
+
+def title_of(texts: list[str]) -> str:
+    lines = [Line(t, i * 100, 1) for i, t in enumerate(texts)]
+    return StructureParser().parse("doc", lines).title
+
+
+@pytest.mark.parametrize("dash", ["3.1 –Durée du contrat", "3.1- Durée du contrat",
+                                  "3.1 - Durée du contrat", "3.1– Durée du contrat"])
+def test_dash_variants_after_the_number(dash: str) -> None:
+    texts = ["1. Objet", "Le contrat a un objet.", "2. Exécution", "Le contrat s'exécute.",
+             dash.replace("3.", "2.", 1), "Le contrat dure un an.", "2.2 Prix",
+             "Le prix est ferme."]
+    assert parse(texts) == [("1", "Objet"), ("2", "Exécution"), ("2.1", "Durée du contrat"),
+                            ("2.2", "Prix")]
+
+
+def test_a_range_is_not_a_dash_heading() -> None:
+    texts = ["1. Objet", "Le contrat a un objet.", "2. Délais", "Les délais sont de",
+             "3-4 jours ouvrés.", "3. Prix", "Le prix est ferme."]
+    assert [n for n, _ in parse(texts)] == ["1", "2", "3"]
+
+
+def test_keyword_heading_wrapped_onto_the_next_line_stays_whole() -> None:
+    texts = ["ARTICLE 1 – Objet", "Le contrat a un objet.",
+             "ARTICLE 2 – Obligations du transporteur relatives à la sécurité des",
+             "marchandises transportées", "Le transporteur assure les marchandises.",
+             "ARTICLE 3 – Prix", "Le prix est ferme."]
+    assert parse(texts)[1] == ("2", "Obligations du transporteur relatives à la sécurité des "
+                                    "marchandises transportées")
+
+
+def test_a_body_sentence_after_a_heading_is_not_part_of_it() -> None:
+    texts = ["ARTICLE 1 – Objet", "le contrat a pour objet la maintenance.",
+             "ARTICLE 2 – Prix", "Le prix est ferme."]
+    assert parse(texts) == [("1", "Objet"), ("2", "Prix")]
+
+
+@pytest.mark.parametrize("noise", ["SOMMAIRE", "Table des matières",
+                                   "Cahier des Clauses Administratives Particulières "
+                                   "Page 1 sur 38"])
+def test_title_is_never_a_contents_heading_or_a_footer(noise: str) -> None:
+    texts = [noise, "MARCHÉ DE MAINTENANCE DES ASCENSEURS", "ARTICLE 1 – Objet", "Texte.",
+             "ARTICLE 2 – Prix", "Texte."]
+    assert title_of(texts) == "MARCHÉ DE MAINTENANCE DES ASCENSEURS"
