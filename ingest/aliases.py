@@ -31,6 +31,9 @@ _TYPES = {
             "traitement des donnees"),
     "msa": ("master services agreement",),
     "licence": ("licence", "license"),
+    # employment contracts, as French lawyers abbreviate them
+    "cdi": ("contrat de travail a duree indeterminee", "contrat a duree indeterminee"),
+    "cdd": ("contrat de travail a duree determinee", "contrat a duree determinee"),
 }
 _GENERIC = {
     "client", "clients", "prestataire", "partie", "parties", "contrat", "services", "service",
@@ -40,6 +43,8 @@ _GENERIC = {
     "utilisateur", "utilisateurs", "plateforme", "logiciel", "licence", "dans", "pour", "par",
     "aux", "des", "une", "un", "il", "elle", "chaque", "aucun", "aucune", "lorsque", "cloud",
     "data", "saas", "ai", "ia", "the", "de", "du", "et", "ou",
+    # civilities name nobody
+    "m", "mme", "mmes", "mlle", "madame", "monsieur", "messieurs", "me", "maitre", "mr",
 }
 
 
@@ -98,8 +103,9 @@ def derive_profile(title: str, text: str) -> Profile:
 
 
 # Where a contract introduces what it is about and who its parties are: its title block and
-# opening (the parties' block of the samples ends within the first 2,500 characters).
-_OPENING = 2500
+# opening, the same 6,000 characters parties are looked for in (the pool's convention names
+# its territory in its preamble, 2,600 characters in).
+_OPENING = 6000
 # A distinctive word: capitalised, an acronym or a brand ("Aquaréel", "DINUM", "HubEE",
 # "DGFiP", "iDocus", "24ÈME").
 _PROPER = re.compile(

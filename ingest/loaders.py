@@ -244,7 +244,9 @@ def _docx_paragraphs(path: Path) -> list[tuple[str, int | None]]:
     blocks: list[tuple[str, int | None]] = []
     for element in doc.element.body.iterchildren():
         if element.tag.endswith("}tbl"):
-            blocks.extend((row, None) for row in _table_rows(Table(element, doc)))
+            table = Table(element, doc)
+            rows = _layout_cells(table) if _is_layout_table(table) else _table_rows(table)
+            blocks.extend((row, None) for row in rows)
             continue
         if not element.tag.endswith("}p"):
             continue
@@ -272,6 +274,42 @@ def _heading_level(paragraph: object) -> int | None:
     if match := _HEADING_STYLE.search(name):
         return int(match.group(1)) or None
     return None
+
+
+# A table used to lay a page out (a form in two columns, the whole contract in its cells) is
+# read cell by cell, each paragraph a line; a data table row by row as "cell | cell". A cell of
+# more than 3 paragraphs or 400 characters is layout: the data tables of the pool's contracts
+# (fees, hours, service levels) have short cells; the internship agreement's columns hold whole
+# articles (measured on the pool's DOCX and the tests' tables).
+_LAYOUT_PARAGRAPHS = 3
+_LAYOUT_CHARS = 400
+
+
+def _is_layout_table(table: object) -> bool:
+    for row in getattr(table, "rows", []):
+        for cell in row.cells:
+            texts = [p.text for p in cell.paragraphs if p.text.strip()]
+            if len(texts) > _LAYOUT_PARAGRAPHS or sum(len(t) for t in texts) > _LAYOUT_CHARS:
+                return True
+    return False
+
+
+def _layout_cells(table: object) -> list[str]:
+    """The paragraphs of a layout table, cell by cell in reading order (merged cells once)."""
+    lines: list[str] = []
+    seen: set[int] = set()
+    for row in getattr(table, "rows", []):
+        for cell in row.cells:
+            if id(cell._tc) in seen:
+                continue
+            seen.add(id(cell._tc))
+            for block in cell.iter_inner_content():
+                if hasattr(block, "rows"):
+                    lines.extend(_table_rows(block))
+                else:
+                    lines.append(block.text)
+            lines.append("")
+    return lines
 
 
 def _table_rows(table: object) -> list[str]:

@@ -18,6 +18,8 @@ from markdown_it.token import Token
 _GLUED_HEADING = re.compile(r"^(#{1,6})(?=[^\s#])", re.MULTILINE)
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n(?:---|\.\.\.)\n", re.DOTALL)
 _FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.*?)[\"']?\s*$", re.MULTILINE)
+# Pandoc's title block: "% Title" lines at the very top (title, authors, date).
+_PANDOC_TITLE = re.compile(r"\A(?:%[^\n]*\n)+")
 
 Block = tuple[str, int | None]
 
@@ -29,6 +31,11 @@ def markdown_blocks(text: str) -> list[Block]:
         # Front matter is metadata; its title is the document's title.
         if title := _FRONT_TITLE.search(match.group(1)):
             blocks.append((title.group(1), 1))
+        text = text[match.end():]
+    if match := _PANDOC_TITLE.match(text):
+        lines = [_plain(MarkdownIt().parseInline(ln[1:].strip())[0])
+                 for ln in match.group(0).splitlines()]
+        blocks.extend((ln, 1 if i == 0 else None) for i, ln in enumerate(lines) if ln)
         text = text[match.end():]
     tokens = MarkdownIt("commonmark").enable("table").parse(_GLUED_HEADING.sub(r"\1 ", text))
     prefixes: list[str] = []  # the marker of each open list: "-" or the next number

@@ -426,17 +426,68 @@ _NOT_TITLE = re.compile(
 )
 
 
+# What a contract calls itself: a title holding one of these is preferred to the lines above
+# it (a public body's name, a date, a file name in a running header). General French names
+# of contract documents, not taken from any corpus.
+_KIND = re.compile(
+    r"\b(?:contrat|convention|cahier|conditions\s+(?:g[ée]n[ée]rales|particuli[èe]res|d['’]"
+    r"utilisation|de vente)|"
+    r"accord|bail|engagement|charte|licence|avenant|protocole|march[ée]|mandat|annexe|"
+    r"master services|data processing|agreement|CG[UV]S?U?)\b",
+    re.IGNORECASE,
+)
+_SMALL_END = re.compile(r"\b(?:de|des|du|d['’]|et|pour|la|le|les|l['’]|à|au|aux|en|sur)$",
+                        re.IGNORECASE)
+_TITLE_LINES = 3  # a title wraps over at most three lines (the pool's PDFs: two)
+# Lines that open what follows a title: the parties, a preamble, another title.
+_AFTER_TITLE = re.compile(r"^(?:entre|pr[ée]ambule|expos[ée]|vu|article|le présent|"
+                          r"il (?:est|a été) convenu)\b",
+                          re.IGNORECASE)
+
+
 def _document_title(lines: list[Line]) -> str:
-    """The first short line before the first heading; "" when the text starts with a heading."""
+    """The contract's title: the first title-like block before the first heading, preferring
+    one that names a kind of contract; "" when the text starts with a heading.
+
+    A title wraps over lines ("CAHIER DES CLAUSES" / "PARTICULIÈRES"); it never ends a
+    sentence (a line ending with "." or ";" is text), and is never a table row, a folio or a
+    table-of-contents heading.
+    """
+    texts: list[str] = []
     for line in lines[:40]:
-        text = line.text.strip()
-        if not text or _NOT_TITLE.search(text):
-            continue
-        if _parse_heading(text) is not None:
-            return ""
-        if 8 <= len(text) <= 150:
-            return " ".join(text.split())
-    return ""
+        text = " ".join(line.text.split())
+        if text and _parse_heading(text) is not None:
+            break
+        usable = text and not _NOT_TITLE.search(text) and " | " not in text
+        texts.append(text if usable and len(text) <= 150 else "")
+    starts = [i for i, t in enumerate(texts)
+              if len(t) >= 4 and not _ends_sentence(t) and not _AFTER_TITLE.match(t)]
+    levels = [line.heading_level for line in lines[: len(texts)]]
+    chosen = next((i for i in starts if _KIND.search(texts[i])), next(
+        (i for i in starts if levels[i] == 1 or (_is_capitals(texts[i])
+                                                 and len(texts[i].split()) >= 3)), None))
+    if chosen is None:
+        return ""
+    title = texts[chosen]
+    for nxt in texts[chosen + 1: chosen + _TITLE_LINES]:
+        if (not nxt or _ends_sentence(title) or nxt.endswith(":") or _AFTER_TITLE.match(nxt)
+                or _KIND.search(nxt) or len(title) + len(nxt) > 150):
+            break
+        both_capitals = _is_capitals(title) and _is_capitals(nxt)
+        if not (both_capitals or nxt[0].islower() or _SMALL_END.search(title)):
+            break
+        title = f"{title} {nxt}"
+    return title if len(title) >= 8 else ""
+
+
+def _ends_sentence(text: str) -> bool:
+    """Text, not a title: it ends a sentence or introduces one (not a blank "……" to fill)."""
+    return text.endswith((".", ";", ",", ":", "!", "?")) and not text.endswith(("..", "…"))
+
+
+def _is_capitals(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 3 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
 
 
 def _paragraphs(lines: list[Line]) -> list[Article]:

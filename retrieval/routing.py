@@ -39,7 +39,7 @@ _TYPE_WORDS = {
     "cgv": "cgv", "cgvu": "cgvu", "cgu": "cgu", "dpa": "dpa", "msa": "msa", "sla": "sla",
     "licence": "licence", "conditions generales": "cgv", "sous-traitance": "dpa",
     "donnees personnelles": "dpa", "donnees a caractere personnel": "dpa",
-    "protection des donnees": "dpa",
+    "protection des donnees": "dpa", "cdi": "cdi", "cdd": "cdd",
 }
 # Where a question names its contract: "chez X", "le contrat X", "les CGU de X", "la société X".
 # A capitalised word there that no indexed contract contains names a contract not indexed.
@@ -179,13 +179,21 @@ class Router:
 
     def _matches(self, question: str, folded: str) -> list[list[tuple[int, str, set[str]]]]:
         """The names found in the question, by kind: parties, distinctive words, titles (a
-        span matched by a stronger kind is not matched again)."""
+        span matched by a stronger kind is not matched again).
+
+        A distinctive single word counts only as the question writes a name, with a capital or
+        a digit ("GDC", "Vidal", "24ème"): "le bailleur" is a role, not the lease's name.
+        """
         taken: list[tuple[int, int]] = []
         tiers: list[list[tuple[int, str, set[str]]]] = []
         for patterns in (self.names, self.distinctive, self.titles):
             found: list[tuple[int, str, set[str]]] = []
-            for pattern, _variant, docs in patterns:
+            for pattern, variant, docs in patterns:
                 for match in pattern.finditer(folded):
+                    written = question[match.start(): match.end()]
+                    if patterns is self.distinctive and " " not in variant and (
+                            written.islower() and not any(c.isdigit() for c in written)):
+                        continue
                     if any(s <= match.start() < e for s, e in taken):
                         continue
                     taken.append((match.start(), match.end()))
