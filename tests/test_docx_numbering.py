@@ -124,3 +124,30 @@ def test_outline_from_automatic_numbering(tmp_path: Path) -> None:
     prix = next(a for a in parsed.articles if a.number == "3")
     assert "Visite | 120 €" in prix.text and "b) la formule de l'annexe ;" in prix.text
     assert parsed.words.unexplained == 0
+
+
+def test_a_layout_table_is_read_cell_by_cell(tmp_path: Path) -> None:
+    """A contract laid out in a two-column table (a national model form): each cell's
+    paragraphs are lines, so its articles are found; a data table stays one row a line."""
+    doc = Document()
+    doc.add_paragraph("CONVENTION DE STAGE")
+    layout = doc.add_table(rows=1, cols=2)
+    left, right = layout.rows[0].cells
+    left.paragraphs[0].text = "Article 1 – Objet"
+    left.add_paragraph("La présente convention règle les rapports entre les parties. " * 4)
+    left.add_paragraph("Article 2 – Durée")
+    left.add_paragraph("Le stage dure trois mois à compter de la signature des parties.")
+    right.paragraphs[0].text = "Article 3 – Gratification"
+    right.add_paragraph("Le stagiaire perçoit une gratification de 15 % du plafond horaire.")
+    right.add_paragraph("Article 4 – Fin de stage")
+    right.add_paragraph("Une attestation de stage est remise au stagiaire à la fin du stage.")
+    fees = doc.add_table(rows=2, cols=2)
+    for row, (a, b) in zip(fees.rows, [("Niveau", "Délai"), ("P1", "4 heures")], strict=True):
+        row.cells[0].text, row.cells[1].text = a, b
+    path = tmp_path / "convention.docx"
+    doc.save(str(path))
+    parsed, _profile, _hash = parse_file(path)
+    numbers = [a.number for a in parsed.articles if a.number and a.number != PREAMBLE]
+    assert numbers == ["1", "2", "3", "4"]
+    last = next(a for a in parsed.articles if a.number == "4")
+    assert "attestation de stage" in last.text and "Niveau | Délai" in last.text

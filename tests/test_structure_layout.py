@@ -61,3 +61,25 @@ def test_title_is_never_a_contents_heading_or_a_footer(noise: str) -> None:
     texts = [noise, "MARCHÉ DE MAINTENANCE DES ASCENSEURS", "ARTICLE 1 – Objet", "Texte.",
              "ARTICLE 2 – Prix", "Texte."]
     assert title_of(texts) == "MARCHÉ DE MAINTENANCE DES ASCENSEURS"
+
+
+@pytest.mark.parametrize(
+    ("texts", "title"),
+    [
+        # A title wrapped over two lines in capitals stays whole.
+        (["CAHIER DES CLAUSES", "PARTICULIÈRES (CCP)", "Marché de nettoyage des locaux",
+          "Article 1 – Objet", "Le marché porte sur le nettoyage."],
+         "CAHIER DES CLAUSES PARTICULIÈRES (CCP)"),
+        # A public body's name above the title, cut after "du", is not the title.
+        (["Direction régionale du", "numérique", "Conditions générales d'utilisation",
+          "du portail Sirocco", "Article 1 – Objet", "Les présentes conditions…"],
+         "Conditions générales d'utilisation du portail Sirocco"),
+        # A sentence or a parties' block is never the title; a running header neither.
+        (["Ci-après dénommée « la Société ».", "ENTRE LES SOUSSIGNÉS",
+          "IL EST CONVENU CE QUI SUIT", "Article 1 – Objet", "Le contrat a un objet."], ""),
+        (["CONFIDENTIEL Mars 2019 Page 1 sur 12", "CONDITIONS GÉNÉRALES DE VENTE",
+          "Article 1 – Objet", "Les présentes conditions…"], "CONDITIONS GÉNÉRALES DE VENTE"),
+    ],
+)
+def test_the_title_is_the_first_title_like_block(texts: list[str], title: str) -> None:
+    assert title_of(texts) == title

@@ -1,0 +1,61 @@
+"""Quotes a lawyer can read: sentences rebuilt across line breaks, never cut at an abbreviation,
+a heading never glued to the text under it. Texts written here, not the samples."""
+
+from __future__ import annotations
+
+from ingest.models import join_lines
+from retrieval.extractive import best_sentences, sentences
+from retrieval.models import Citation
+
+
+def test_a_line_starting_with_a_figure_continues_its_sentence() -> None:
+    """A PDF wraps "…entraîne une hausse" / "de 3 % du prix": the figure stays in the quote."""
+    text = join_lines([
+        "Le prix peut être révisé une fois par an si celle-ci entraîne une hausse",
+        "3 % au plus du prix de l'année précédente.",
+        "30 jours avant la date anniversaire, le Prestataire informe le Client.",
+    ])
+    assert "entraîne une hausse 3 % au plus du prix" in text
+
+
+def test_numbered_items_and_headings_still_start_a_block() -> None:
+    text = join_lines(["Les parties conviennent de ce qui suit :", "1. Objet du contrat",
+                       "2. Durée du contrat", "3.1 – Durée initiale"])
+    assert text.split("\n") == ["Les parties conviennent de ce qui suit :", "1. Objet du contrat",
+                                "2. Durée du contrat", "3.1 – Durée initiale"]
+
+
+def test_a_heading_is_never_glued_to_the_text_under_it() -> None:
+    text = join_lines(["10.2 Limitation de responsabilité",
+                       "La responsabilité du Prestataire est limitée au montant annuel payé.",
+                       "ARTICLE 11 – DURÉE", "Le contrat est conclu pour un an."])
+    assert text.split("\n")[0] == "10.2 Limitation de responsabilité"
+    assert "ARTICLE 11 – DURÉE" in text.split("\n")
+    units = sentences(text)
+    assert all(not u.startswith(("10.2", "ARTICLE")) for u in units)
+
+
+def test_a_word_cut_by_a_hyphen_at_a_line_end_is_rejoined() -> None:
+    text = join_lines(["Le sous-", "traitant est autorisé par écrit."])
+    assert text == "Le sous-traitant est autorisé par écrit."
+
+
+def test_french_abbreviations_do_not_end_a_sentence() -> None:
+    text = ("Des pénalités sont dues conformément à l'art. L. 441-10 du Code de commerce. "
+            "M. Dupont, gérant, représente la société ACME S.A.S. au capital de 10 000 €. "
+            "Voir cf. article 3 pour les délais de paiement applicables.")
+    assert sentences(text) == [
+        "Des pénalités sont dues conformément à l'art. L. 441-10 du Code de commerce.",
+        "M. Dupont, gérant, représente la société ACME S.A.S. au capital de 10 000 €.",
+        "Voir cf. article 3 pour les délais de paiement applicables.",
+    ]
+
+
+def test_the_quote_holds_the_figure_asked_for() -> None:
+    excerpt = join_lines([
+        "Le Client peut résilier le contrat à tout moment, moyennant un préavis de",
+        "trois (3) mois notifié par lettre recommandée avec accusé de réception.",
+    ])
+    citation = Citation(1, "c", "Contrat", None, "9", "Résiliation", [1], excerpt, 1.0)
+    (best,) = best_sentences("Quel préavis pour résilier ?", [citation], {}, limit=1)
+    assert "trois (3) mois" in best.sentence and best.sentence.endswith("réception.")
