@@ -21,8 +21,13 @@ _BIGRAM = re.compile(r"\b([A-Z][a-z]{2,}[ \t]+[A-Z][a-z]{2,})\b")
 _ACRONYM = re.compile(
     r"[(«\"“]\s*(?:ci-après\s+(?:le|la|les|l')?\s*)?[«\"“]?\s*([A-Z]{2,6})\s*[»\"”)]"
 )
-_TITLE_KIND = re.compile(r"^(?:contrat|accord-cadre|accord|convention|protocole)\s+(?:de\s+|d')"
-                         r"[a-z][a-z-]{3,}")
+# A title's kind of contract, folded: "contrat de maintenance", "conditions generales d'achat",
+# "cahier des clauses particulieres", "bail commercial", "engagement de confidentialite".
+_TITLE_KIND = re.compile(
+    r"^(?:(?:contrat|accord-cadre|accord|convention|protocole|engagement|charte)\s+(?:de\s+|d')"
+    r"[a-z][a-z-]{3,}|conditions generales (?:d'|de |du )[a-z][a-z-]{3,}|"
+    r"cahier des clauses [a-z]{4,}(?: [a-z]{4,})?|bail [a-z]{4,})"
+)
 _TYPES = {
     "cgv": ("conditions generales de vente",),
     "cgu": ("conditions generales d'utilisation",),

@@ -137,21 +137,34 @@ class Router:
         named: set[frozenset[str]] = set()  # the document sets the matched names point to
         tiers = self._matches(question, folded)
         first = next((i for i, found in enumerate(tiers) if found), len(tiers))
+        # (start, written name, documents it names, whether it is a name a text may hold)
+        matches = [(st, t, docs, tier < 2) for tier, found in enumerate(tiers)
+                   for st, t, docs in found]
+        mentioned = {d for _s, _t, docs, _n in matches for d in docs}
+
+        def names(doc: str, text: str, docs: set[str], proper: bool) -> bool:
+            # A document is named by a name it owns, or by a party's or product's name its
+            # text holds when another name of the question points to it too (the CDI of a
+            # company whose CGV owns the company's name). A title phrase only by owning it.
+            words = set(re.findall(r"[a-z0-9]+", fold(text)))
+            return doc in docs or (proper and words <= self.vocabulary.get(doc, frozenset()))
+
         for start, text, docs in tiers[first] if first < len(tiers) else []:
+            docs = {d for d in mentioned if names(d, text, docs, first < 2)}
             route.matched.append(text)
             named.add(frozenset(docs))
             for doc in docs:
                 positions.setdefault(doc, start)
-        # A weaker name chooses among the documents a name points to: "le CDI de la SCOP X"
-        # where X is the party of its CDI and of its CGV, and the CDI's title is named.
-        weaker = {d for found in tiers[first + 1:] for _s, _t, docs in found for d in docs}
         types = {t for word, t in _TYPE_WORDS.items() if _word(word).search(folded)}
-        comparing = bool(_COMPARE.search(question)) or len(types) >= 2
-        for group in [g for g in named if len(g) >= 2 and not comparing]:
-            chosen = group & weaker
-            if chosen and chosen != group:
-                for doc in group - chosen:
-                    positions.pop(doc, None)
+        comparing = bool(_COMPARE.search(question)) or len(types) >= 2 or " et " in folded
+        if len(positions) >= 2 and not comparing:
+            # The documents the question names most: "le CDI de la SCOP 24ème" names the
+            # CDI three times (CDI, SCOP, 24ème) and the company's CGV twice.
+            count = {d: sum(names(d, t, docs, proper) for _s, t, docs, proper in matches)
+                     for d in positions}
+            best = max(count.values())
+            for doc in [d for d, c in count.items() if c < best]:
+                positions.pop(doc)
         documents = sorted(positions, key=lambda d: (positions[d], d))
         if not documents:
             route.unknown = self._unknown_names(question)
