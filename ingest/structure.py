@@ -17,7 +17,8 @@ PREAMBLE = "Préambule"
 
 # "ARTICLE 3 -", "Article 3.2 :", "Art. 3 –", "Article 1er", "Article premier", "ARTICLE IV –".
 _KEYWORD = re.compile(
-    r"^(?:ARTICLE|Article|ART\.|Art\.)\s*(\d+(?:\.\d+)*|PREMIER|[Pp]remier|[IVX]{1,6})\s*(?:er)?\b\s*"
+    r"^(?:ARTICLE|Article|ART\.|Art\.)\s*(\d+(?:\.\d+)*(?:\s*(?i:bis|ter|quater)\b)?|PREMIER|"
+    r"[Pp]remier|[IVX]{1,6})\s*(?:er)?\b\s*"
     r"(?:[.:\-–—]\s*|\s+|$)(.*)$"
 )
 # "3. Titre", "3.2 Titre", "3 - TITRE", "3 – Titre".
@@ -138,7 +139,10 @@ def _parse_heading(text: str) -> _Heading | None:
     if match := _KEYWORD.match(stripped):
         number = "1" if match.group(1).lower() == "premier" else match.group(1)
         if number[0].isdigit():
-            parts: tuple[int, ...] = tuple(int(p) for p in number.split("."))
+            # "Article 5 bis", "Art. 4Bis": an article inserted after 5, labelled "5bis".
+            digits, suffix = re.match(r"([\d.]+)\s*([A-Za-z]*)", number).groups()  # type: ignore[union-attr]
+            number = digits + suffix.lower()
+            parts: tuple[int, ...] = tuple(int(p) for p in digits.split("."))
         elif value := roman_value(number):  # "ARTICLE XXIV" keeps its label; its place is 24
             parts = (value,)
         else:
@@ -320,6 +324,15 @@ class StructureParser:
         number = heading.parts[0]
         title = heading.title.rstrip()
         short_item = uses_keyword and len(title) <= 60  # "2. TWILIO INC." under ARTICLE 17
+        if (number == state.top + 1 and not (state.keyword_top or state.roman)
+                and title[:1].isupper() and len(title) <= 100 and len(next_line) <= 60
+                and _wrapped(title, next_line)):
+            # "2. Exploitant de la Plateforme, de l'Application et" / "des Services": a
+            # numbered heading in sequence wrapped onto a short lowercase line (the pool's
+            # CGU PDF; no sample outline changes).
+            state.top, state.path, state.relative = number, (number,), 0
+            state.keyword_top = False
+            return (str(number), 1, f"{title} {next_line.strip()}")
         if not _heading_like(title, 120) or (title.endswith(".") and not short_item):
             if not re.match(r"^.{3,90}?\.\s+\S", heading.title.strip()):
                 return None
@@ -333,7 +346,8 @@ class StructureParser:
             return None
         if uses_keyword and state.section is None:
             return None
-        if next_line[:1].islower() and not heading.title.rstrip().endswith((".", ":")):
+        item = re.match(r"^[a-z][.)]\s", next_line)  # "a. Le CLIENT…" opens the article
+        if next_line[:1].islower() and not item and not heading.title.rstrip().endswith((".", ":")):
             return None
         if number == state.top + 1 or (state.top == 0 and number <= 2) or (
             number == state.top + 2 and len(heading.title.strip()) <= 60

@@ -17,7 +17,8 @@ from ingest.store import DocumentRecord
 # "l'article 8.2", "art. 7", "l'article 1er", "l'article premier", "article IV" (not "l'article
 # 28 du RGPD": a law's article is not the contract's).
 _ARTICLE_REF = re.compile(
-    r"\b(?:l['’]\s*)?(?:articles?\s+|art\.\s*)((?:\d{1,3}(?:\.\d{1,3})*)|(?:[IVX]{1,5})|premier)"
+    r"\b(?:l['’]\s*)?(?:articles?\s+|art\.\s*)((?:\d{1,3}(?:\.\d{1,3})*(?:\s*(?:bis|ter|quater)\b)?)|"
+    r"(?:[IVX]{1,5})|premier)"
     r"(?:er)?\b(?!\s*(?:du|de la)\s+(?:code|rgpd|reglement|règlement|loi))",
     re.IGNORECASE,
 )
@@ -72,7 +73,7 @@ def _article_label(reference: str) -> str:
     """How the parser labels the referenced article: "premier" is "1", roman numerals upper."""
     if reference.lower() == "premier":
         return "1"
-    return reference if reference[0].isdigit() else reference.upper()
+    return re.sub(r"\s+", "", reference.lower()) if reference[0].isdigit() else reference.upper()
 
 
 def _word(pattern: str) -> re.Pattern[str]:

@@ -83,3 +83,27 @@ def test_title_is_never_a_contents_heading_or_a_footer(noise: str) -> None:
 )
 def test_the_title_is_the_first_title_like_block(texts: list[str], title: str) -> None:
     assert title_of(texts) == title
+
+
+def test_bis_and_ter_articles_are_their_own() -> None:
+    texts = ["Article 4 – Prix", "Le prix est ferme.", "Art. 4Bis - Modalités de paiement",
+             "Le paiement se fait par virement.", "Article 5 ter – Stages à l'étranger",
+             "Le stagiaire reste couvert.", "Article 6 – Fin", "Le contrat prend fin."]
+    assert parse(texts) == [("4", "Prix"), ("4bis", "Modalités de paiement"),
+                            ("5ter", "Stages à l'étranger"), ("6", "Fin")]
+
+
+def test_a_numbered_heading_wrapped_onto_a_short_lowercase_line_stays_whole() -> None:
+    texts = ["1. Objet", "Les présentes conditions régissent le service.",
+             "2. Exploitant de la Plateforme, de l'Application et", "des Services",
+             "La Plateforme est exploitée par la société.", "3. Durée", "Un an."]
+    assert parse(texts) == [("1", "Objet"),
+                            ("2", "Exploitant de la Plateforme, de l'Application et des Services"),
+                            ("3", "Durée")]
+
+
+def test_a_heading_followed_by_a_lettered_item_opens_its_article() -> None:
+    texts = ["1. Durée", "Le contrat dure un an.", "2. Obligations du CLIENT",
+             "a. Le CLIENT et son compte :", "Le CLIENT s'engage à payer.", "3. Loi applicable",
+             "Le droit français."]
+    assert [n for n, _ in parse(texts)] == ["1", "2", "3"]
