@@ -197,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int)
     p.add_argument("--calibrate", action="store_true",
                    help="courbe refus/abstention par seuil et seuil recommandé")
+    p.add_argument("--outlines", action="store_true",
+                   help="qualité du découpage contre les plans relevés à la main (pool)")
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("bench", help="mesurer vitesse et mémoire")
     p.add_argument("what", nargs="?", default="all", choices=["all", "ingest", "query"])

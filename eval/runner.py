@@ -126,8 +126,30 @@ def evaluate(settings: Settings, questions: list[GoldQuestion],
 
 
 def load_thresholds(path: Path = THRESHOLDS) -> dict[str, Any]:
+    """The gate's rules per corpus; with the pool indexed too, the other corpora share a
+    larger index and its "with_pool" rules replace theirs."""
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return {k: v for k, v in data.items() if not k.startswith("_")}
+    rules = {k: v for k, v in data.items() if not k.startswith("_") and k != "with_pool"}
+    if "pool" in CORPORA:
+        rules.update(data.get("with_pool", {}))
+    return rules
+
+
+def _outlines(as_json: bool) -> int:
+    """Parser quality on the pool's hand outlines (no index, no question asked)."""
+    from eval.outlines import outline_table, score_all
+
+    scores = score_all()
+    if not scores:
+        print("Aucun plan de référence à évaluer : placez les contrats du pool dans "
+              "data/pool-contracts/ ou CONTRACTQA_POOL_DIR (eval/gold/pool/SOURCES.md).",
+              file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps([s.to_json() for s in scores], ensure_ascii=False, indent=2))
+    else:
+        print(outline_table(scores))
+    return 0
 
 
 def first_measurements(path: Path = FIRST_MEASUREMENTS) -> list[dict[str, Any]]:
@@ -172,6 +194,9 @@ def metrics_table(metrics: dict[str, Any], columns: tuple[str, ...] = COLUMNS) -
 def main(args: argparse.Namespace, settings: Settings) -> int:
     from eval.baselines import run_baselines
     from eval.report import write_report
+
+    if getattr(args, "outlines", False):
+        return _outlines(getattr(args, "json", False))
 
     questions = load_gold(gold_paths(getattr(args, "dataset", None)))
     if getattr(args, "limit", None):
