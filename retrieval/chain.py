@@ -22,6 +22,7 @@ from retrieval.answer_type import ExpectedAnswer
 from retrieval.definitions import defined_term, defining_sentence, find_definitions
 from retrieval.extractive import (
     Evidence,
+    Meaning,
     best_sentences,
     quote_answer,
     sentences,
@@ -305,10 +306,21 @@ class QAChain:
                           f"vérification.\n\n{sources_block(citations)}", True, "extractive",
                           citations, routed=routed)
         evidence = _definition_evidence(retrieved) or best_sentences(
-            asked, citations, idf, holds_value=ExpectedAnswer.of(asked).value_in)
+            asked, citations, idf, holds_value=ExpectedAnswer.of(asked).value_in,
+            meaning=self._meaning(asked))
         intro = "D'après les contrats indexés (citations exactes, sans reformulation) :"
         return Answer(question, quote_answer(evidence, citations, intro), False, "extractive",
                       citations, routed=routed)
+
+    def _meaning(self, question: str) -> Meaning:
+        """Each sentence's cosine with the question, from the search's embedder."""
+        embedder = self.search.embedder
+
+        def closeness(units: list[str]) -> list[float]:
+            query = embedder.embed_query(question)
+            return [float(v) for v in embedder.embed_batch(units) @ query]
+
+        return closeness
 
     def _generate(self, question: str, retrieved: Retrieved, fallback: Answer
                   ) -> Iterator[AnswerEvent]:
