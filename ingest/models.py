@@ -153,7 +153,10 @@ def join_lines(lines: list[str]) -> str:
         if not line:
             close()
             continue
-        if current and (_starts_block(line) or _is_heading_line(current[-1])):
+        # A heading ends its paragraph when a sentence starts under it; a lowercase line
+        # continues it ("1. Le Client s'engage à" / "payer le prix convenu").
+        if current and (_starts_block(line) or (_is_heading_line(current[-1])
+                                                and not line[:1].islower())):
             close()
         current.append(line)
         if line.endswith((".", ":", ";", "!", "?")) and not _continues(line):
@@ -166,13 +169,13 @@ def join_lines(lines: list[str]) -> str:
 # "3 - OBJET", "Article 4 …" (not "3 % du prix" nor "30 jours à compter…", which continue a
 # sentence wrapped before a figure: the issue's PDF example; sample outlines unchanged).
 _BLOCK_START = re.compile(
-    r"^(?:[-•–—*▪◦]|\(?[a-z]\)\s|\(?[ivx]{1,4}\)\s|\d{1,3}[.)]\s|"
+    r"^(?:[-•–—*▪◦]|\(?[a-z]\)\s|[a-z]\.\s+[A-ZÀ-Ý]|\(?[ivx]{1,4}\)\s|\d{1,3}[.)]\s|"
     r"\d{1,3}(?:\.\d{1,3})+\.?\s*[-–—:]?\s*[A-ZÀ-Ý]|\d{1,3}\s*[-–—]?\s*[A-ZÀ-Ý]|"
     r"(?i:article|art\.|chapitre|titre|annexe)\s+[\dIVXL])"
 )
 _HEADING_LINE = re.compile(
-    r"^(?:(?i:article|art\.|chapitre|titre|annexe)\s+[\dIVXL][\w.]*|\d{1,3}(?:\.\d{1,3})*\.?)"
-    r"\s*[-–—:.]?\s*[A-ZÀ-Ý«\"]"
+    r"^(?:(?i:article|art\.|chapitre|titre|annexe)\s+[\dIVXL][\w.]*|\d{1,3}(?:\.\d{1,3})*\.?|"
+    r"[a-z]\.)\s*[-–—:.]?\s*[A-ZÀ-Ý«\"]"
 )
 _HYPHEN_CUT = re.compile(r"[a-zà-ÿ]-$")
 

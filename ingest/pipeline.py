@@ -28,7 +28,7 @@ Status = Literal["indexed", "unchanged", "error"]
 Progress = Callable[[str, float], None]
 _REPO_DOCS = ("readme", "sources", "changelog", "license", "licence")
 # Bump when parsing, chunking or alias derivation changes: an unchanged file is then re-indexed.
-PIPELINE_VERSION = "8"
+PIPELINE_VERSION = "9"
 
 
 @dataclass
