@@ -27,7 +27,9 @@ def count_tokens(text: str) -> int:
 def article_label(article: str | None) -> str:
     if article is None:
         return "Paragraphe"
-    return article if article == "Préambule" else f"Article {article}"
+    # "Préambule" and the headings of unnumbered sections ("Sécurité") are their own labels.
+    heading = not any(c.isdigit() for c in article) and len(article) > 5
+    return article if heading else f"Article {article}"
 
 
 def context_header(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ingest.aliases import Profile, derive_profile
 from ingest.chunking import Chunker
-from ingest.cleaning import check_words, clean_with_report
+from ingest.cleaning import CONTENTS, check_words, clean_with_report
 from ingest.embeddings import EmbeddingModel
 from ingest.loaders import SUPPORTED, document_id_for, load
 from ingest.models import IngestError, ParsedDocument
@@ -28,7 +28,7 @@ Status = Literal["indexed", "unchanged", "error"]
 Progress = Callable[[str, float], None]
 _REPO_DOCS = ("readme", "sources", "changelog", "license", "licence")
 # Bump when parsing, chunking or alias derivation changes: an unchanged file is then re-indexed.
-PIPELINE_VERSION = "9"
+PIPELINE_VERSION = "10"
 
 
 @dataclass
@@ -84,7 +84,8 @@ def parse_file(path: Path, max_mb: float = 20.0) -> tuple[ParsedDocument, Profil
     """Load and parse one file: (parsed document with display title, profile, content hash)."""
     loaded = load(path, max_mb=max_mb)
     cleaned = clean_with_report(loaded.lines)
-    parsed = StructureParser().parse(loaded.document_id, cleaned.lines)
+    contents = [r.text for r in cleaned.removed if r.reason == CONTENTS]
+    parsed = StructureParser().parse(loaded.document_id, cleaned.lines, contents)
     parsed.words = check_words(loaded.lines, cleaned)
     if parsed.words.unexplained:
         log.warning("%s: %d extracted words neither kept nor reported as removed",

@@ -8,8 +8,10 @@ the numbering itself (continuity, parents, restarts) rather than any knowledge o
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ingest.aliases import fold
 from ingest.cleaning import is_upper_title
 from ingest.models import Article, Line, ParsedDocument
 
@@ -208,7 +210,10 @@ class StructureParser:
             raise ValueError("min_articles must be at least 1")
         self.min_articles = min_articles
 
-    def parse(self, document_id: str, lines: list[Line]) -> ParsedDocument:
+    def parse(self, document_id: str, lines: list[Line],
+              contents: Sequence[str] = ()) -> ParsedDocument:
+        """The outline of a contract; `contents` are the entries of its table of contents
+        (removed by cleaning), whose titles mark sections that carry no number."""
         uses_keyword = sum(1 for ln in lines if _KEYWORD.match(ln.text.strip())) >= 2
         title = _document_title(lines)
         state = _State()
@@ -274,6 +279,9 @@ class StructureParser:
                 art.section = None
         numbered = [a for a in articles if a.number and a.number != PREAMBLE]
         if len(numbered) < self.min_articles:
+            headed = _by_contents(lines, contents)
+            if len(headed) > self.min_articles:
+                return ParsedDocument(document_id, title, headed, [])
             return ParsedDocument(document_id, title, _paragraphs(lines), [], fallback=True)
         return ParsedDocument(document_id, title, articles, sections)
 
@@ -502,6 +510,30 @@ def _ends_sentence(text: str) -> bool:
 def _is_capitals(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     return len(letters) >= 3 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+
+
+# A table-of-contents entry's title: what stands before its leader dots, tab or page number.
+_CONTENTS_TITLE = re.compile(r"^(.*?\S)(?:\s*(?:\.{3,}|…{2,}|\t).*|\s+\d{1,3})?$")
+
+
+def _title_key(text: str) -> str:
+    return " ".join(re.findall(r"\w+", fold(text)))
+
+
+def _by_contents(lines: list[Line], contents: Sequence[str]) -> list[Article]:
+    """Sections of a contract without numbering, at the lines its table of contents lists
+    ("Vocabulaire", "Sécurité" in a platform's CGU): each titled by its heading, which is
+    also its label. Empty when the contents name fewer than two of its lines."""
+    titles = {_title_key(m.group(1)) for entry in contents
+              if (m := _CONTENTS_TITLE.match(entry.strip()))} - {""}
+    articles = [Article(None, PREAMBLE, None, [], level=1)]
+    for line in lines:
+        text = " ".join(line.text.split())
+        if text and len(text) <= 150 and _title_key(text) in titles:
+            articles.append(Article(None, text, text, [line], level=1))
+        else:
+            articles[-1].lines.append(line)
+    return [a for a in articles if a.lines] if len(articles) > 2 else []
 
 
 def _paragraphs(lines: list[Line]) -> list[Article]:

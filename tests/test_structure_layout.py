@@ -107,3 +107,21 @@ def test_a_heading_followed_by_a_lettered_item_opens_its_article() -> None:
              "a. Le CLIENT et son compte :", "Le CLIENT s'engage à payer.", "3. Loi applicable",
              "Le droit français."]
     assert [n for n, _ in parse(texts)] == ["1", "2", "3"]
+
+
+def test_unnumbered_sections_are_found_by_the_table_of_contents() -> None:
+    """A platform's CGU whose sections carry headings but no numbers: the entries of its table
+    of contents (removed by cleaning) mark them, and each heading labels its section."""
+    texts = ["Conditions générales d'utilisation", "Vocabulaire",
+             "Service : la plateforme en ligne.", "Mentions légales",
+             "Le site est édité par l'Agence.", "Sécurité",
+             "Les comptes sont protégés par un mot de passe.", "Dans le texte, Sécurité renforcée."]
+    lines = [Line(t, i * 100, 1) for i, t in enumerate(texts)]
+    contents = ["Vocabulaire ........ 2", "Mentions légales ..... 3", "Sécurité\t4"]
+    doc = StructureParser().parse("cgu", lines, contents)
+    assert not doc.fallback
+    assert [(a.number, a.heading) for a in doc.articles if a.number != PREAMBLE] == [
+        ("Vocabulaire", "Vocabulaire"), ("Mentions légales", "Mentions légales"),
+        ("Sécurité", "Sécurité")]
+    assert "Sécurité renforcée" in doc.articles[-1].text
+    assert StructureParser().parse("cgu", lines).fallback  # without contents: paragraphs
