@@ -305,8 +305,13 @@ class QAChain:
             return Answer(question, f"{ABSTAIN} Les extraits les plus proches sont listés pour "
                           f"vérification.\n\n{sources_block(citations)}", True, "extractive",
                           citations, routed=routed)
+        # Quotes come from one contract, the best-ranked one: an answer mixing contracts would
+        # put another contract's words beside the one asked about (340 questions: answers
+        # quoting another contract than their gold's, sample 9.6 % -> 5.1 %, extra 7.7 % ->
+        # 6.6 %; facts found unchanged or higher).
+        quoted = [c for c in citations if c.document_id == citations[0].document_id]
         evidence = _definition_evidence(retrieved) or best_sentences(
-            asked, citations, idf, holds_value=ExpectedAnswer.of(asked).value_in,
+            asked, quoted, idf, holds_value=ExpectedAnswer.of(asked).value_in,
             meaning=self._meaning(asked))
         intro = "D'après les contrats indexés (citations exactes, sans reformulation) :"
         return Answer(question, quote_answer(evidence, citations, intro), False, "extractive",
