@@ -50,6 +50,7 @@ from contractqa.security import (
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
 from ingest.loaders import SUPPORTED
+from ingest.locking import IndexBusy
 from ingest.store import DocumentRecord
 from retrieval.models import Turn
 
@@ -97,6 +98,10 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(IndexBusy)
+    async def _busy(_: Request, exc: IndexBusy) -> JSONResponse:
+        return error_response(503, "index_busy", str(exc), {"Retry-After": "30"})
 
     @app.exception_handler(HTTPException)
     async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:

@@ -10,9 +10,16 @@ from typing import Any
 
 from contractqa.settings import Settings
 
+# Exit code when another process kept the index locked past CONTRACTQA_WRITE_LOCK_TIMEOUT_S.
+EXIT_BUSY = 3
+
 
 def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -24,7 +31,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if not args.json:
             print(f"[{fraction:4.0%}] {name}", file=sys.stderr, flush=True)
 
-    report = service.ingest([Path(p) for p in args.paths], progress=progress)
+    report = service.ingest([Path(p) for p in args.paths], progress=progress, notify=_say)
     if args.json:
         _print_json([r.__dict__ for r in report.results])
     else:
@@ -139,7 +146,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
     from contractqa.service import ContractQA
 
-    deleted = ContractQA(settings).delete(args.document_id)
+    deleted = ContractQA(settings).delete(args.document_id, notify=_say)
     if args.json:
         _print_json({"document_id": args.document_id, "deleted": deleted})
     elif not deleted:
@@ -211,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
     from ingest.embeddings import EmbeddingError
+    from ingest.locking import IndexBusy
     from retrieval.llm import LLMConfigError
     from retrieval.rerank import RerankerError
 
@@ -226,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         # A setting is wrong: say which and how to fix it, without a traceback.
         print(f"Configuration invalide : {exc}", file=sys.stderr)
         return 2
+    except IndexBusy as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BUSY
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into `head`: not an error

@@ -7,11 +7,13 @@ the lexical index and the retrieval chain. UI and API code call only these metho
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from contractqa.settings import Settings
 from ingest.embeddings import EmbeddingModel, get_embedding_model
+from ingest.locking import Notify, writer_lock
 from ingest.pipeline import FileResult, Ingestor
 from ingest.store import ChunkStore, DocumentRecord
 from retrieval.chain import AnswerEvent, QAChain
@@ -41,13 +43,32 @@ class ContractQA:
         self.ingestor = Ingestor(self.store, self.embedder, settings)
         self.chain = QAChain.from_settings(settings, self.store, self.embedder)
 
-    # Ingestion -----------------------------------------------------------------------------
-    def ingest(self, paths: list[Path], progress: Progress | None = None) -> IngestReport:
-        report = IngestReport(self.ingestor.ingest(paths, progress=progress))
-        self.chain.refresh()
-        return report
+    # Writes (one writer per data dir, whatever the process) ----------------------------------
+    @contextmanager
+    def _writing(self, notify: Notify | None = None) -> Iterator[None]:
+        """Hold the data dir's writer lock, up to date with what others wrote before."""
+        with writer_lock(self.settings.data_dir, self.settings.write_lock_timeout_s, notify):
+            self.catch_up()
+            try:
+                yield
+            finally:
+                self.chain.refresh()
+
+    def catch_up(self) -> bool:
+        """Reload what another process changed in the index since we last looked (cheap check:
+        the record fingerprint); True when something changed."""
+        changed = self.store.sync()
+        if changed:
+            self.chain.refresh()
+        return changed
+
+    def ingest(self, paths: list[Path], progress: Progress | None = None,
+               notify: Notify | None = None) -> IngestReport:
+        with self._writing(notify):
+            return IngestReport(self.ingestor.ingest(paths, progress=progress))
 
     def documents(self) -> list[DocumentRecord]:
+        self.catch_up()
         return self.store.documents()
 
     def outline(self, document_id: str) -> list[dict[str, object]]:
@@ -58,10 +79,9 @@ class ContractQA:
         """The whole article (with its sub-articles) in the contract's own words."""
         return self.store.article_text(document_id, section, article)
 
-    def delete(self, document_id: str) -> bool:
-        deleted = self.store.delete_document(document_id)
-        self.chain.refresh()
-        return deleted
+    def delete(self, document_id: str, notify: Notify | None = None) -> bool:
+        with self._writing(notify):
+            return self.store.delete_document(document_id)
 
     def ready(self) -> bool:
         return self.store.ready()
@@ -70,10 +90,12 @@ class ContractQA:
     def ask(
         self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None
     ) -> Answer:
+        self.catch_up()
         return self.chain.answer(question, documents=documents, history=history or [])
 
     def stream(
         self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None
     ) -> Iterator[AnswerEvent]:
         """Yield `AnswerEvent`s: text deltas as they come, then the final validated answer."""
+        self.catch_up()
         return self.chain.stream(question, documents=documents, history=history or [])
