@@ -293,7 +293,7 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
             results[name] = FileResultOut(
                 filename=name, document_id=r.document_id, status=r.status,
                 message=r.message.replace(str(uploads) + "/", ""), articles=r.articles,
-                chunks=r.chunks)
+                chunks=r.chunks, note=r.note.replace(str(uploads) + "/", ""))
         out = UploadOut(ok=all(r.status != "error" for r in results.values()),
                         results=list(results.values()))
         audit.write("upload", who, client=request.client.host if request.client else None,
@@ -312,8 +312,10 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
         if not deleted:
             raise ApiError(404, "document_not_found", f"Document inconnu : {document_id}.")
         uploaded = uploads / Path(record.source).name if record else None
-        if uploaded and uploaded.stem == document_id and uploaded.is_file():
-            uploaded.unlink()  # the copy saved by POST /api/documents
+        if (record and uploaded and uploaded.is_file()
+                and record.origin in ("", str(uploaded.resolve()))
+                and (record.origin or uploaded.stem == document_id)):
+            uploaded.unlink()  # the copy saved by POST /api/documents (or by the UI)
         return {"document_id": document_id, "deleted": True}
 
     @app.get("/health", tags=["health"], responses={503: {"model": ErrorOut}})

@@ -36,8 +36,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         _print_json([r.__dict__ for r in report.results])
     else:
         for r in report.results:
-            mark = {"indexed": "OK ", "unchanged": "=  ", "error": "ERR"}[r.status]
-            print(f"{mark} {r.document_id}: {r.message} ({r.chunks} extraits)"
+            mark = {"indexed": "OK ", "replaced": "OK ", "unchanged": "=  ", "error": "ERR"}[
+                r.status]
+            note = f"{r.note} ; " if r.note else ""
+            print(f"{mark} {r.document_id}: {note}{r.message} ({r.chunks} extraits)"
                   if r.status != "error" else f"{mark} {r.message}")
     return 0 if report.ok else 1
 

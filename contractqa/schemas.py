@@ -64,8 +64,10 @@ class ArticleOut(BaseModel):
 class FileResultOut(BaseModel):
     filename: str
     document_id: str | None
-    status: Literal["indexed", "unchanged", "error"]
+    status: Literal["indexed", "replaced", "unchanged", "error"]
     message: str = ""
+    note: str = Field(default="", description="nouveau document, remplacé (version précédente), ou "
+                      "nouvel identifiant quand le nom est déjà pris par un autre fichier")
     articles: int = 0
     chunks: int = 0
 

@@ -6,6 +6,8 @@ the lexical index and the retrieval chain. UI and API code call only these metho
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,6 +68,21 @@ class ContractQA:
                notify: Notify | None = None) -> IngestReport:
         with self._writing(notify):
             return IngestReport(self.ingestor.ingest(paths, progress=progress))
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.settings.data_dir / "uploads"
+
+    def save_upload(self, source: Path) -> Path:
+        """Copy a file received by the UI into uploads/ under its own name (atomically)."""
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        target = self.uploads_dir / source.name
+        if source.resolve() == target.resolve():
+            return target
+        partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+        return target
 
     def documents(self) -> list[DocumentRecord]:
         self.catch_up()

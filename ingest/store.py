@@ -54,6 +54,7 @@ class DocumentRecord:
     ingested_at: str = ""
     outline: list[dict[str, Any]] = field(default_factory=list)
     pipeline_version: str = ""
+    origin: str = ""  # the file's absolute path; two files never share an id silently
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
