@@ -114,8 +114,11 @@ def _print_removed(words: dict[str, Any]) -> None:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from contractqa.service import ContractQA
+    from contractqa.service import ContractQA, EmptyQuestion
 
+    if not args.batch and args.question is not None and not args.question.strip():
+        print(f"{EmptyQuestion()}", file=sys.stderr)
+        return 2
     service = ContractQA(settings)
     documents = args.document or None
     if args.batch:
@@ -126,9 +129,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 item = json.loads(line)
                 question = str(item["question"])
+                if not question.strip():
+                    raise ValueError("blank question")
             except (ValueError, KeyError, TypeError):
                 print(f"{args.batch}:{number}: ligne invalide - attendu "
-                      '{"id": ..., "question": ...}', file=sys.stderr)
+                      '{"id": ..., "question": ...} avec une question non vide', file=sys.stderr)
                 return 1
             answer = service.ask(question, documents=documents)
             answer.id = str(item.get("id")) if item.get("id") is not None else None
@@ -228,7 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"Configuration invalide (variables CONTRACTQA_*) : {exc}", file=sys.stderr)
+        wrong = "; ".join(f"CONTRACTQA_{'_'.join(str(p) for p in e['loc']).upper()} = "
+                          f"{e.get('input')!r}" for e in exc.errors())
+        print(f"Configuration invalide (variables CONTRACTQA_*) : valeur incorrecte pour "
+              f"{wrong}.", file=sys.stderr)
         return 2
     try:
         return int(args.func(args, settings))

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from contractqa.settings import Settings
+from ingest.aliases import nfc
 from ingest.embeddings import EmbeddingModel, get_embedding_model
 from ingest.locking import Notify, writer_lock
 from ingest.pipeline import FileResult, Ingestor
@@ -22,6 +25,37 @@ from retrieval.chain import AnswerEvent, QAChain
 from retrieval.models import Answer, Turn
 
 Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file saved in uploads/, and the earlier file of that name kept aside meanwhile."""
+
+    path: Path
+    previous: Path | None
+
+    def settle(self, kept: bool) -> None:
+        if kept:
+            if self.previous is not None:
+                self.previous.unlink(missing_ok=True)
+        elif self.previous is not None:
+            self.previous.replace(self.path)
+        else:
+            self.path.unlink(missing_ok=True)
+
+
+class EmptyQuestion(ValueError):
+    """A blank or whitespace-only question."""
+
+    def __init__(self) -> None:
+        super().__init__("La question est vide : saisissez une question.")
+
+
+def _question(text: str | None) -> str:
+    question = nfc(text or "").strip()
+    if not question:
+        raise EmptyQuestion()
+    return question
 
 
 @dataclass
@@ -33,6 +67,32 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return all(r.status != "error" for r in self.results)
+
+
+def partial_upload(folder: Path, name: str) -> Path:
+    """A new, unique file in `folder` to receive an upload before it is placed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    os.close(fd)
+    return Path(path)
+
+
+def place_upload(folder: Path, partial: Path, name: str) -> Upload:
+    """Move a received file to folder/NAME, keeping aside the file it replaces."""
+    target = folder / name
+    previous = None
+    if target.exists():
+        previous = target.with_name(f".{name}.{uuid.uuid4().hex[:8]}.prev")
+        target.replace(previous)
+    partial.replace(target)
+    return Upload(target, previous)
+
+
+def settle_uploads(uploads: list[Upload], report: IngestReport | None) -> None:
+    """Keep what was indexed; a refused file is removed and the one it replaced restored."""
+    refused = {r.path for r in report.results if r.status == "error"} if report else set()
+    for upload in uploads:
+        upload.settle(report is not None and str(upload.path) not in refused)
 
 
 class ContractQA:
@@ -73,16 +133,11 @@ class ContractQA:
     def uploads_dir(self) -> Path:
         return self.settings.data_dir / "uploads"
 
-    def save_upload(self, source: Path) -> Path:
-        """Copy a file received by the UI into uploads/ under its own name (atomically)."""
-        self.uploads_dir.mkdir(parents=True, exist_ok=True)
-        target = self.uploads_dir / source.name
-        if source.resolve() == target.resolve():
-            return target
-        partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    def save_upload(self, source: Path) -> Upload:
+        """Copy a file received by the UI into uploads/ under its own name."""
+        partial = partial_upload(self.uploads_dir, source.name)
         shutil.copyfile(source, partial)
-        partial.replace(target)
-        return target
+        return place_upload(self.uploads_dir, partial, source.name)
 
     def documents(self) -> list[DocumentRecord]:
         self.catch_up()
@@ -107,6 +162,7 @@ class ContractQA:
     def ask(
         self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None
     ) -> Answer:
+        question = _question(question)
         self.catch_up()
         return self.chain.answer(question, documents=documents, history=history or [])
 
@@ -114,5 +170,6 @@ class ContractQA:
         self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None
     ) -> Iterator[AnswerEvent]:
         """Yield `AnswerEvent`s: text deltas as they come, then the final validated answer."""
+        question = _question(question)
         self.catch_up()
         return self.chain.stream(question, documents=documents, history=history or [])

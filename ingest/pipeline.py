@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 
 Status = Literal["indexed", "replaced", "unchanged", "error"]
 Progress = Callable[[str, float], None]
-_REPO_DOCS = ("readme", "sources", "changelog", "license", "licence")
+# A folder's own documentation, never a contract: exactly these names ("README.md", "LICENSE"),
+# not "licence_logiciel.pdf" nor "sources_contrat.txt" nor "licence.txt".
+_REPO_DOCS = frozenset({"readme", "sources", "changelog", "license", "licence", "copying"})
+_REPO_DOC_SUFFIXES = ("", ".md", ".rst")
 # Bump when parsing, chunking or alias derivation changes: an unchanged file is then re-indexed.
 PIPELINE_VERSION = "7"
 
@@ -69,12 +72,15 @@ def expand(paths: Iterable[Path]) -> list[Path]:
         if path.is_dir():
             files.extend(
                 p for p in sorted(path.iterdir())
-                if p.is_file() and not p.name.startswith(".")
-                and not p.stem.lower().startswith(_REPO_DOCS)
+                if p.is_file() and not p.name.startswith(".") and not _is_repo_doc(p)
             )
         else:
             files.append(path)
     return files
+
+
+def _is_repo_doc(path: Path) -> bool:
+    return path.stem.lower() in _REPO_DOCS and path.suffix.lower() in _REPO_DOC_SUFFIXES
 
 
 def outline_of(parsed: ParsedDocument) -> list[dict[str, object]]:

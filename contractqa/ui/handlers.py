@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from contractqa.service import settle_uploads
 from contractqa.ui.contracts import (
     article_html,
     document_choices,
@@ -211,8 +212,12 @@ class UIHandlers:
                 progress(0.0, desc="Lecture des fichiers…")
             # Saved where the API saves uploads: a file of the same name replaces its own
             # earlier version, whichever of the two received it.
-            paths = [self.service.save_upload(p) for p in paths]
-            report = self.service.ingest(paths, progress=on_progress)
+            saved = [self.service.save_upload(p) for p in paths]
+            report = None
+            try:
+                report = self.service.ingest([u.path for u in saved], progress=on_progress)
+            finally:
+                settle_uploads(saved, report)
         except IndexBusy as exc:
             raise gr.Error(str(exc), title="Index occupé", print_exception=False) from None
         except Exception:
