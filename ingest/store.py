@@ -207,8 +207,10 @@ class ChunkStore:
         An embedded client is reopened: its vector index in memory misses other processes'
         vectors. Own writes update what we know, so a difference means a write elsewhere.
         """
-        stored = self.stored_fingerprint()
+        if self.stored_fingerprint() == self._known:
+            return False  # the usual case, without waiting for a write in progress here
         with self._lock:
+            stored = self.stored_fingerprint()  # again: an own write may just have ended
             if stored == self._known:
                 return False
             if self._known is not None and self._reopen is not None:
@@ -274,27 +276,28 @@ class ChunkStore:
     def write_document(self, record: DocumentRecord, chunks: list[Chunk],
                        vectors: np.ndarray) -> None:
         """Write one document's chunks, then commit its record, then drop older versions."""
-        with self._lock, self._client_lock.reading():
-            collection = self.chunks_collection
-            for i in range(0, len(chunks), _BATCH):
-                batch = chunks[i: i + _BATCH]
-                collection.upsert(
-                    ids=[c.chunk_id for c in batch],
-                    embeddings=[v.astype(np.float32) for v in vectors[i: i + _BATCH]],
-                    documents=[c.text for c in batch],
-                    metadatas=[self._metadata(c, record.content_hash) for c in batch],
+        with self._lock:
+            with self._client_lock.reading():
+                collection = self.chunks_collection
+                for i in range(0, len(chunks), _BATCH):
+                    batch = chunks[i: i + _BATCH]
+                    collection.upsert(
+                        ids=[c.chunk_id for c in batch],
+                        embeddings=[v.astype(np.float32) for v in vectors[i: i + _BATCH]],
+                        documents=[c.text for c in batch],
+                        metadatas=[self._metadata(c, record.content_hash) for c in batch],
+                    )
+                self.documents_collection.upsert(
+                    ids=[record.document_id],
+                    embeddings=np.zeros((1, 1), dtype=np.float32),
+                    documents=[json.dumps(asdict(record), ensure_ascii=False)],
+                    metadatas=[{"content_hash": record.content_hash,
+                                "pipeline": record.pipeline_version}],
                 )
-            self.documents_collection.upsert(
-                ids=[record.document_id],
-                embeddings=np.zeros((1, 1), dtype=np.float32),
-                documents=[json.dumps(asdict(record), ensure_ascii=False)],
-                metadatas=[{"content_hash": record.content_hash,
-                            "pipeline": record.pipeline_version}],
-            )
-            stale: Any = {"$and": [{"document_id": record.document_id},
-                                   {"doc_hash": {"$ne": record.content_hash}}]}
-            collection.delete(where=stale)
-        self._wrote()
+                stale: Any = {"$and": [{"document_id": record.document_id},
+                                       {"doc_hash": {"$ne": record.content_hash}}]}
+                collection.delete(where=stale)
+            self._wrote()  # under the lock: sync() never takes it for a write elsewhere
 
     @staticmethod
     def _metadata(chunk: Chunk, content_hash: str) -> dict[str, str | int]:

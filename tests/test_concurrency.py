@@ -24,6 +24,13 @@ CRAFT = CONTRACTS / "000_863f8398c9eb4693.txt"
 DPA = EXTRA / "cloudtemple_dpa.txt"
 
 
+@pytest.fixture
+def corpus_cache(sample_service: ContractQA, corpus_dir: Path) -> Path:
+    """The session corpus dir, once ingested (its embedding cache is then filled)."""
+    del sample_service
+    return corpus_dir
+
+
 def data_with_cache(corpus_dir: Path, tmp_path: Path) -> Path:
     """A fresh data dir that reuses the session corpus's embeddings (exact: keyed by text)."""
     data = tmp_path / "data"
@@ -75,9 +82,9 @@ def test_second_writer_waits_with_a_message_then_refuses_cleanly(tmp_path: Path)
 
 
 def test_a_running_service_sees_what_the_cli_indexed_and_deleted(
-    corpus_dir: Path, tmp_path: Path
+    corpus_cache: Path, tmp_path: Path
 ) -> None:
-    data = data_with_cache(corpus_dir, tmp_path)
+    data = data_with_cache(corpus_cache, tmp_path)
     service = ContractQA(Settings(data_dir=data, _env_file=None))  # type: ignore[call-arg]
     assert service.ingest([CRAFT]).ok
     assert not service.ask("Quelle est la durée du contrat ?").abstained
@@ -122,9 +129,9 @@ def test_a_running_service_sees_what_the_cli_indexed_and_deleted(
 
 
 def test_concurrent_questions_right_after_an_index_change(
-    corpus_dir: Path, tmp_path: Path
+    corpus_cache: Path, tmp_path: Path
 ) -> None:
-    data = data_with_cache(corpus_dir, tmp_path)
+    data = data_with_cache(corpus_cache, tmp_path)
     service = ContractQA(Settings(data_dir=data, _env_file=None))  # type: ignore[call-arg]
     assert service.ingest([CRAFT, KIMPLE]).ok
     service.ask("Quelle est la durée ?")
@@ -154,3 +161,37 @@ def test_concurrent_questions_right_after_an_index_change(
     assert len(builds) == 1, builds
     leftovers = [p.name for p in (data / "cache").iterdir() if p.name.endswith(".tmp")]
     assert not leftovers, leftovers
+
+
+def test_questions_during_an_own_ingest_neither_fail_nor_reopen(
+    corpus_cache: Path, tmp_path: Path
+) -> None:
+    data = data_with_cache(corpus_cache, tmp_path)
+    service = ContractQA(Settings(data_dir=data, _env_file=None))  # type: ignore[call-arg]
+    assert service.ingest([CRAFT]).ok
+    service.ask("Quelle est la durée ?")
+    reopened: list[int] = []
+    real_reopen = service.store._reopen
+    assert real_reopen is not None
+
+    def counted() -> object:
+        reopened.append(1)
+        return real_reopen()
+
+    service.store._reopen = counted  # type: ignore[assignment]
+    errors: list[BaseException] = []
+    writer = threading.Thread(target=lambda: service.ingest([KIMPLE, DPA]))
+    writer.start()
+    asked = 0
+    while writer.is_alive():
+        try:
+            service.ask("Quelle est la loi applicable ?")
+            asked += 1
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+            break
+    writer.join(timeout=300)
+    assert not errors, errors
+    assert asked > 0 and not reopened, (asked, reopened)
+    assert sorted(d.document_id for d in service.documents()) == sorted(
+        [CRAFT.stem, KIMPLE.stem, DPA.stem])
