@@ -47,9 +47,16 @@ from contractqa.security import (
     error_response,
     valid_origins,
 )
-from contractqa.service import ContractQA
+from contractqa.service import (
+    ContractQA,
+    Upload,
+    partial_upload,
+    place_upload,
+    settle_uploads,
+)
 from contractqa.settings import Settings
 from ingest.loaders import SUPPORTED
+from ingest.locking import IndexBusy
 from ingest.store import DocumentRecord
 from retrieval.models import Turn
 
@@ -75,6 +82,26 @@ def safe_filename(name: str | None) -> str | None:
     return base if Path(base).suffix.lower() in SUPPORTED and Path(base).stem else None
 
 
+# Pydantic's messages are English: the usual ones, in French (others: "valeur invalide").
+_VALIDATION = {
+    "missing": "champ obligatoire", "string_type": "texte attendu",
+    "list_type": "liste attendue", "json_invalid": "JSON invalide",
+    "model_attributes_type": "objet JSON attendu", "dict_type": "objet JSON attendu",
+    "string_too_short": "texte trop court", "string_too_long": "texte trop long",
+    "too_long": "trop d'éléments", "too_short": "pas assez d'éléments",
+    "extra_forbidden": "champ inconnu",
+}
+
+
+def french_validation(error: Any) -> str:
+    """One validation error in French, without Pydantic's English wording or class names."""
+    if error.get("type") == "value_error":  # our validators' own French messages
+        return str(error.get("msg", "")).removeprefix("Value error, ")
+    message = _VALIDATION.get(str(error.get("type")), "valeur invalide")
+    limit = (error.get("ctx") or {}).get("max_length")
+    return f"{message} (maximum {limit})" if limit is not None else message
+
+
 def document_out(r: DocumentRecord) -> DocumentOut:
     return DocumentOut(document_id=r.document_id, title=r.title, filename=Path(r.source).name,
                        chunks=r.chunks, articles=r.articles, sections=r.sections,
@@ -98,6 +125,10 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
 
+    @app.exception_handler(IndexBusy)
+    async def _busy(_: Request, exc: IndexBusy) -> JSONResponse:
+        return error_response(503, "index_busy", str(exc), {"Retry-After": "30"})
+
     @app.exception_handler(HTTPException)
     async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
         code = CODES.get(exc.status_code, "error")
@@ -109,7 +140,8 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        errors = [{"loc": list(e.get("loc", ())), "msg": french_validation(e)}
+                  for e in exc.errors()]
         where = ".".join(str(p) for p in errors[0]["loc"]) if errors else "?"
         message = f"Requête invalide ({where} : {errors[0]['msg'] if errors else ''})."
         return error_response(422, "invalid_request", message, details=errors[:20])
@@ -265,8 +297,7 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
                      request: Request, who: Admin) -> UploadOut:
         """Upload contracts (multipart `files`); they are saved, then indexed (scope admin)."""
         results: dict[str, FileResultOut] = {}
-        paths: list[Path] = []
-        uploads.mkdir(parents=True, exist_ok=True)
+        saved: list[Upload] = []
         for f in files:
             name = safe_filename(f.filename)
             if name is None:
@@ -274,21 +305,29 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
                     filename=f.filename or "?", document_id=None, status="error",
                     message=f"Format non pris en charge (acceptés : {', '.join(SUPPORTED)}).")
                 continue
-            target = uploads / name
-            partial = target.with_name(name + ".part")
-            with partial.open("wb") as fh:
-                await run_in_threadpool(shutil.copyfileobj, f.file, fh, 1 << 20)
-            partial.replace(target)
-            paths.append(target)
-            results[name] = FileResultOut(filename=name, document_id=target.stem, status="error")
-        async with admin_lock:
-            report = await run_in_threadpool(service.ingest, paths) if paths else None
+            partial = partial_upload(uploads, name)
+            try:
+                with partial.open("wb") as fh:
+                    await run_in_threadpool(shutil.copyfileobj, f.file, fh, 1 << 20)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            saved.append(place_upload(uploads, partial, name))
+            results[name] = FileResultOut(filename=name, document_id=Path(name).stem,
+                                          status="error")
+        report = None
+        try:
+            async with admin_lock:
+                if saved:
+                    report = await run_in_threadpool(service.ingest, [u.path for u in saved])
+        finally:
+            settle_uploads(saved, report)
         for r in report.results if report else []:
             name = Path(r.path).name
             results[name] = FileResultOut(
                 filename=name, document_id=r.document_id, status=r.status,
                 message=r.message.replace(str(uploads) + "/", ""), articles=r.articles,
-                chunks=r.chunks)
+                chunks=r.chunks, note=r.note.replace(str(uploads) + "/", ""))
         out = UploadOut(ok=all(r.status != "error" for r in results.values()),
                         results=list(results.values()))
         audit.write("upload", who, client=request.client.host if request.client else None,
@@ -307,8 +346,10 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
         if not deleted:
             raise ApiError(404, "document_not_found", f"Document inconnu : {document_id}.")
         uploaded = uploads / Path(record.source).name if record else None
-        if uploaded and uploaded.stem == document_id and uploaded.is_file():
-            uploaded.unlink()  # the copy saved by POST /api/documents
+        if (record and uploaded and uploaded.is_file()
+                and record.origin in ("", str(uploaded.resolve()))
+                and (record.origin or uploaded.stem == document_id)):
+            uploaded.unlink()  # the copy saved by POST /api/documents (or by the UI)
         return {"document_id": document_id, "deleted": True}
 
     @app.get("/health", tags=["health"], responses={503: {"model": ErrorOut}})

@@ -10,9 +10,16 @@ from typing import Any
 
 from contractqa.settings import Settings
 
+# Exit code when another process kept the index locked past CONTRACTQA_WRITE_LOCK_TIMEOUT_S.
+EXIT_BUSY = 3
+
 
 def _print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -24,13 +31,15 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if not args.json:
             print(f"[{fraction:4.0%}] {name}", file=sys.stderr, flush=True)
 
-    report = service.ingest([Path(p) for p in args.paths], progress=progress)
+    report = service.ingest([Path(p) for p in args.paths], progress=progress, notify=_say)
     if args.json:
         _print_json([r.__dict__ for r in report.results])
     else:
         for r in report.results:
-            mark = {"indexed": "OK ", "unchanged": "=  ", "error": "ERR"}[r.status]
-            print(f"{mark} {r.document_id}: {r.message} ({r.chunks} extraits)"
+            mark = {"indexed": "OK ", "replaced": "OK ", "unchanged": "=  ", "error": "ERR"}[
+                r.status]
+            note = f"{r.note} ; " if r.note else ""
+            print(f"{mark} {r.document_id}: {note}{r.message} ({r.chunks} extraits)"
                   if r.status != "error" else f"{mark} {r.message}")
     return 0 if report.ok else 1
 
@@ -105,8 +114,11 @@ def _print_removed(words: dict[str, Any]) -> None:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from contractqa.service import ContractQA
+    from contractqa.service import ContractQA, EmptyQuestion
 
+    if not args.batch and args.question is not None and not args.question.strip():
+        print(f"{EmptyQuestion()}", file=sys.stderr)
+        return 2
     service = ContractQA(settings)
     documents = args.document or None
     if args.batch:
@@ -117,9 +129,11 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 item = json.loads(line)
                 question = str(item["question"])
+                if not question.strip():
+                    raise ValueError("blank question")
             except (ValueError, KeyError, TypeError):
                 print(f"{args.batch}:{number}: ligne invalide - attendu "
-                      '{"id": ..., "question": ...}', file=sys.stderr)
+                      '{"id": ..., "question": ...} avec une question non vide', file=sys.stderr)
                 return 1
             answer = service.ask(question, documents=documents)
             answer.id = str(item.get("id")) if item.get("id") is not None else None
@@ -139,7 +153,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
     from contractqa.service import ContractQA
 
-    deleted = ContractQA(settings).delete(args.document_id)
+    deleted = ContractQA(settings).delete(args.document_id, notify=_say)
     if args.json:
         _print_json({"document_id": args.document_id, "deleted": deleted})
     elif not deleted:
@@ -213,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
     from ingest.embeddings import EmbeddingError
+    from ingest.locking import IndexBusy
     from retrieval.llm import LLMConfigError
     from retrieval.rerank import RerankerError
 
@@ -220,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"Configuration invalide (variables CONTRACTQA_*) : {exc}", file=sys.stderr)
+        wrong = "; ".join(f"CONTRACTQA_{'_'.join(str(p) for p in e['loc']).upper()} = "
+                          f"{e.get('input')!r}" for e in exc.errors())
+        print(f"Configuration invalide (variables CONTRACTQA_*) : valeur incorrecte pour "
+              f"{wrong}.", file=sys.stderr)
         return 2
     try:
         return int(args.func(args, settings))
@@ -228,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         # A setting is wrong: say which and how to fix it, without a traceback.
         print(f"Configuration invalide : {exc}", file=sys.stderr)
         return 2
+    except IndexBusy as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BUSY
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into `head`: not an error

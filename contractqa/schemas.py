@@ -2,7 +2,9 @@
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+BLANK_QUESTION = "La question est vide : saisissez une question."
 
 
 class TurnIn(BaseModel):
@@ -14,6 +16,13 @@ class AskRequest(BaseModel):
     question: str = Field(min_length=1, max_length=2000, examples=["Quel est le préavis ?"])
     documents: list[str] | None = Field(None, max_length=50, description="ids; absent = tous")
     history: list[TurnIn] = Field(default_factory=list, max_length=10)
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(BLANK_QUESTION)
+        return value
 
 
 class CitationOut(BaseModel):
@@ -64,8 +73,10 @@ class ArticleOut(BaseModel):
 class FileResultOut(BaseModel):
     filename: str
     document_id: str | None
-    status: Literal["indexed", "unchanged", "error"]
+    status: Literal["indexed", "replaced", "unchanged", "error"]
     message: str = ""
+    note: str = Field(default="", description="nouveau document, remplacé (version précédente), ou "
+                      "nouvel identifiant quand le nom est déjà pris par un autre fichier")
     articles: int = 0
     chunks: int = 0
 

@@ -6,18 +6,56 @@ the lexical index and the retrieval chain. UI and API code call only these metho
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from contractqa.settings import Settings
+from ingest.aliases import nfc
 from ingest.embeddings import EmbeddingModel, get_embedding_model
+from ingest.locking import Notify, writer_lock
 from ingest.pipeline import FileResult, Ingestor
 from ingest.store import ChunkStore, DocumentRecord
 from retrieval.chain import AnswerEvent, QAChain
 from retrieval.models import Answer, Turn
 
 Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file saved in uploads/, and the earlier file of that name kept aside meanwhile."""
+
+    path: Path
+    previous: Path | None
+
+    def settle(self, kept: bool) -> None:
+        if kept:
+            if self.previous is not None:
+                self.previous.unlink(missing_ok=True)
+        elif self.previous is not None:
+            self.previous.replace(self.path)
+        else:
+            self.path.unlink(missing_ok=True)
+
+
+class EmptyQuestion(ValueError):
+    """A blank or whitespace-only question."""
+
+    def __init__(self) -> None:
+        super().__init__("La question est vide : saisissez une question.")
+
+
+def _question(text: str | None) -> str:
+    question = nfc(text or "").strip()
+    if not question:
+        raise EmptyQuestion()
+    return question
 
 
 @dataclass
@@ -31,6 +69,32 @@ class IngestReport:
         return all(r.status != "error" for r in self.results)
 
 
+def partial_upload(folder: Path, name: str) -> Path:
+    """A new, unique file in `folder` to receive an upload before it is placed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    os.close(fd)
+    return Path(path)
+
+
+def place_upload(folder: Path, partial: Path, name: str) -> Upload:
+    """Move a received file to folder/NAME, keeping aside the file it replaces."""
+    target = folder / name
+    previous = None
+    if target.exists():
+        previous = target.with_name(f".{name}.{uuid.uuid4().hex[:8]}.prev")
+        target.replace(previous)
+    partial.replace(target)
+    return Upload(target, previous)
+
+
+def settle_uploads(uploads: list[Upload], report: IngestReport | None) -> None:
+    """Keep what was indexed; a refused file is removed and the one it replaced restored."""
+    refused = {r.path for r in report.results if r.status == "error"} if report else set()
+    for upload in uploads:
+        upload.settle(report is not None and str(upload.path) not in refused)
+
+
 class ContractQA:
     """Ingest contracts and answer questions about them."""
 
@@ -41,13 +105,42 @@ class ContractQA:
         self.ingestor = Ingestor(self.store, self.embedder, settings)
         self.chain = QAChain.from_settings(settings, self.store, self.embedder)
 
-    # Ingestion -----------------------------------------------------------------------------
-    def ingest(self, paths: list[Path], progress: Progress | None = None) -> IngestReport:
-        report = IngestReport(self.ingestor.ingest(paths, progress=progress))
-        self.chain.refresh()
-        return report
+    # Writes (one writer per data dir, whatever the process) ----------------------------------
+    @contextmanager
+    def _writing(self, notify: Notify | None = None) -> Iterator[None]:
+        """Hold the data dir's writer lock, up to date with what others wrote before."""
+        with writer_lock(self.settings.data_dir, self.settings.write_lock_timeout_s, notify):
+            self.catch_up()
+            try:
+                yield
+            finally:
+                self.chain.refresh()
+
+    def catch_up(self) -> bool:
+        """Reload what another process changed in the index since we last looked (cheap check:
+        the record fingerprint); True when something changed."""
+        changed = self.store.sync()
+        if changed:
+            self.chain.refresh()
+        return changed
+
+    def ingest(self, paths: list[Path], progress: Progress | None = None,
+               notify: Notify | None = None) -> IngestReport:
+        with self._writing(notify):
+            return IngestReport(self.ingestor.ingest(paths, progress=progress))
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.settings.data_dir / "uploads"
+
+    def save_upload(self, source: Path) -> Upload:
+        """Copy a file received by the UI into uploads/ under its own name."""
+        partial = partial_upload(self.uploads_dir, source.name)
+        shutil.copyfile(source, partial)
+        return place_upload(self.uploads_dir, partial, source.name)
 
     def documents(self) -> list[DocumentRecord]:
+        self.catch_up()
         return self.store.documents()
 
     def outline(self, document_id: str) -> list[dict[str, object]]:
@@ -58,10 +151,9 @@ class ContractQA:
         """The whole article (with its sub-articles) in the contract's own words."""
         return self.store.article_text(document_id, section, article)
 
-    def delete(self, document_id: str) -> bool:
-        deleted = self.store.delete_document(document_id)
-        self.chain.refresh()
-        return deleted
+    def delete(self, document_id: str, notify: Notify | None = None) -> bool:
+        with self._writing(notify):
+            return self.store.delete_document(document_id)
 
     def ready(self) -> bool:
         return self.store.ready()
@@ -70,10 +162,14 @@ class ContractQA:
     def ask(
         self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None
     ) -> Answer:
+        question = _question(question)
+        self.catch_up()
         return self.chain.answer(question, documents=documents, history=history or [])
 
     def stream(
         self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None
     ) -> Iterator[AnswerEvent]:
         """Yield `AnswerEvent`s: text deltas as they come, then the final validated answer."""
+        question = _question(question)
+        self.catch_up()
         return self.chain.stream(question, documents=documents, history=history or [])

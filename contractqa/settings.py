@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     embeddings: str = "use"
     chunk_tokens: int = 400
     max_file_mb: float = 20.0
+    # A second writer (CLI, server) on one data dir waits this long for the first, then refuses.
+    # Indexing the sample corpus takes about 40 s on 2 cores; 5 minutes covers a large upload.
+    write_lock_timeout_s: float = 300.0
 
     # Retrieval
     top_k: int = 6

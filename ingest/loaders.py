@@ -35,6 +35,7 @@ def load(path: Path, max_mb: float = 20.0) -> LoadedDocument:
             f"{path}: fichier trop volumineux ({size / 1048576:.1f} Mo > {max_mb:g} Mo). "
             "Découpez le document ou augmentez CONTRACTQA_MAX_FILE_MB."
         )
+    _check_content(path, suffix)
     loader: Callable[[Path], list[tuple[str, int | None]]] = {
         ".txt": _text_pages,
         ".md": _markdown_pages,
@@ -48,6 +49,48 @@ def load(path: Path, max_mb: float = 20.0) -> LoadedDocument:
     return document
 
 
+# What the content of each extension must be, by magic number (`filetype`): measured on the
+# test PDFs and DOCX (fpdf2, python-docx) and Word-saved DOCX, detected as PDF and DOCX (or plain
+# ZIP for some writers); .txt/.md files have no magic number (filetype.guess gives None).
+_EXPECTED_MIME = {".pdf": ("application/pdf",),
+                  ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml"
+                            ".document", "application/zip")}
+# A text file is refused when fewer than this share of its characters are letters, digits,
+# spaces or usual punctuation. Measured: every sample contract, README and docs page >= 0.96;
+# random bytes without NUL, decoded as cp1252 or latin-1, <= 0.80 (bytes 0x20-0xFF).
+MIN_TEXT_SHARE = 0.9
+_TEXT_SAMPLE = 100_000  # characters looked at (the start of the file)
+_PUNCTUATION = frozenset(".,;:!?'\"()-–—«»’‘“”/%€$&*+=#[]_|<>@§°…•")
+
+
+def _check_content(path: Path, suffix: str) -> None:
+    """Refuse a file whose content is not what its extension says (sniffed, not trusted)."""
+    import filetype
+
+    head = path.read_bytes()[:8192] if suffix in _EXPECTED_MIME else path.read_bytes()[:262]
+    kind = filetype.guess(head)
+    found = kind.mime if kind else None
+    expected = _EXPECTED_MIME.get(suffix)
+    if expected is not None and found not in expected:
+        what = f"du type {found}" if found else "d'un type non reconnu"
+        kind_name = suffix.lstrip(".").upper()
+        raise IngestError(
+            f"{path}: {kind_name} illisible ou corrompu : ce n'est pas un fichier {kind_name} "
+            f"(contenu {what}). Exportez à nouveau le contrat au bon format."
+        )
+    if expected is None and found is not None:
+        raise IngestError(
+            f"{path}: fichier binaire ({found}) et non du texte. Fournissez un PDF, DOCX ou "
+            ".txt."
+        )
+
+
+def _text_share(text: str) -> float:
+    sample = text[:_TEXT_SAMPLE]
+    ok = sum(1 for c in sample if c.isalnum() or c.isspace() or c in _PUNCTUATION)
+    return ok / max(len(sample), 1)
+
+
 def _assemble(
     document_id: str, source: str, blocks: list[tuple[str, int | None]], file_type: str
 ) -> LoadedDocument:
@@ -59,7 +102,8 @@ def _assemble(
     for block, level in blocks:
         if file_type == "pdf" and parts:
             page += 1
-        for raw in block.split("\n"):
+        # Composed accents (NFC) from the start: every offset below is one of the NFC text.
+        for raw in unicodedata.normalize("NFC", block).split("\n"):
             if raw == "\f":
                 page += 1
                 raw = ""
@@ -75,12 +119,18 @@ def _text_pages(path: Path) -> list[tuple[str, int | None]]:
         raise IngestError(
             f"{path}: fichier binaire, pas du texte. Fournissez un PDF, DOCX ou .txt."
         )
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+    text = raw.decode("latin-1")  # decodes anything: the last resort
+    for encoding in ("utf-8-sig", "cp1252"):
         try:
             text = raw.decode(encoding)
             break
         except UnicodeDecodeError:
             continue
+    if _text_share(text) < MIN_TEXT_SHARE:
+        raise IngestError(
+            f"{path}: ce fichier ne contient pas du texte lisible (données binaires ?). "
+            "Fournissez un PDF, DOCX ou .txt."
+        )
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # A form feed marks a page break: keep it on its own line so pages can be counted.
     text = text.replace("\f", "\n\f\n")
@@ -143,8 +193,7 @@ def _extract(path: Path, name: str) -> list[str]:
         raise
     except Exception as exc:  # any failure of a PDF parser is a damaged file for the user
         raise IngestError(
-            f"{path}: PDF illisible ou corrompu ({exc.__class__.__name__}). "
-            "Exportez à nouveau le PDF depuis l'original."
+            f"{path}: PDF illisible ou corrompu. Exportez à nouveau le PDF depuis l'original."
         ) from exc
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -24,11 +25,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Status = Literal["indexed", "unchanged", "error"]
+Status = Literal["indexed", "replaced", "unchanged", "error"]
 Progress = Callable[[str, float], None]
-_REPO_DOCS = ("readme", "sources", "changelog", "license", "licence")
+# A folder's own documentation, never a contract: exactly these names ("README.md", "LICENSE"),
+# not "licence_logiciel.pdf" nor "sources_contrat.txt" nor "licence.txt".
+_REPO_DOCS = frozenset({"readme", "sources", "changelog", "license", "licence", "copying"})
+_REPO_DOC_SUFFIXES = ("", ".md", ".rst")
 # Bump when parsing, chunking or alias derivation changes: an unchanged file is then re-indexed.
-PIPELINE_VERSION = "10"
+PIPELINE_VERSION = "11"
 
 
 @dataclass
@@ -43,6 +47,22 @@ class FileResult:
     chunks: int = 0
     seconds: float = 0.0
     fallback: bool = False
+    note: str = ""  # which document it became: new, replacing its earlier version, renamed
+
+
+def origin_of(path: Path) -> str:
+    """Where a document comes from: its absolute path (an upload's saved copy included)."""
+    return str(path.resolve())
+
+
+def _suffixed_id(stem: str, origin: str) -> str:
+    """The id of a file whose name is taken by another file: name plus a hash of its path."""
+    return f"{stem}-{hashlib.sha1(origin.encode()).hexdigest()[:6]}"
+
+
+def _same_origin(record: DocumentRecord, path: Path, origin: str) -> bool:
+    # Records written before origins were kept (pipeline 6) only know the file name.
+    return record.origin == origin or (not record.origin and record.source == path.name)
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
@@ -52,12 +72,15 @@ def expand(paths: Iterable[Path]) -> list[Path]:
         if path.is_dir():
             files.extend(
                 p for p in sorted(path.iterdir())
-                if p.is_file() and not p.name.startswith(".")
-                and not p.stem.lower().startswith(_REPO_DOCS)
+                if p.is_file() and not p.name.startswith(".") and not _is_repo_doc(p)
             )
         else:
             files.append(path)
     return files
+
+
+def _is_repo_doc(path: Path) -> bool:
+    return path.stem.lower() in _REPO_DOCS and path.suffix.lower() in _REPO_DOC_SUFFIXES
 
 
 def outline_of(parsed: ParsedDocument) -> list[dict[str, object]]:
@@ -128,7 +151,9 @@ class Ingestor:
         if path.suffix.lower() not in SUPPORTED:
             load(path)  # raises the unsupported-format message
         parsed, profile, content_hash = parse_file(path, self.max_mb)
-        document_id = parsed.document_id
+        origin = origin_of(path)
+        document_id, taken_by = self._identity(parsed.document_id, path, origin, content_hash)
+        parsed.document_id = document_id
         existing = self.store.records().get(document_id)
         if (existing and existing.content_hash == content_hash
                 and existing.pipeline_version == PIPELINE_VERSION):
@@ -136,6 +161,7 @@ class Ingestor:
                               existing.articles, existing.chunks)
         if existing and existing.content_hash == content_hash:
             self.store.delete_document(document_id)  # re-parse with the current pipeline
+            existing = None
         twin = self.store.find_by_hash(content_hash)
         if twin and twin.document_id != document_id:
             raise IngestError(
@@ -162,11 +188,34 @@ class Ingestor:
             ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
             outline=outline_of(parsed),
             pipeline_version=PIPELINE_VERSION,
+            origin=origin,
         )
         self.store.write_document(record, chunks, vectors)
         message = (
             "aucun article reconnu : découpage par paragraphes" if parsed.fallback
             else f"{record.articles} articles"
         )
-        return FileResult(str(path), document_id, "indexed", message, record.articles,
-                          len(chunks), fallback=parsed.fallback)
+        if existing:
+            note = f"remplacé (version précédente indexée le {existing.ingested_at[:10]})"
+        elif taken_by:
+            note = (f"nouveau document : le nom « {path.stem} » désigne déjà un autre fichier "
+                    f"({taken_by}), celui-ci est indexé sous « {document_id} »")
+        else:
+            note = "nouveau document"
+        return FileResult(str(path), document_id, "replaced" if existing else "indexed",
+                          message, record.articles, len(chunks), fallback=parsed.fallback,
+                          note=note)
+
+    def _identity(self, stem: str, path: Path, origin: str, content_hash: str
+                  ) -> tuple[str, str]:
+        """This file's id, and the file already holding its plain name ("" when none).
+
+        A file keeps its name as id unless another file (another folder, another saved upload)
+        with other content holds it; then it gets the name plus a short hash of its path,
+        stable across re-ingests. The same content moved elsewhere is the same document.
+        """
+        holder = self.store.records().get(stem)
+        if (holder is None or holder.content_hash == content_hash
+                or _same_origin(holder, path, origin)):
+            return stem, ""
+        return _suffixed_id(stem, origin), holder.origin or holder.source

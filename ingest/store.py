@@ -9,13 +9,16 @@ hash matches a committed record; `collect_garbage` removes the rest.
 from __future__ import annotations
 
 import json
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import numpy as np
 
+from ingest.locking import ReadWriteLock
 from ingest.models import Chunk
 
 if TYPE_CHECKING:
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
     from contractqa.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _BATCH = 256
 # Contract corpora are small: a wide search and one build thread make dense results exact in
@@ -49,6 +54,7 @@ class DocumentRecord:
     ingested_at: str = ""
     outline: list[dict[str, Any]] = field(default_factory=list)
     pipeline_version: str = ""
+    origin: str = ""  # the file's absolute path; two files never share an id silently
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
@@ -81,13 +87,20 @@ def chunk_from_stored(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
 class ChunkStore:
     """Chunks and document records in Chroma (embedded on disk, or a Chroma server)."""
 
-    def __init__(self, client: ClientAPI, collection: str) -> None:
+    def __init__(self, client: ClientAPI, collection: str,
+                 reopen: Callable[[], ClientAPI] | None = None) -> None:
+        """`reopen` builds a fresh client: given for an embedded store, whose in-memory vector
+        index does not see what another process wrote (queries then fail on unknown ids)."""
         if not collection:
             raise ValueError("collection name must not be empty")
         self.client = client
         self.name = collection
+        self._reopen = reopen
         self._lock = threading.RLock()
+        self._client_lock = ReadWriteLock()  # queries share the client; reopening is alone
         self._cache: tuple[dict[str, DocumentRecord], list[Chunk]] | None = None
+        self._collections: dict[str, Collection] = {}
+        self._known: str | None = None  # the stored fingerprint this client is up to date with
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder_name: str | None = None) -> ChunkStore:
@@ -103,24 +116,35 @@ class ChunkStore:
                 ssl=url.scheme == "https",
                 settings=chroma_settings,
             )
+            reopen = None
         else:
             settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=str(settings.chroma_dir),
-                                               settings=chroma_settings)
+            path = str(settings.chroma_dir)
+
+            def reopen() -> ClientAPI:
+                return chromadb.PersistentClient(path=path, settings=chroma_settings)
+
+            client = reopen()
         suffix = "".join(c if c.isalnum() else "-" for c in (embedder_name or settings.embeddings))
-        return cls(client, f"{settings.collection}-{suffix}"[:60].strip("-"))
+        return cls(client, f"{settings.collection}-{suffix}"[:60].strip("-"), reopen)
 
     # Collections -----------------------------------------------------------------------------
+    def _collection(self, suffix: str, metadata: dict[str, Any] | None) -> Collection:
+        """The collection, opened once per client (creating it is a write: done once)."""
+        collection = self._collections.get(suffix)
+        if collection is None:
+            collection = self.client.get_or_create_collection(
+                f"{self.name}-{suffix}", embedding_function=None, metadata=metadata)
+            self._collections[suffix] = collection
+        return collection
+
     @property
     def chunks_collection(self) -> Collection:
-        return self.client.get_or_create_collection(
-            f"{self.name}-chunks", embedding_function=None, metadata=_HNSW
-        )
+        return self._collection("chunks", _HNSW)
 
     @property
     def documents_collection(self) -> Collection:
-        return self.client.get_or_create_collection(f"{self.name}-documents",
-                                                    embedding_function=None)
+        return self._collection("documents", None)
 
     # Reads -----------------------------------------------------------------------------------
     def _load(self) -> tuple[dict[str, DocumentRecord], list[Chunk]]:
@@ -128,7 +152,8 @@ class ChunkStore:
             if self._cache is None:
                 records = self._read_records()
                 hashes = {r.content_hash for r in records.values()}
-                got = self.chunks_collection.get(include=["documents", "metadatas"])
+                with self._client_lock.reading():
+                    got = self.chunks_collection.get(include=["documents", "metadatas"])
                 chunks = [
                     chunk_from_stored(cid, text or "", dict(meta or {}))
                     for cid, text, meta in zip(got["ids"], got["documents"] or [],
@@ -140,7 +165,8 @@ class ChunkStore:
             return self._cache
 
     def _read_records(self) -> dict[str, DocumentRecord]:
-        got = self.documents_collection.get(include=["documents"])
+        with self._client_lock.reading():
+            got = self.documents_collection.get(include=["documents"])
         records: dict[str, DocumentRecord] = {}
         for text in got["documents"] or []:
             record = DocumentRecord(**json.loads(text))
@@ -161,8 +187,48 @@ class ChunkStore:
         return self._load()[1]
 
     def fingerprint(self) -> str:
+        """What the loaded records are: ids, content hashes and pipeline versions."""
         records = self.records()
-        return "|".join(f"{k}:{records[k].content_hash}" for k in sorted(records))
+        return "|".join(f"{k}:{records[k].content_hash}:{records[k].pipeline_version}"
+                        for k in sorted(records))
+
+    def stored_fingerprint(self) -> str:
+        """The same, read from Chroma now (record metadata only: cheap)."""
+        with self._client_lock.reading():
+            got = self.documents_collection.get(include=["metadatas"])
+        metas = {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [],
+                                                  strict=True)}
+        return "|".join(f"{k}:{metas[k].get('content_hash', '')}:{metas[k].get('pipeline', '')}"
+                        for k in sorted(metas))
+
+    def sync(self) -> bool:
+        """Catch up with writes made elsewhere (another process or server); True if any.
+
+        An embedded client is reopened: its vector index in memory misses other processes'
+        vectors. Own writes update what we know, so a difference means a write elsewhere.
+        """
+        if self.stored_fingerprint() == self._known:
+            return False  # the usual case, without waiting for a write in progress here
+        with self._lock:
+            stored = self.stored_fingerprint()  # again: an own write may just have ended
+            if stored == self._known:
+                return False
+            if self._known is not None and self._reopen is not None:
+                with self._client_lock.writing():
+                    log.info("index modifié par un autre processus : réouverture de Chroma")
+                    # Closing the last client of a path stops its system, so the new client
+                    # reads the files again instead of sharing the stale one.
+                    self.client.close()  # type: ignore[attr-defined]
+                    self.client = self._reopen()
+                    self._collections = {}
+            self._known = stored
+            self.invalidate()
+            return True
+
+    def _wrote(self) -> None:
+        """After an own write: what Chroma holds now is what this client knows."""
+        self.invalidate()
+        self._known = self.stored_fingerprint()
 
     def ready(self) -> bool:
         try:
@@ -181,12 +247,13 @@ class ChunkStore:
                   if document_ids is None or r.document_id in document_ids]
         if not hashes:
             return []
-        result = self.chunks_collection.query(
-            query_embeddings=[vector.tolist()],
-            n_results=k,
-            where={"doc_hash": {"$in": hashes}},  # type: ignore[dict-item]
-            include=["distances"],
-        )
+        with self._client_lock.reading():
+            result = self.chunks_collection.query(
+                query_embeddings=[vector.tolist()],
+                n_results=k,
+                where={"doc_hash": {"$in": hashes}},  # type: ignore[dict-item]
+                include=["distances"],
+            )
         ids = result["ids"][0]
         distances = (result["distances"] or [[]])[0]
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]
@@ -210,25 +277,27 @@ class ChunkStore:
                        vectors: np.ndarray) -> None:
         """Write one document's chunks, then commit its record, then drop older versions."""
         with self._lock:
-            collection = self.chunks_collection
-            for i in range(0, len(chunks), _BATCH):
-                batch = chunks[i: i + _BATCH]
-                collection.upsert(
-                    ids=[c.chunk_id for c in batch],
-                    embeddings=[v.astype(np.float32) for v in vectors[i: i + _BATCH]],
-                    documents=[c.text for c in batch],
-                    metadatas=[self._metadata(c, record.content_hash) for c in batch],
+            with self._client_lock.reading():
+                collection = self.chunks_collection
+                for i in range(0, len(chunks), _BATCH):
+                    batch = chunks[i: i + _BATCH]
+                    collection.upsert(
+                        ids=[c.chunk_id for c in batch],
+                        embeddings=[v.astype(np.float32) for v in vectors[i: i + _BATCH]],
+                        documents=[c.text for c in batch],
+                        metadatas=[self._metadata(c, record.content_hash) for c in batch],
+                    )
+                self.documents_collection.upsert(
+                    ids=[record.document_id],
+                    embeddings=np.zeros((1, 1), dtype=np.float32),
+                    documents=[json.dumps(asdict(record), ensure_ascii=False)],
+                    metadatas=[{"content_hash": record.content_hash,
+                                "pipeline": record.pipeline_version}],
                 )
-            self.documents_collection.upsert(
-                ids=[record.document_id],
-                embeddings=np.zeros((1, 1), dtype=np.float32),
-                documents=[json.dumps(asdict(record), ensure_ascii=False)],
-                metadatas=[{"content_hash": record.content_hash}],
-            )
-            stale: Any = {"$and": [{"document_id": record.document_id},
-                                   {"doc_hash": {"$ne": record.content_hash}}]}
-            collection.delete(where=stale)
-            self.invalidate()
+                stale: Any = {"$and": [{"document_id": record.document_id},
+                                       {"doc_hash": {"$ne": record.content_hash}}]}
+                collection.delete(where=stale)
+            self._wrote()  # under the lock: sync() never takes it for a write elsewhere
 
     @staticmethod
     def _metadata(chunk: Chunk, content_hash: str) -> dict[str, str | int]:
@@ -250,22 +319,26 @@ class ChunkStore:
     def delete_document(self, document_id: str) -> bool:
         with self._lock:
             existed = document_id in self.records()
-            self.documents_collection.delete(ids=[document_id])
-            self.chunks_collection.delete(where={"document_id": document_id})
-            self.invalidate()
+            with self._client_lock.reading():
+                self.documents_collection.delete(ids=[document_id])
+                self.chunks_collection.delete(where={"document_id": document_id})
+            self._wrote()
             return existed
 
     def collect_garbage(self) -> int:
         """Delete chunks left by an interrupted ingest (no committed record matches them)."""
         with self._lock:
             hashes = {r.content_hash for r in self._read_records().values()}
-            got = self.chunks_collection.get(include=["metadatas"])
-            stale = [cid for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=True)
-                     if not meta or meta.get("doc_hash") not in hashes]
-            for i in range(0, len(stale), _BATCH):
-                self.chunks_collection.delete(ids=stale[i: i + _BATCH])
-            self.invalidate()
+            with self._client_lock.reading():
+                got = self.chunks_collection.get(include=["metadatas"])
+                stale = [cid for cid, meta in zip(got["ids"], got["metadatas"] or [],
+                                                  strict=True)
+                         if not meta or meta.get("doc_hash") not in hashes]
+                for i in range(0, len(stale), _BATCH):
+                    self.chunks_collection.delete(ids=stale[i: i + _BATCH])
+            self._wrote()
             return len(stale)
 
     def count_chunks(self) -> int:
-        return int(self.chunks_collection.count())
+        with self._client_lock.reading():
+            return int(self.chunks_collection.count())

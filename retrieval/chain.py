@@ -6,6 +6,7 @@ parser) writes the answer and its citations are validated before it is shown as 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -49,6 +50,7 @@ NOT_INDEXED = ("Aucun contrat indexé ne correspond à {names}. Vérifiez le nom
 # answerable single-contract questions out of it.
 OFF_TOPIC_SHARE = 0.6
 OFF_TOPIC_DENSE = 0.2
+log = logging.getLogger(__name__)
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
@@ -339,9 +341,10 @@ class QAChain:
                 parts.append(delta)
                 yield AnswerEvent("delta", delta)
         except Exception as exc:  # noqa: BLE001 - any model/server failure: show the quotes
+            log.warning("LLM failed: %r", exc)
             yield AnswerEvent("answer", answer=self._fallback(
-                fallback, f"Le modèle n'a pas répondu ({exc.__class__.__name__}) : réponse "
-                          "extractive affichée à la place."))
+                fallback, f"Le modèle n'a pas répondu ({_why(exc)}) : réponse extractive "
+                          "affichée à la place."))
             return
         text = "".join(parts).strip()
         valid = {c.n for c in used}
@@ -363,6 +366,18 @@ class QAChain:
         return Answer(extractive.question, extractive.answer, extractive.abstained,
                       "llm-fallback", extractive.citations, model=self.model_name,
                       routed=extractive.routed, notice=notice)
+
+
+def _why(exc: Exception) -> str:
+    """Why the model failed, in French and without class names (the log keeps the detail)."""
+    name = type(exc).__name__.lower()
+    if "timeout" in name or isinstance(exc, TimeoutError):
+        return "délai dépassé"
+    if "connect" in name or isinstance(exc, ConnectionError):
+        return "serveur injoignable"
+    if "auth" in name or "permission" in name:
+        return "accès refusé par le serveur du modèle"
+    return "erreur du serveur du modèle"
 
 
 def _replay(answer: Answer) -> Iterator[AnswerEvent]:

@@ -21,13 +21,14 @@ def build_llm(settings: Settings) -> BaseChatModel | None:
         return None
     if not settings.llm_model:
         raise LLMConfigError(
-            f"CONTRACTQA_LLM_PROVIDER={provider} needs a model - set CONTRACTQA_LLM_MODEL."
+            f"CONTRACTQA_LLM_PROVIDER={provider} demande un modèle : définissez "
+            "CONTRACTQA_LLM_MODEL."
         )
     if provider == "openai":
         if not settings.llm_base_url:
             raise LLMConfigError(
-                "No server URL - set CONTRACTQA_LLM_BASE_URL (e.g. http://127.0.0.1:8000/v1 for "
-                "vLLM or llama.cpp)."
+                "Aucune adresse de serveur : définissez CONTRACTQA_LLM_BASE_URL (par ex. "
+                "http://127.0.0.1:8000/v1 pour vLLM ou llama.cpp)."
             )
         from langchain_openai import ChatOpenAI
         from pydantic import SecretStr

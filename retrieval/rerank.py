@@ -35,7 +35,7 @@ class CrossEncoderReranker(Reranker):
     def __init__(self, model: str, batch_size: int = 16, max_length: int = 512) -> None:
         if not model:
             raise RerankerError(
-                "No model given - use `cross-encoder:<name or path>`, e.g. "
+                "Aucun modèle indiqué : écrivez `cross-encoder:<nom ou chemin>`, par ex. "
                 "`cross-encoder:BAAI/bge-reranker-v2-m3`."
             )
         if batch_size < 1 or max_length < 16:
@@ -44,19 +44,21 @@ class CrossEncoderReranker(Reranker):
             from sentence_transformers import CrossEncoder
         except ImportError as exc:
             raise RerankerError(
-                "sentence-transformers is not installed - run `pip install sentence-transformers`."
+                "sentence-transformers n'est pas installé : lancez "
+                "`pip install sentence-transformers`."
             ) from exc
         try:
             self._model = CrossEncoder(model, device="cpu", max_length=max_length)
         except (OSError, ValueError) as exc:
             raise RerankerError(
-                f"Could not load cross-encoder '{model}': {exc}. Give a local path, or allow "
-                "Hugging Face hub access on this machine."
+                f"Impossible de charger le reranker « {model} » ({exc}). Indiquez un chemin "
+                "local, ou autorisez l'accès au hub Hugging Face sur cette machine."
             ) from exc
         if self._model.num_labels != 1:
             raise RerankerError(
-                f"'{model}' gives {self._model.num_labels} labels, not one relevance score: "
-                "choose a reranker (cross-encoder) model, not a classifier or NLI model."
+                f"« {model} » donne {self._model.num_labels} labels, et non un score de "
+                "pertinence : choisissez un modèle reranker (cross-encoder), pas un classifieur "
+                "ni un modèle NLI."
             )
         self.batch_size = batch_size
         self.name = f"cross-encoder:{model}"
@@ -91,7 +93,7 @@ def get_reranker(spec: str) -> Reranker | None:
     backend, _, arg = spec.partition(":")
     if backend not in RERANKERS:
         raise RerankerError(
-            f"Unknown reranker '{spec}' - set CONTRACTQA_RERANKER to `none` or "
-            "`cross-encoder:<model name or path>`."
+            f"Reranker « {spec} » inconnu : CONTRACTQA_RERANKER vaut `none` ou "
+            "`cross-encoder:<nom ou chemin du modèle>`."
         )
     return RERANKERS[backend](arg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -31,6 +32,15 @@ class Scored:
 
 
 @dataclass(frozen=True)
+class _LexicalState:
+    """The chunks and their BM25 index for one store fingerprint, swapped in as a whole."""
+
+    fingerprint: str
+    index: BM25Index
+    by_id: dict[str, Chunk]
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     """How to search; the eval switches these to measure each part."""
 
@@ -56,43 +66,46 @@ class HybridSearch:
         if self.config.rerank_depth < 1:
             raise ValueError("rerank_depth must be at least 1")
         self.reranker = reranker
-        self._index: BM25Index | None = None
-        self._by_id: dict[str, Chunk] = {}
-        self._fingerprint = ""
+        self._state: _LexicalState | None = None
+        self._rebuild = threading.Lock()  # one rebuild per index change, whatever the threads
 
     def refresh(self) -> None:
-        """Reload chunks and the lexical index after the store changed."""
+        """Reload chunks after the store changed (the index is rebuilt if its content did)."""
         self.store.invalidate()
-        self._index = None
 
-    def _ensure(self) -> BM25Index:
+    def _ensure(self) -> _LexicalState:
+        """The chunks and BM25 index of the store's current content (one consistent pair)."""
         fingerprint = self.store.fingerprint()
-        if self._index is None or fingerprint != self._fingerprint:
-            chunks = self.store.chunks()
-            self._by_id = {c.chunk_id: c for c in chunks}
-            self._index = load_or_build(self.cache_path, fingerprint, chunks)
-            self._fingerprint = fingerprint
-        return self._index
+        state = self._state
+        if state is not None and state.fingerprint == fingerprint:
+            return state
+        with self._rebuild:
+            state = self._state
+            if state is None or state.fingerprint != fingerprint:
+                chunks = self.store.chunks()
+                index = load_or_build(self.cache_path, fingerprint, chunks)
+                state = _LexicalState(fingerprint, index, {c.chunk_id: c for c in chunks})
+                self._state = state
+            return state
 
     def lexical(self) -> BM25Index:
         """The BM25 index matching the store (its idf weights serve answer scoring too)."""
-        return self._ensure()
+        return self._ensure().index
 
     def chunk(self, chunk_id: str) -> Chunk:
-        self._ensure()
-        return self._by_id[chunk_id]
+        return self._ensure().by_id[chunk_id]
 
     def chunks(self) -> list[Chunk]:
-        self._ensure()
-        return list(self._by_id.values())
+        return list(self._ensure().by_id.values())
 
     def search(self, query: str, k: int = 10, documents: list[str] | None = None,
                sections: dict[str, str] | None = None) -> list[Scored]:
-        index = self._ensure()
+        state = self._ensure()
+        index, by_id = state.index, state.by_id
         config = self.config
         allowed = None
         if documents is not None:
-            allowed = {cid for cid, c in self._by_id.items() if c.document_id in documents}
+            allowed = {cid for cid, c in by_id.items() if c.document_id in documents}
             if not allowed:
                 return []
         dense: list[tuple[str, float]] = []
@@ -107,41 +120,42 @@ class HybridSearch:
         lexical_score = dict(lexical)
         for weight, ranked in ((config.dense_weight, dense), (config.lexical_weight, lexical)):
             for rank, (cid, _score) in enumerate(ranked):
-                if cid in self._by_id:
+                if cid in by_id:
                     fused[cid] = fused.get(cid, 0.0) + weight / (config.rrf_k + rank + 1)
         if sections:
             for cid in fused:
-                chunk = self._by_id[cid]
+                chunk = by_id[cid]
                 if sections.get(chunk.document_id) == chunk.section:
                     fused[cid] *= config.section_boost
         ranked_ids = sorted(fused, key=lambda cid: (-fused[cid], cid))
         expected = ExpectedAnswer.of(query) if config.answer_type_boost else None
         if expected and expected.kinds:
             for cid in ranked_ids[: max(k, config.rerank_depth)]:
-                if expected.held_by(self._by_id[cid].text):
+                if expected.held_by(by_id[cid].text):
                     fused[cid] *= 1 + config.answer_type_boost
             ranked_ids.sort(key=lambda cid: (-fused[cid], cid))
-        relevance = self._rerank(query, ranked_ids[: max(k, config.rerank_depth)])
+        relevance = self._rerank(query, [by_id[cid] for cid in
+                                         ranked_ids[: max(k, config.rerank_depth)]])
         if relevance:
             ranked_ids.sort(key=lambda cid: (-relevance.get(cid, -1.0), -fused[cid], cid))
         ranked_ids = ranked_ids[:k]
         # The score is what the ranking followed: the reranker's relevance when there is one.
-        return [Scored(self._by_id[cid], relevance.get(cid, fused[cid]),
+        return [Scored(by_id[cid], relevance.get(cid, fused[cid]),
                        dense_score.get(cid, 0.0), lexical_score.get(cid, 0.0),
                        relevance.get(cid)) for cid in ranked_ids]
 
-    def _rerank(self, query: str, ids: list[str]) -> dict[str, float]:
+    def _rerank(self, query: str, chunks: list[Chunk]) -> dict[str, float]:
         """The reranker's relevance of each candidate (empty without a reranker)."""
-        if self.reranker is None or not ids:
+        if self.reranker is None or not chunks:
             return {}
-        passages = [self._by_id[cid].indexed_text for cid in ids]
-        return dict(zip(ids, self.reranker.score_pairs(query, passages), strict=True))
+        passages = [c.indexed_text for c in chunks]
+        return dict(zip([c.chunk_id for c in chunks],
+                        self.reranker.score_pairs(query, passages), strict=True))
 
     def lookup(self, document_id: str, article: str, section: str | None = None) -> list[Chunk]:
         """All chunks of an article (and its sub-articles), in reading order."""
-        self._ensure()
         found = [
-            c for c in self._by_id.values()
+            c for c in self._ensure().by_id.values()
             if c.document_id == document_id and c.in_article(article)
             and (section is None or c.section == section)
         ]

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from ingest.aliases import fold, name_variants, title_names
+from ingest.aliases import fold, name_variants, nfc, title_names
 from ingest.store import DocumentRecord
 
 # "l'article 8.2", "art. 7", "l'article 1er", "l'article premier", "article IV" (not "l'article
@@ -132,6 +132,7 @@ class Router:
         self.titles = [(_word(v), v, docs) for v, docs in titled.items() if len(docs) <= 2]
 
     def route(self, question: str) -> Route:
+        question = nfc(question)  # fold()'s offsets are those of the composed text
         folded = fold(question)
         route = Route()
         positions: dict[str, int] = {}

@@ -70,3 +70,25 @@ def test_ingest_and_ask_through_chroma_server(
     assert all(c.document_id == CT_DPA.stem for c in answer.citations)
     assert any(c.article == "16" for c in answer.citations), [
         (c.article, c.heading) for c in answer.citations]
+
+
+def test_two_services_on_one_chroma_server_see_each_others_changes(
+    chroma_server: str, tmp_path: Path, corpus_dir: Path
+) -> None:
+    services = []
+    for name in ("a", "b"):
+        data = tmp_path / name
+        shutil.copytree(corpus_dir / "cache", data / "cache")
+        (data / "cache" / "lexical.json").unlink(missing_ok=True)
+        settings = Settings(data_dir=data, chroma_url=chroma_server,  # type: ignore[call-arg]
+                            _env_file=None)
+        services.append(ContractQA(settings))
+    first, second = services
+    assert first.ingest([KIMPLE, CT_DPA]).ok
+    answer = second.ask("Quelle est la loi applicable ?", documents=[CT_DPA.stem])
+    assert answer.citations and {c.document_id for c in answer.citations} == {CT_DPA.stem}
+    assert first.delete(CT_DPA.stem)
+    # The other server notices (record fingerprint) before answering: never quotes it again.
+    assert [d.document_id for d in second.documents()] == [KIMPLE.stem]
+    cited = {c.document_id for c in second.ask("Quelle est la loi applicable ?").citations}
+    assert CT_DPA.stem not in cited

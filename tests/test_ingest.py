@@ -168,7 +168,7 @@ def test_changed_document_replaces_its_chunks(settings: Settings, tmp_path: Path
     )
     path.write_text(changed, encoding="utf-8")
     results = {r.document_id: r for r in service.ingest([folder]).results}
-    assert results["contrat_testia"].status == "indexed"
+    assert results["contrat_testia"].status == "replaced"
     assert results["dpa"].status == "unchanged"
 
     new_ids = stored_ids(service.store, "contrat_testia")

@@ -108,12 +108,12 @@ def test_default_is_no_reranker(settings: Settings) -> None:
 def test_unknown_reranker_says_how_to_fix() -> None:
     with pytest.raises(RerankerError, match="CONTRACTQA_RERANKER"):
         get_reranker("colbert:whatever")
-    with pytest.raises(RerankerError, match="cross-encoder:<name or path>"):
+    with pytest.raises(RerankerError, match="cross-encoder:<nom ou chemin>"):
         get_reranker("cross-encoder:")
 
 
 def test_missing_model_says_how_to_fix(tmp_path: Path) -> None:
-    with pytest.raises(RerankerError, match="Give a local path"):
+    with pytest.raises(RerankerError, match="Indiquez un chemin local"):
         get_reranker(f"cross-encoder:{tmp_path / 'absent'}")
 
 
@@ -126,8 +126,8 @@ def test_classifier_is_not_a_reranker(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("CONTRACTQA_RERANKER", "colbert:x", "CONTRACTQA_RERANKER to `none`"),
-        ("CONTRACTQA_TOP_K", "abc", "top_k"),
+        ("CONTRACTQA_RERANKER", "colbert:x", "CONTRACTQA_RERANKER vaut `none`"),
+        ("CONTRACTQA_TOP_K", "abc", "CONTRACTQA_TOP_K"),
     ],
 )
 def test_cli_reports_a_wrong_setting_without_traceback(

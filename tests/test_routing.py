@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,13 @@ def test_a_title_phrase_routes_only_questions_that_name_no_party() -> None:
     # A named party wins over a title phrase describing one of its documents.
     assert router.route("Que prévoit le contrat de prestations de Craft AI ?"
                         ).documents == ["craft"]
+
+
+def test_decomposed_accents_keep_the_matched_name_whole(router: Router) -> None:
+    # macOS copy-paste: "é" as "e" + U+0301, before and around the name.
+    question = unicodedata.normalize(
+        "NFD", "Quelle clause de responsabilité précise l'éditeur Kimple à l'égard du client ?")
+    assert question != unicodedata.normalize("NFC", question)
+    r = route(router, question)
+    assert r.documents == [KIMPLE]
+    assert r.matched == ["Kimple"]

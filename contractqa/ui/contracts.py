@@ -29,9 +29,11 @@ def ingest_report_html(report: IngestReport) -> str:
     rows = []
     for r in report.results:
         name = html.escape(Path(r.path).name)
-        if r.status == "indexed":
-            icon, cls = "✓", "ok"
-            text = f"{r.articles} article(s) trouvé(s), {r.chunks} passage(s) indexé(s)."
+        if r.status in ("indexed", "replaced"):
+            icon, cls = ("✓", "ok") if r.status == "indexed" else ("↻", "ok")
+            note = clean_message(r.note, Path(r.path))
+            text = (f"{note[:1].upper()}{note[1:]} : " if note else "") + (
+                f"{r.articles} article(s) trouvé(s), {r.chunks} passage(s) indexé(s).")
         elif r.status == "unchanged":
             icon, cls = "=", "same"
             text = "Déjà indexé à l'identique : rien à faire."

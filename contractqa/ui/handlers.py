@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from contractqa.service import settle_uploads
 from contractqa.ui.contracts import (
     article_html,
     document_choices,
@@ -31,6 +32,7 @@ from contractqa.ui.render import (
     optional_text,
     sources_html,
 )
+from ingest.locking import IndexBusy
 from retrieval.models import Answer, Turn
 
 if TYPE_CHECKING:
@@ -208,11 +210,20 @@ class UIHandlers:
         try:
             if progress is not None:
                 progress(0.0, desc="Lecture des fichiers…")
-            report = self.service.ingest(paths, progress=on_progress)
+            # Saved where the API saves uploads: a file of the same name replaces its own
+            # earlier version, whichever of the two received it.
+            saved = [self.service.save_upload(p) for p in paths]
+            report = None
+            try:
+                report = self.service.ingest([u.path for u in saved], progress=on_progress)
+            finally:
+                settle_uploads(saved, report)
+        except IndexBusy as exc:
+            raise gr.Error(str(exc), title="Index occupé", print_exception=False) from None
         except Exception:
             log.exception("ingest of %s failed", [p.name for p in paths])
             raise gr.Error(MSG_INGEST_FAILED, title="Erreur", print_exception=False) from None
-        indexed = [r for r in report.results if r.status == "indexed"]
+        indexed = [r for r in report.results if r.status in ("indexed", "replaced")]
         failed = [r for r in report.results if r.status == "error"]
         if indexed:
             gr.Info(f"{len(indexed)} contrat(s) indexé(s) : interrogeables dès maintenant.",
@@ -267,6 +278,8 @@ class UIHandlers:
         title = self.titles().get(document_id, document_id)
         try:
             deleted = self.service.delete(document_id)
+        except IndexBusy as exc:
+            raise gr.Error(str(exc), title="Index occupé", print_exception=False) from None
         except Exception:
             log.exception("delete of %s failed", document_id)
             raise gr.Error("La suppression a échoué à la suite d'une erreur interne.",
