@@ -77,7 +77,7 @@ def ingest_contracts(settings: Settings, store: ChunkStore, embedder: EmbeddingM
 
 def build_chain(settings: Settings, config: EvalConfig) -> QAChain:
     """The chain for a configuration, over its own collection, with the contracts indexed."""
-    from retrieval.llm import build_llm
+    from retrieval.llm import build_llm, model_label
 
     spec = config.embeddings or settings.embeddings
     embedder = get_embedding_model(spec, settings.cache_dir)
@@ -92,7 +92,7 @@ def build_chain(settings: Settings, config: EvalConfig) -> QAChain:
         chain_config = ChainConfig(settings.top_k, settings.abstain_threshold,
                                    settings.llm_context_tokens, routing=config.routing)
         llm = build_llm(settings)
-        chain = QAChain(search, chain_config, llm, settings.llm_model if llm else None)
+        chain = QAChain(search, chain_config, llm, model_label(settings) if llm else None)
     chain.refresh()
     return chain
 

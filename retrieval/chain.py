@@ -99,7 +99,7 @@ class QAChain:
     @classmethod
     def from_settings(cls, settings: Settings, store: ChunkStore, embedder: EmbeddingModel,
                       search_config: SearchConfig | None = None) -> QAChain:
-        from retrieval.llm import build_llm
+        from retrieval.llm import build_llm, model_label
         from retrieval.rerank import get_reranker
 
         search = HybridSearch(store, embedder, settings.cache_dir / "lexical.json", search_config,
@@ -107,7 +107,7 @@ class QAChain:
         config = ChainConfig(settings.top_k, settings.abstain_threshold,
                              settings.llm_context_tokens)
         llm = build_llm(settings)
-        return cls(search, config, llm, settings.llm_model if llm else None)
+        return cls(search, config, llm, model_label(settings) if llm else None)
 
     def refresh(self) -> None:
         self.search.refresh()
