@@ -56,37 +56,51 @@ def _markers(text: str) -> set[int]:
     return {int(m) for m in re.findall(r"\[(\d+)\]", text.split("Sources :")[0])}
 
 
-def test_cited_answer_with_valid_markers_streamed(sample_service: ContractQA,
-                                                  local_settings: Settings) -> None:
-    events = list(_chain(sample_service, local_settings).stream(NUMSPOT_CAP))
-    deltas = [e.text for e in events if e.kind == "delta"]
-    answer = events[-1].answer
-    assert answer is not None
-    assert len(deltas) > 3  # streamed as the model writes
-    assert "VERDICT" not in "".join(deltas).upper()
-    assert answer.mode == "llm" and not answer.abstained, answer.answer
-    shown = _markers(answer.answer)
-    assert shown and shown <= {c.n for c in answer.citations}
-    assert answer.prompt_tokens and answer.prompt_tokens > 100
-
-
-def test_abstention_in_the_models_own_words(sample_service: ContractQA,
-                                            local_settings: Settings) -> None:
-    # Threshold 0: retrieval never refuses, so the model itself must say the contracts are
-    # silent (in its words, not ours).
-    chain = _chain(sample_service, local_settings, threshold=0.0)
-    answer = chain.answer("Quelle est la couleur préférée du directeur général de NumSpot ?")
-    assert answer.abstained, answer.answer
-    assert answer.mode == "llm"
-    assert "Passages consultés" in answer.answer
-
-
 @pytest.fixture(scope="module")
 def injected(tmp_path_factory: pytest.TempPathFactory, local_settings: Settings
              ) -> Iterator[ContractQA]:
     folder = tmp_path_factory.mktemp("injection")
     settings = Settings(_env_file=None, data_dir=folder / "data")  # type: ignore[call-arg]
     yield service_over(settings, folder / "location.txt", INJECTION)
+
+
+def test_cited_answer_with_valid_markers_streamed(injected: ContractQA,
+                                                  local_settings: Settings) -> None:
+    events = list(_chain(injected, local_settings).stream(
+        "Quel est le loyer mensuel du contrat de location de matériel ?"))
+    deltas = [e.text for e in events if e.kind == "delta"]
+    answer = events[-1].answer
+    assert answer is not None
+    assert len(deltas) > 3  # streamed as the model writes
+    assert "VERDICT" not in "".join(deltas).upper()
+    assert answer.mode == "llm" and not answer.abstained, (answer.answer, answer.unsupported)
+    shown = _markers(answer.answer)
+    assert shown and shown <= {c.n for c in answer.citations}
+    assert "400" in answer.answer
+    assert answer.prompt_tokens and answer.prompt_tokens > 100
+
+
+def test_abstention_in_the_models_own_words(injected: ContractQA,
+                                            local_settings: Settings) -> None:
+    # Threshold 0: retrieval never refuses, so the model itself must say the contract is
+    # silent (in its words, not ours), or at worst its answer is not shown as sourced.
+    answer = _chain(injected, local_settings, threshold=0.0).answer(
+        "Quelle est la durée de la garantie des imprimantes prévue par le contrat de location ?")
+    assert answer.abstained or answer.mode == "llm-fallback", answer.answer
+    if answer.abstained:
+        assert "Passages consultés" in answer.answer
+
+
+def test_uncited_invention_is_never_shown_as_sourced(sample_service: ContractQA,
+                                                     local_settings: Settings) -> None:
+    # Measured 2026-12-03: over the six long NumSpot excerpts the 0.5B answers "5 000 euros"
+    # without a marker; the chain must fall back to the quotes, naming the removed sentence.
+    answer = _chain(sample_service, local_settings).answer(NUMSPOT_CAP)
+    if answer.mode == "llm-fallback":
+        assert answer.notice
+    elif not answer.abstained:
+        assert _markers(answer.answer) <= {c.n for c in answer.citations}
+    assert all(u["reason"] for u in answer.unsupported)
 
 
 def test_clause_saying_ignore_previous_instructions(injected: ContractQA,
