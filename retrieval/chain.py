@@ -29,7 +29,7 @@ from retrieval.extractive import (
 )
 from retrieval.generation import ABSTAIN, settle
 from retrieval.models import Answer, Citation, Turn
-from retrieval.prompts import AnswerPrompt, VerdictFilter
+from retrieval.prompts import AnswerPrompt
 from retrieval.retriever import HybridSearch, Scored, SearchConfig
 from retrieval.routing import Route, Router
 
@@ -319,9 +319,11 @@ class QAChain:
         template = self.prompt.template()
         parts: list[str] = []
         prompt_tokens: int | None = None
-        shown = VerdictFilter()  # the verdict line is read, not shown
+        shown = self.prompt.stream_filter()  # the verdict line is read, not shown
+        fmt = self.prompt.response_format()
+        model = self.llm.bind(response_format=fmt) if fmt else self.llm
         try:
-            for chunk in (template | self.llm).stream(inputs):
+            for chunk in (template | model).stream(inputs):
                 usage = getattr(chunk, "usage_metadata", None)
                 if usage:
                     prompt_tokens = int(usage.get("input_tokens") or 0) or prompt_tokens

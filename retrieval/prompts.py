@@ -4,6 +4,7 @@ contract: what the model must write (a fixed final verdict line) and the parser 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -91,7 +92,7 @@ class AnswerPrompt:
     ))
 
     def template(self) -> ChatPromptTemplate:
-        messages: list[tuple[str, str]] = [("system", self.system)]
+        messages: list[tuple[str, str]] = [("system", _braces(self.system))]
         for example in self.examples:
             messages.append(("human", self.human.format(context=_braces(example.context),
                                                         question=_braces(example.question))))
@@ -102,6 +103,13 @@ class AnswerPrompt:
     def question(self, question: str, previous: str | None = None) -> str:
         """The question as the model reads it: a follow-up carries the question it continues."""
         return self.follow_up.format(question=question, previous=previous) if previous else question
+
+    def response_format(self) -> dict[str, object] | None:
+        """What the server must constrain the output to (None: free text)."""
+        return None
+
+    def stream_filter(self) -> VerdictFilter:
+        return VerdictFilter()
 
     def parse(self, text: str) -> Draft:
         """Split the verdict line off the answer (the last one wins if the model wrote two)."""
@@ -135,6 +143,47 @@ class AnswerPrompt:
         return "\n\n".join(blocks), used
 
 
+JSON_SYSTEM = SYSTEM[: SYSTEM.index("6. ")] + """6. Réponds en JSON : {"reponse": "ta réponse \
+avec ses citations", "trouve": true} si les extraits répondent à la question, ou \
+{"reponse": "ce que les extraits ne disent pas", "trouve": false} s'ils n'y répondent pas."""
+JSON_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {"reponse": {"type": "string"}, "trouve": {"type": "boolean"}},
+    "required": ["reponse", "trouve"],
+}
+
+
+def _json_examples() -> tuple[Example, ...]:
+    return tuple(Example(e.question, e.context, json.dumps(
+        {"reponse": AnswerPrompt().parse(e.answer).text,
+         "trouve": AnswerPrompt().parse(e.answer).verdict == "answered"}, ensure_ascii=False))
+        for e in AnswerPrompt().examples)
+
+
+@dataclass(frozen=True)
+class JsonAnswerPrompt(AnswerPrompt):
+    """The same prompt with a structured output contract: a JSON object the server's grammar
+    enforces (llama.cpp's json_schema), measured against the verdict line (docs/figures.md)."""
+
+    system: str = JSON_SYSTEM
+    examples: tuple[Example, ...] = field(default_factory=_json_examples)
+
+    def response_format(self) -> dict[str, object] | None:
+        return {"type": "json_schema",
+                "json_schema": {"name": "reponse", "schema": JSON_SCHEMA, "strict": True}}
+
+    def stream_filter(self) -> VerdictFilter:
+        return _Silent()  # raw JSON is not shown: the answer comes whole at the end
+
+    def parse(self, text: str) -> Draft:
+        try:
+            data = json.loads(text)
+            return Draft(str(data["reponse"]).strip(),
+                         "answered" if data["trouve"] is True else "not_found")
+        except (ValueError, KeyError, TypeError):
+            return Draft(text.strip(), None)
+
+
 def fold_verdict(word: str) -> str:
     return word.lower().replace("é", "e")
 
@@ -161,6 +210,14 @@ class VerdictFilter:
     def flush(self) -> str:
         line, self._line = self._line, ""
         return "" if _VERDICT.match(line.strip()) else line
+
+
+class _Silent(VerdictFilter):
+    def feed(self, delta: str) -> str:
+        return ""
+
+    def flush(self) -> str:
+        return ""
 
 
 def _could_be_verdict(line: str) -> bool:

@@ -131,3 +131,19 @@ def test_not_found_verdict_is_an_abstention(sample_service: ContractQA) -> None:
     answer = make_chain(sample_service, fake("Je regarde les extraits.\nVERDICT : NON TROUVÉ")
                         ).answer(QUESTION)
     assert answer.abstained and answer.to_json()["abstained"]
+
+
+def test_json_contract_through_the_chain(sample_service: ContractQA) -> None:
+    from retrieval.chain import QAChain
+    from retrieval.prompts import JsonAnswerPrompt
+    from tests.test_chain_llm import make_chain as _make
+
+    base = _make(sample_service, fake('{"reponse": "' + VALID + '", "trouve": true}'))
+    chain = QAChain(base.search, base.config, base.llm, "fake-model", JsonAnswerPrompt())
+    events = list(chain.stream(QUESTION))
+    answer = events[-1].answer
+    assert answer is not None and answer.mode == "llm" and answer.verdict == "answered"
+    assert "12 mois" in answer.answer and "trouve" not in answer.answer
+    assert not [e for e in events if e.kind == "delta"]  # raw JSON is never shown
+    assert JsonAnswerPrompt().parse('{"reponse": "Non.", "trouve": false}').verdict == "not_found"
+    assert JsonAnswerPrompt().parse("pas du JSON").verdict is None
