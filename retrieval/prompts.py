@@ -44,8 +44,8 @@ ANSWERED = "VERDICT : RÉPONDU"
 NOT_FOUND = "VERDICT : NON TROUVÉ"
 _VERDICT = re.compile(r"^\W*verdict\W*:?\W*(r[ée]pondu|non\s+trouv[ée])\W*$", re.I | re.M)
 # An excerpt longer than this many tokens is cut down to the sentences that share words with
-# the question, with their neighbours (measured on the eval's LLM run, docs/figures.md: whole
-# articles averaged about 1,900 prompt tokens).
+# the question, with their neighbours. NOT YET MEASURED against whole excerpts: the 1.5B run
+# of docs/figures.md, with the cut, read 2,357 prompt tokens on average (top 10 excerpts).
 SELECT_ABOVE_TOKENS = 120
 Verdict = Literal["answered", "not_found"]
 

@@ -18,9 +18,9 @@ from retrieval.models import Citation
 
 MARKER = re.compile(r"\[(\d+)\]")
 # Share of a sentence's content words (stemmed, stop words out) that its cited excerpts must
-# contain. Measured on 2026-12-03 on the 1.5B's answers of docs/figures.md's LLM run: correct
-# paraphrases of a cited clause sit at 0.4 and above; 0.3 leaves a margin for short
-# reformulations ("Le délai est de 30 jours [1].") while catching sentences about another topic.
+# contain. NOT YET MEASURED: set by hand on the unit examples of tests/test_support.py (a
+# faithful short reformulation shares over half its words; a sentence on another topic shares
+# none). Calibrate on the `unsupported` reasons of an LLM eval run before relying on it.
 MIN_OVERLAP = 0.3
 _FIGURE = re.compile(r"\d+(?:[\s\u00a0\u202f.]\d{3})*(?:,\d+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[^\s\[])")
