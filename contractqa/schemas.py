@@ -38,6 +38,12 @@ class CitationOut(BaseModel):
     highlight: str = ""
 
 
+class UnsupportedOut(BaseModel):
+    sentence: str
+    markers: list[int]
+    reason: str | None
+
+
 class AnswerOut(BaseModel):
     id: str | None
     question: str
@@ -48,6 +54,9 @@ class AnswerOut(BaseModel):
     routed: list[str]
     notice: str | None
     confidence: float | None = None
+    unsupported: list[UnsupportedOut] = Field(
+        default_factory=list, description="phrases générées retirées faute d'appui")
+    prompt_tokens: int | None = None
     citations: list[CitationOut]
 
 

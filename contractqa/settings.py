@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator
@@ -35,12 +34,18 @@ class Settings(BaseSettings):
     reranker: str = "none"  # or "cross-encoder:<model name or path>"
 
     # Answering
-    llm_provider: Literal["none", "openai", "ollama"] = "none"
+    llm_provider: str = "none"  # a name of retrieval.llm.PROVIDERS: none, openai, ollama, local
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = 60.0
     llm_context_tokens: int = 3000
+    # The `local` provider: a GGUF file run by llama.cpp in this process (default: the 1.5B that
+    # `make llm` installs), its CPU threads (1 is faster while other work runs on the machine)
+    # and its context size in tokens.
+    llm_model_path: Path | None = None
+    llm_threads: int = 1
+    llm_context_size: int = 4096
 
     # Web app
     host: str = "127.0.0.1"

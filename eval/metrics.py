@@ -151,6 +151,9 @@ class QuestionRecord:
     # The answer quotes a contract other than the one the question names (None: it names none,
     # compares contracts, or was refused).
     other_contract: bool | None = None
+    # Generated answers: sentences removed for want of support, prompt tokens the model read.
+    unsupported: int = 0
+    prompt_tokens: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in ("hits", "cited")}
@@ -211,6 +214,8 @@ def score(q: GoldQuestion, answer: Answer, latency_ms: float) -> QuestionRecord:
     record.confidence = answer.confidence
     record.blind = q.blind
     record.other_contract = _quotes_other_contract(q, answer)
+    record.unsupported = len(answer.unsupported)
+    record.prompt_tokens = answer.prompt_tokens
     record.failures = _failures(record, answerable)
     return record
 
@@ -284,6 +289,12 @@ def aggregate(records: list[QuestionRecord]) -> dict[str, Any]:
     generated = [r for r in records if r.mode != "extractive"]
     if generated:  # an LLM is configured: share of generated answers whose citations held
         out["citation_validity"] = _mean([float(r.mode == "llm") for r in generated])
+        out["answered_by_model"] = _mean([float(r.mode == "llm") for r in records])
+        out["unsupported_answers"] = _mean([float(r.unsupported > 0) for r in generated])
+        out["unsupported_sentences"] = sum(r.unsupported for r in generated)
+        tokens = [float(r.prompt_tokens) for r in generated if r.prompt_tokens]
+        out["prompt_tokens_mean"] = _mean(tokens)
+        out["prompt_tokens_p95"] = _pct(tokens, 0.95)
     return out
 
 

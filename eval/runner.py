@@ -77,7 +77,7 @@ def ingest_contracts(settings: Settings, store: ChunkStore, embedder: EmbeddingM
 
 def build_chain(settings: Settings, config: EvalConfig) -> QAChain:
     """The chain for a configuration, over its own collection, with the contracts indexed."""
-    from retrieval.llm import build_llm
+    from retrieval.llm import build_llm, model_label
 
     spec = config.embeddings or settings.embeddings
     embedder = get_embedding_model(spec, settings.cache_dir)
@@ -92,7 +92,7 @@ def build_chain(settings: Settings, config: EvalConfig) -> QAChain:
         chain_config = ChainConfig(settings.top_k, settings.abstain_threshold,
                                    settings.llm_context_tokens, routing=config.routing)
         llm = build_llm(settings)
-        chain = QAChain(search, chain_config, llm, settings.llm_model if llm else None)
+        chain = QAChain(search, chain_config, llm, model_label(settings) if llm else None)
     chain.refresh()
     return chain
 
@@ -176,7 +176,8 @@ def _fmt(value: Any) -> str:
 COLUMNS = ("questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "target_coverage",
            "citation_accuracy", "facts_found", "abstention_precision", "abstention_recall",
            "false_refusal_rate", "other_contract_rate", "documents_covered", "citation_validity",
-           "latency_p50_ms", "latency_p95_ms")
+           "answered_by_model", "unsupported_answers", "prompt_tokens_mean", "latency_p50_ms",
+           "latency_p95_ms")
 
 
 def metrics_table(metrics: dict[str, Any], columns: tuple[str, ...] = COLUMNS) -> str:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.output_parsers import StrOutputParser
 
 from ingest.aliases import fold
+from ingest.chunking import count_tokens
 from ingest.lexical import tokenize
 from ingest.models import Chunk
 from retrieval.answer_type import ExpectedAnswer
@@ -29,6 +29,7 @@ from retrieval.extractive import (
     sentences,
     sources_block,
 )
+from retrieval.generation import ABSTAIN, settle
 from retrieval.models import Answer, Citation, Turn
 from retrieval.prompts import AnswerPrompt
 from retrieval.retriever import HybridSearch, Scored, SearchConfig
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from ingest.embeddings import EmbeddingModel
     from ingest.store import ChunkStore
 
-ABSTAIN = "Les contrats indexés ne contiennent pas de clause sur ce point."
 NOT_INDEXED = ("Aucun contrat indexé ne correspond à {names}. Vérifiez le nom du contrat, ou "
                "indexez-le d'abord (onglet « Contrats » ou `contractqa ingest`).")
 # A question is refused whatever else it matches when words no indexed contract contains carry
@@ -51,7 +51,6 @@ NOT_INDEXED = ("Aucun contrat indexé ne correspond à {names}. Vérifiez le nom
 OFF_TOPIC_SHARE = 0.6
 OFF_TOPIC_DENSE = 0.2
 log = logging.getLogger(__name__)
-_MARKER = re.compile(r"\[(\d+)\]")
 
 
 @dataclass
@@ -102,7 +101,7 @@ class QAChain:
     @classmethod
     def from_settings(cls, settings: Settings, store: ChunkStore, embedder: EmbeddingModel,
                       search_config: SearchConfig | None = None) -> QAChain:
-        from retrieval.llm import build_llm
+        from retrieval.llm import build_llm, model_label
         from retrieval.rerank import get_reranker
 
         search = HybridSearch(store, embedder, settings.cache_dir / "lexical.json", search_config,
@@ -110,7 +109,7 @@ class QAChain:
         config = ChainConfig(settings.top_k, settings.abstain_threshold,
                              settings.llm_context_tokens)
         llm = build_llm(settings)
-        return cls(search, config, llm, settings.llm_model if llm else None)
+        return cls(search, config, llm, model_label(settings) if llm else None)
 
     def refresh(self) -> None:
         self.search.refresh()
@@ -332,34 +331,37 @@ class QAChain:
     def _generate(self, question: str, retrieved: Retrieved, fallback: Answer
                   ) -> Iterator[AnswerEvent]:
         assert self.llm is not None
-        context, used = self.prompt.context(retrieved.citations, self.config.context_tokens)
-        chain = self.prompt.template() | self.llm | StrOutputParser()
+        context, used = self.prompt.context(retrieved.citations, self.config.context_tokens,
+                                            question)
+        inputs = {"context": context, "question": self.prompt.question(question,
+                                                                       retrieved.previous)}
+        template = self.prompt.template()
         parts: list[str] = []
-        asked = self.prompt.question(question, retrieved.previous)
+        prompt_tokens: int | None = None
+        shown = self.prompt.stream_filter()  # the verdict line is read, not shown
+        fmt = self.prompt.response_format()
+        model = self.llm.bind(response_format=fmt) if fmt else self.llm
         try:
-            for delta in chain.stream({"context": context, "question": asked}):
+            for chunk in (template | model).stream(inputs):
+                usage = getattr(chunk, "usage_metadata", None)
+                if usage:
+                    prompt_tokens = int(usage.get("input_tokens") or 0) or prompt_tokens
+                delta = chunk.content if isinstance(chunk.content, str) else ""
                 parts.append(delta)
-                yield AnswerEvent("delta", delta)
+                if text := shown.feed(delta):
+                    yield AnswerEvent("delta", text)
         except Exception as exc:  # noqa: BLE001 - any model/server failure: show the quotes
             log.warning("LLM failed: %r", exc)
             yield AnswerEvent("answer", answer=self._fallback(
                 fallback, f"Le modèle n'a pas répondu ({_why(exc)}) : réponse extractive "
                           "affichée à la place."))
             return
-        text = "".join(parts).strip()
-        valid = {c.n for c in used}
-        markers = {int(m) for m in _MARKER.findall(text)}
-        if ABSTAIN.rstrip(".") in text and not markers:
-            answer = Answer(question, text, True, "llm", retrieved.citations,
-                            model=self.model_name, routed=retrieved.route.documents)
-        elif markers and markers <= valid:
-            cited = [c for c in retrieved.citations if c.n in markers]
-            answer = Answer(question, f"{text}\n\n{sources_block(cited)}", False, "llm",
-                            retrieved.citations, model=self.model_name,
-                            routed=retrieved.route.documents)
-        else:
-            answer = self._fallback(fallback, "La réponse générée ne citait pas correctement les "
-                                              "extraits : réponse extractive affichée à la place.")
+        if text := shown.flush():
+            yield AnswerEvent("delta", text)
+        answer = settle("".join(parts), used, fallback, self.prompt, self.model_name)
+        # The server's count when it reports usage, else tiktoken's count of the messages.
+        answer.prompt_tokens = prompt_tokens or sum(
+            count_tokens(str(m.content)) for m in template.format_messages(**inputs))
         yield AnswerEvent("answer", answer=answer)
 
     def _fallback(self, extractive: Answer, notice: str) -> Answer:

@@ -55,6 +55,12 @@ class Answer:
     # What abstention is decided on (0 to 1), for searched answers; None for article lookups,
     # comparisons and definitions, which are not thresholded.
     confidence: float | None = None
+    # Generated answers: sentences removed for want of support in the excerpt they cite
+    # ({"sentence", "markers", "reason"}), the model's verdict line ("answered", "not_found",
+    # None when it wrote none) and the prompt tokens the model read.
+    unsupported: list[dict[str, object]] = field(default_factory=list)
+    verdict: str | None = None
+    prompt_tokens: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,5 +73,7 @@ class Answer:
             "routed": self.routed,
             "notice": self.notice,
             "confidence": self.confidence,
+            "unsupported": self.unsupported,
+            "prompt_tokens": self.prompt_tokens,
             "citations": [c.to_json() for c in self.citations],
         }

@@ -114,7 +114,7 @@ def test_ask_cites_the_article(client: TestClient, api_dir: Path) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == {"id", "question", "answer", "abstained", "mode", "model", "routed",
-                         "notice", "confidence", "citations"}
+                         "notice", "confidence", "unsupported", "prompt_tokens", "citations"}
     assert 0.0 <= body["confidence"] <= 1.0  # what abstention was decided on
     assert not body["abstained"] and body["mode"] == "extractive"
     assert "10.2" in [c["article"] for c in body["citations"]]

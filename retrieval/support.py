@@ -1,0 +1,126 @@
+"""Claim-level support: each sentence of a generated answer must cite an excerpt that holds it.
+
+A sentence is supported when it cites (by its [n] markers, or those closing its paragraph) an
+excerpt shown to the model that contains every figure of the sentence (numbers, amounts,
+percentages, dates) and shares enough of its content words. Anything else - no marker, a
+marker that points nowhere, a figure the excerpt lacks, words the excerpt does not use - is
+unsupported: the chain removes the sentence and says so in the answer's `unsupported` field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.aliases import fold
+from ingest.lexical import tokenize
+from retrieval.models import Citation
+
+MARKER = re.compile(r"\[(\d+)\]")
+# Share of a sentence's content words (stemmed, stop words out) that its cited excerpts must
+# contain. NOT YET MEASURED: set by hand on the unit examples of tests/test_support.py (a
+# faithful short reformulation shares over half its words; a sentence on another topic shares
+# none). Calibrate on the `unsupported` reasons of an LLM eval run before relying on it.
+MIN_OVERLAP = 0.3
+_FIGURE = re.compile(r"\d+(?:[\s\u00a0\u202f.]\d{3})*(?:,\d+)?")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[^\s\[])")
+_WORDS = {
+    "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7,
+    "huit": 8, "neuf": 9, "dix": 10, "onze": 11, "douze": 12, "treize": 13, "quatorze": 14,
+    "quinze": 15, "seize": 16, "vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50,
+    "soixante": 60, "quatre-vingt": 80, "quatre-vingts": 80, "quatre-vingt-dix": 90,
+    "cent": 100, "mille": 1000,
+}
+
+
+@dataclass
+class Claim:
+    """One sentence of a generated answer and whether a cited excerpt supports it."""
+
+    sentence: str
+    markers: list[int]
+    supported: bool = True
+    reason: str | None = None  # why not, in French, for the answer's `unsupported` field
+
+    def to_json(self) -> dict[str, object]:
+        return {"sentence": self.sentence, "markers": self.markers, "reason": self.reason}
+
+
+def figures(text: str) -> set[str]:
+    """The numbers of a text, normalised ("1 000,50" -> "1000.5"; "30" -> "30")."""
+    out: set[str] = set()
+    for raw in _FIGURE.findall(MARKER.sub(" ", text)):
+        digits = re.sub(r"[\s\u00a0\u202f]", "", raw)
+        if re.fullmatch(r"\d{1,3}(\.\d{3})+", digits):
+            digits = digits.replace(".", "")  # "1.000": a thousands separator
+        value = digits.replace(",", ".")
+        out.add(value.rstrip("0").rstrip(".") if "." in value else value.lstrip("0") or "0")
+    return out
+
+
+def _spelled(text: str) -> set[str]:
+    words = re.findall(r"[a-z]+(?:-[a-z]+)*", fold(text))
+    return {str(_WORDS[w]) for w in words if w in _WORDS}
+
+
+def split_claims(text: str) -> list[Claim]:
+    """Sentences with their markers; a paragraph's closing markers cover its unmarked
+    sentences, and a marker alone after a full stop belongs to the sentence before it."""
+    claims: list[Claim] = []
+    for paragraph in (p.strip() for p in re.split(r"\n+", text)):
+        if not paragraph:
+            continue
+        units: list[str] = []
+        for unit in _SENTENCE_END.split(paragraph):
+            if units and not MARKER.sub("", unit).strip(" .,;"):
+                units[-1] = f"{units[-1]} {unit}"  # "… jours. [1]"
+            elif unit.strip():
+                units.append(unit.strip())
+        found = [Claim(u, [int(m) for m in MARKER.findall(u)]) for u in units]
+        closing: list[int] = []
+        for claim in reversed(found):
+            if claim.markers:
+                closing = claim.markers
+            else:
+                claim.markers = list(closing)
+        claims.extend(found)
+    return claims
+
+
+def _evidence(c: Citation) -> str:
+    return " ".join(x for x in (c.document_title, c.section, c.article, c.heading, c.excerpt)
+                    if x)
+
+
+def check(claim: Claim, citations: dict[int, Citation]) -> Claim:
+    """Mark a claim unsupported (with the reason) unless its cited excerpts hold it."""
+    body = MARKER.sub(" ", claim.sentence)
+    words = set(tokenize(body))
+    if not claim.markers:
+        if not figures(body) and len(words) <= 3:
+            return claim  # a lead-in ("Voici ce que prévoit le contrat :") claims nothing
+        claim.supported, claim.reason = False, "aucune citation"
+        return claim
+    unknown = [n for n in claim.markers if n not in citations]
+    if unknown:
+        claim.supported = False
+        claim.reason = f"cite un extrait inexistant ({', '.join(f'[{n}]' for n in unknown)})"
+        return claim
+    cited = [citations[n] for n in claim.markers]
+    text = " ".join(_evidence(c) for c in cited)
+    missing = figures(body) - figures(text) - _spelled(text)
+    if missing:
+        claim.supported = False
+        claim.reason = ("chiffre absent de l'extrait cité : " + ", ".join(sorted(missing)))
+        return claim
+    if words:
+        shared = len(words & set(tokenize(text))) / len(words)
+        if shared < MIN_OVERLAP:
+            claim.supported = False
+            claim.reason = f"mots absents de l'extrait cité ({shared:.0%} en commun)"
+    return claim
+
+
+def check_answer(text: str, citations: list[Citation]) -> list[Claim]:
+    by_n = {c.n: c for c in citations}
+    return [check(claim, by_n) for claim in split_claims(text)]

@@ -1,0 +1,149 @@
+"""Claim-level support, silence in any wording, the verdict line and sentence selection."""
+
+from __future__ import annotations
+
+import pytest
+
+from contractqa.service import ContractQA
+from retrieval.abstention import says_silent
+from retrieval.models import Citation
+from retrieval.prompts import AnswerPrompt, VerdictFilter, select_sentences
+from retrieval.support import check_answer, figures, split_claims
+from tests.test_chain_llm import QUESTION, VALID, fake, make_chain
+
+
+def _citation(n: int, excerpt: str, article: str = "8") -> Citation:
+    return Citation(n=n, document_id="d", document_title="Contrat", section=None,
+                    article=article, heading=None, pages=[1], excerpt=excerpt, score=1.0)
+
+
+SLA = _citation(1, "Le Prestataire s'engage sur une disponibilité mensuelle du service. Les "
+                   "pénalités sont plafonnées à dix pour cent (10 %) de la redevance mensuelle.")
+PAY = _citation(2, "Les factures sont payables à trente (30) jours à compter de leur date "
+                   "d'émission.", article="9")
+
+
+def test_figures_are_normalised() -> None:
+    assert figures("1 000,50 € ; 99,99 % ; 1.000 ; [3] ; 030") == {"1000.5", "99.99", "1000",
+                                                                    "30"}
+
+
+def test_sentence_whose_figure_is_absent_from_its_excerpt_is_unsupported() -> None:
+    (claim,) = check_answer("Une disponibilité mensuelle de 99,99 % est garantie [1].", [SLA])
+    assert not claim.supported
+    assert claim.reason and "99.99" in claim.reason
+
+
+def test_supported_sentences_pass() -> None:
+    claims = check_answer("Les pénalités sont plafonnées à 10 % de la redevance mensuelle [1]. "
+                          "Les factures sont payables à 30 jours [2].", [SLA, PAY])
+    assert [c.supported for c in claims] == [True, True]
+
+
+def test_spelled_number_in_excerpt_supports_digits() -> None:
+    excerpt = _citation(1, "Le préavis est de trois mois avant l'échéance du contrat.")
+    (claim,) = check_answer("Le préavis est de 3 mois avant l'échéance [1].", [excerpt])
+    assert claim.supported
+
+
+def test_marker_pointing_nowhere_is_unsupported() -> None:
+    (claim,) = check_answer("Les factures sont payables à 30 jours [7].", [SLA, PAY])
+    assert not claim.supported and claim.reason and "[7]" in claim.reason
+
+
+def test_sentence_about_something_else_is_unsupported() -> None:
+    (claim,) = check_answer("La garantie d'éviction couvre tout trouble de jouissance [2].",
+                            [PAY])
+    assert not claim.supported and claim.reason and "mots absents" in claim.reason
+
+
+def test_paragraph_closing_marker_covers_its_sentences() -> None:
+    claims = split_claims("Les factures sont payables. Le délai est de 30 jours. [2]\nAutre [1].")
+    assert [c.markers for c in claims] == [[2], [2], [1]]
+
+
+@pytest.mark.parametrize("text", [
+    "Les extraits fournis ne mentionnent pas de cyber-assurance.",
+    "Le contrat ne précise pas la durée de la garantie.",
+    "Il n'y a aucune clause à ce sujet dans les documents.",
+    "Ce point n'est pas abordé.",
+    "Les contrats sont muets sur ce point.",
+    "The excerpts do not mention any insurance.",
+])
+def test_silence_in_other_words(text: str) -> None:
+    assert says_silent(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Les factures sont payables à 30 jours [1].",
+    "Le prestataire n'est pas responsable des dommages indirects [2].",
+    "Le client ne peut pas céder le contrat sans accord [1].",
+])
+def test_answers_are_not_silence(text: str) -> None:
+    assert not says_silent(text)
+
+
+def test_verdict_line_is_parsed_and_hidden_from_the_stream() -> None:
+    prompt = AnswerPrompt()
+    draft = prompt.parse("Le délai est de 30 jours [2].\n**Verdict : Non trouvé**")
+    assert draft == type(draft)("Le délai est de 30 jours [2].", "not_found")
+    assert prompt.parse("Texte [1].").verdict is None
+    shown = VerdictFilter()
+    out = "".join(shown.feed(d) for d in ["Le dél", "ai [1].\nVER", "DICT : RÉ", "PONDU"])
+    assert out + shown.flush() == "Le délai [1].\n"
+
+
+def test_long_excerpt_keeps_the_question_sentences_and_neighbours() -> None:
+    filler = " ".join(f"Phrase de remplissage numéro {i} sans rapport avec le sujet." for i in
+                      range(30))
+    excerpt = (f"Article 8 Paiement. {filler} Les factures sont payables à trente jours. "
+               f"La suite du texte. {filler}")
+    kept = select_sentences(excerpt, "Quel est le délai de paiement des factures ?")
+    assert "Les factures sont payables à trente jours." in kept
+    assert "La suite du texte." in kept and "Article 8 Paiement." in kept
+    assert "[…]" in kept and len(kept) < len(excerpt) / 3
+
+
+# Through the chain, with fake models ---------------------------------------------------------
+
+def test_unsupported_sentence_removed_and_listed(sample_service: ContractQA) -> None:
+    invented = "Une disponibilité mensuelle de 99,99 % est garantie [1]."
+    answer = make_chain(sample_service, fake(f"{VALID} {invented}\nVERDICT : RÉPONDU")
+                        ).answer(QUESTION)
+    assert answer.mode == "llm" and not answer.abstained
+    assert invented not in answer.answer and "12 mois" in answer.answer
+    assert [u["sentence"] for u in answer.unsupported] == [invented]
+    assert answer.to_json()["unsupported"][0]["reason"].startswith("chiffre absent")
+    assert answer.notice and "retirée" in answer.notice
+    assert "VERDICT" not in answer.answer
+    assert answer.prompt_tokens and answer.prompt_tokens > 100
+
+
+def test_silence_in_own_words_is_an_abstention(sample_service: ContractQA) -> None:
+    answer = make_chain(sample_service, fake(
+        "Les extraits fournis ne mentionnent aucune assurance cyber.")).answer(QUESTION)
+    assert answer.abstained and answer.mode == "llm"
+    assert "Passages consultés" in answer.answer
+    assert answer.notice is None
+
+
+def test_not_found_verdict_is_an_abstention(sample_service: ContractQA) -> None:
+    answer = make_chain(sample_service, fake("Je regarde les extraits.\nVERDICT : NON TROUVÉ")
+                        ).answer(QUESTION)
+    assert answer.abstained and answer.to_json()["abstained"]
+
+
+def test_json_contract_through_the_chain(sample_service: ContractQA) -> None:
+    from retrieval.chain import QAChain
+    from retrieval.prompts import JsonAnswerPrompt
+    from tests.test_chain_llm import make_chain as _make
+
+    base = _make(sample_service, fake('{"reponse": "' + VALID + '", "trouve": true}'))
+    chain = QAChain(base.search, base.config, base.llm, "fake-model", JsonAnswerPrompt())
+    events = list(chain.stream(QUESTION))
+    answer = events[-1].answer
+    assert answer is not None and answer.mode == "llm" and answer.verdict == "answered"
+    assert "12 mois" in answer.answer and "trouve" not in answer.answer
+    assert not [e for e in events if e.kind == "delta"]  # raw JSON is never shown
+    assert JsonAnswerPrompt().parse('{"reponse": "Non.", "trouve": false}').verdict == "not_found"
+    assert JsonAnswerPrompt().parse("pas du JSON").verdict is None
