@@ -11,18 +11,9 @@ from ingest.cleaning import (
     clean_with_report,
 )
 from ingest.models import Line
+from tests.test_cleaning import make_lines
 
 FOOTER = "Cahier des Clauses Administratives Particulières – Marché 2024-017"
-
-
-def make_lines(pages: list[list[str]]) -> list[Line]:
-    out: list[Line] = []
-    offset = 0
-    for number, page in enumerate(pages, start=1):
-        for text in page:
-            out.append(Line(text, offset, number))
-            offset += len(text) + 1
-    return out
 
 
 SENTENCES = [
