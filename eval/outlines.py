@@ -64,6 +64,8 @@ class OutlineScore:
 def _key(section: str | None, number: str | None, heading: str | None) -> str:
     """An article's identity: body or annex, and its number (its heading when unnumbered)."""
     where = "annex" if section and fold(section).startswith("annexe") else "body"
+    if number and not any(c.isdigit() for c in number) and len(number) > 5:
+        number = None  # an unnumbered section, labelled by its heading (as ingest.chunking)
     label = fold(number or "").replace(" ", "").rstrip(".") or "#" + _plain(heading)
     return f"{where}:{label}"
 
