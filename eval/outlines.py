@@ -17,7 +17,6 @@ the file and never saw the parser's output. For each file the parser is scored o
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from collections import Counter
 from dataclasses import dataclass
@@ -25,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from eval.metrics import POOL_DIR, POOL_GOLD_DIR, document_path
-from ingest.aliases import fold
+from ingest.aliases import fold, folded_words
 from ingest.pipeline import parse_file
 
 OUTLINES_DIR = POOL_GOLD_DIR / "outlines"
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ def _key(section: str | None, number: str | None, heading: str | None) -> str:
 
 
 def _plain(text: str | None) -> str:
-    return " ".join(_WORD.findall(fold(text or "")))
+    return " ".join(folded_words(text or ""))
 
 
 def independent_text(path: Path) -> str:
@@ -90,7 +88,7 @@ def independent_text(path: Path) -> str:
 
 
 def _words(text: str) -> Counter[str]:
-    return Counter(_WORD.findall(fold(text)))
+    return Counter(folded_words(text))
 
 
 def score_outline(path: Path, gold: dict[str, Any]) -> OutlineScore:

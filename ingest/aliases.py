@@ -63,6 +63,14 @@ def fold(text: str) -> str:
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
 
+def folded_words(text: str) -> list[str]:
+    """The words of `fold(text)`: what names and vocabularies are compared on."""
+    return _FOLDED_WORD.findall(fold(text))
+
+
+_FOLDED_WORD = re.compile(r"[a-z0-9]+")
+
+
 def nfc(text: str) -> str:
     """Composed accents (NFC): macOS copy-paste gives "e" + U+0301 where others give "é"."""
     return unicodedata.normalize("NFC", text)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from langchain_core.language_models import BaseChatModel
 
-from ingest.aliases import fold
+from ingest.aliases import fold, folded_words
 from ingest.chunking import count_tokens
 from ingest.lexical import tokenize
 from ingest.models import Chunk
@@ -127,7 +127,7 @@ class QAChain:
         """Each indexed document's folded words (for names rare in the rest of the corpus)."""
         words: dict[str, set[str]] = defaultdict(set)
         for chunk in self.search.chunks():
-            words[chunk.document_id].update(re.findall(r"[a-z0-9]+", fold(chunk.indexed_text)))
+            words[chunk.document_id].update(folded_words(chunk.indexed_text))
         return {doc: frozenset(w) for doc, w in words.items()}
 
     # Retrieval -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from ingest.aliases import fold, name_variants, nfc, title_names
+from ingest.aliases import fold, folded_words, name_variants, nfc, title_names
 from ingest.store import DocumentRecord
 
 # "l'article 8.2", "art. 7", "l'article 1er", "l'article premier", "article IV" (not "l'article
@@ -122,7 +122,7 @@ class Router:
         self.names.sort(key=lambda item: -len(item[1]))
         # Weaker than a party's name: a word of the contract's title or opening that is rare in
         # the corpus (a product, a public body, an acronym, the title's initials).
-        self.distinctive = self._distinctive(records, vocabulary or {}, set(owners))
+        self.distinctive = self._distinctive(records, self.vocabulary, set(owners))
         # Weaker than a name: a title phrase ("le contrat de maintenance") routes only a question
         # that names no party or trade name ("le contrat de prestations de Craft AI" is Craft's).
         titled: dict[str, set[str]] = defaultdict(set)
@@ -148,7 +148,7 @@ class Router:
             # A document is named by a name it owns, or by a party's or product's name its
             # text holds when another name of the question points to it too (the CDI of a
             # company whose CGV owns the company's name). A title phrase only by owning it.
-            words = set(re.findall(r"[a-z0-9]+", fold(text)))
+            words = set(folded_words(text))
             return doc in docs or (proper and words <= self.vocabulary.get(doc, frozenset()))
 
         for start, text, docs in tiers[first] if first < len(tiers) else []:
@@ -212,7 +212,7 @@ class Router:
                     if any(s <= match.start() < e for s, e in taken):
                         continue
                     taken.append((match.start(), match.end()))
-                    found.append((match.start(), question[match.start(): match.end()], docs))
+                    found.append((match.start(), written, docs))
             tiers.append(found)
         return tiers
 
@@ -225,7 +225,7 @@ class Router:
             name = match.group(1)
             if not name[0].isupper() or fold(name) in _TYPE_WORDS:
                 continue
-            words = re.findall(r"[a-z0-9]+", fold(name))
+            words = folded_words(name)
             if words and not any(w in vocab for vocab in self.vocabulary.values()
                                  for w in words):
                 out.append(name)
@@ -243,7 +243,7 @@ class Router:
                     owners[variant].add(record.document_id)
 
         def frequency(variant: str) -> int:
-            words = set(re.findall(r"[a-z0-9]+", variant))
+            words = set(folded_words(variant))
             return sum(1 for vocab in vocabulary.values() if words <= vocab)
 
         kept = [(_word(v), v, docs) for v, docs in owners.items()
