@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -144,6 +145,11 @@ class CachedEmbeddingModel(EmbeddingModel):
         self.name = inner.name
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False)
+        # One connection for every thread of a server: its statements go one at a time (20
+        # questions at once failed with "another row available" / "cannot start a
+        # transaction within a transaction", tests/test_concurrency.py). Embedding runs
+        # outside the lock.
+        self._db_lock = threading.Lock()
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
         )
@@ -156,10 +162,11 @@ class CachedEmbeddingModel(EmbeddingModel):
         found: dict[str, Matrix] = {}
         for i in range(0, len(keys), 500):
             batch = keys[i: i + 500]
-            rows = self._db.execute(
-                f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(batch))})",
-                batch,
-            ).fetchall()
+            with self._db_lock:
+                rows = self._db.execute(
+                    f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(batch))})",
+                    batch,
+                ).fetchall()
             found.update({k: np.frombuffer(v, dtype=np.float32) for k, v in rows})
         first: dict[str, int] = {}
         for i, k in enumerate(keys):
@@ -168,7 +175,7 @@ class CachedEmbeddingModel(EmbeddingModel):
         missing = list(first.values())
         if missing:
             vectors = self.inner.embed_batch([texts[i] for i in missing], query=query)
-            with self._db:
+            with self._db_lock, self._db:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
                     [(keys[i], v.astype(np.float32).tobytes())

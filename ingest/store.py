@@ -30,10 +30,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BATCH = 256
+# Rows per get(): far under SQLite's 32,766 bound variables, few round trips for the samples.
+_PAGE = 5000
 # Contract corpora are small: a wide search and one build thread make dense results exact in
 # practice and the same from one run to the next (the eval gate depends on it).
 _HNSW = {"hnsw:space": "cosine", "hnsw:construction_ef": 200, "hnsw:search_ef": 200,
          "hnsw:num_threads": 1}
+_METADATA: dict[str, dict[str, Any] | None] = {"chunks": _HNSW, "documents": None}
 
 
 @dataclass
@@ -140,11 +143,11 @@ class ChunkStore:
 
     @property
     def chunks_collection(self) -> Collection:
-        return self._collection("chunks", _HNSW)
+        return self._collection("chunks", _METADATA["chunks"])
 
     @property
     def documents_collection(self) -> Collection:
-        return self._collection("documents", None)
+        return self._collection("documents", _METADATA["documents"])
 
     # Reads -----------------------------------------------------------------------------------
     def _load(self) -> tuple[dict[str, DocumentRecord], list[Chunk]]:
@@ -152,23 +155,38 @@ class ChunkStore:
             if self._cache is None:
                 records = self._read_records()
                 hashes = {r.content_hash for r in records.values()}
-                with self._client_lock.reading():
-                    got = self.chunks_collection.get(include=["documents", "metadatas"])
+                got = self._get_all("chunks", ["documents", "metadatas"])
                 chunks = [
                     chunk_from_stored(cid, text or "", dict(meta or {}))
-                    for cid, text, meta in zip(got["ids"], got["documents"] or [],
-                                               got["metadatas"] or [], strict=True)
+                    for cid, text, meta in zip(got["ids"], got["documents"],
+                                               got["metadatas"], strict=True)
                     if meta and meta.get("doc_hash") in hashes
                 ]
                 chunks.sort(key=lambda c: (c.document_id, c.start, c.part))
                 self._cache = (records, chunks)
             return self._cache
 
+    def _get_all(self, suffix: str, include: list[str]) -> dict[str, list[Any]]:
+        """Every row, `_PAGE` at a time: one get() past SQLite's 32,766 variables fails.
+
+        The collection is looked up under the client lock at each page: a reopen in between
+        closes the client it came from.
+        """
+        rows: dict[str, list[Any]] = {"ids": [], **{name: [] for name in include}}
+        while True:
+            with self._client_lock.reading():
+                collection = self._collection(suffix, _METADATA[suffix])
+                got: Any = collection.get(include=include,  # type: ignore[arg-type]
+                                          limit=_PAGE, offset=len(rows["ids"]))
+            for name in rows:
+                rows[name].extend(got[name] or [None] * len(got["ids"]))
+            if len(got["ids"]) < _PAGE:
+                return rows
+
     def _read_records(self) -> dict[str, DocumentRecord]:
-        with self._client_lock.reading():
-            got = self.documents_collection.get(include=["documents"])
+        got = self._get_all("documents", ["documents"])
         records: dict[str, DocumentRecord] = {}
-        for text in got["documents"] or []:
+        for text in got["documents"]:
             record = DocumentRecord(**json.loads(text))
             records[record.document_id] = record
         return records
@@ -194,10 +212,8 @@ class ChunkStore:
 
     def stored_fingerprint(self) -> str:
         """The same, read from Chroma now (record metadata only: cheap)."""
-        with self._client_lock.reading():
-            got = self.documents_collection.get(include=["metadatas"])
-        metas = {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"] or [],
-                                                  strict=True)}
+        got = self._get_all("documents", ["metadatas"])
+        metas = {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
         return "|".join(f"{k}:{metas[k].get('content_hash', '')}:{metas[k].get('pipeline', '')}"
                         for k in sorted(metas))
 
@@ -329,11 +345,10 @@ class ChunkStore:
         """Delete chunks left by an interrupted ingest (no committed record matches them)."""
         with self._lock:
             hashes = {r.content_hash for r in self._read_records().values()}
+            got = self._get_all("chunks", ["metadatas"])
+            stale = [cid for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
+                     if not meta or meta.get("doc_hash") not in hashes]
             with self._client_lock.reading():
-                got = self.chunks_collection.get(include=["metadatas"])
-                stale = [cid for cid, meta in zip(got["ids"], got["metadatas"] or [],
-                                                  strict=True)
-                         if not meta or meta.get("doc_hash") not in hashes]
                 for i in range(0, len(stale), _BATCH):
                     self.chunks_collection.delete(ids=stale[i: i + _BATCH])
             self._wrote()

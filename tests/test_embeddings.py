@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -137,3 +138,26 @@ def test_registry_wraps_backend_with_cache(tmp_path: Path) -> None:
     assert list(tmp_path.glob("embeddings-*.sqlite"))
     np.testing.assert_array_equal(model.embed_batch(TEXTS), vectors)
     np.testing.assert_allclose(model.inner.embed_batch(TEXTS), vectors, atol=1e-5)
+
+
+def test_cache_shared_by_many_threads(tmp_path: Path) -> None:
+    """A server's threads share one cache: reads and writes never collide (they once did)."""
+    cached = CachedEmbeddingModel(CountingModel(), tmp_path / "vectors.sqlite")
+    errors: list[BaseException] = []
+    start = threading.Barrier(16)
+
+    def embed(worker: int) -> None:
+        start.wait()
+        try:
+            for round_ in range(40):
+                texts = [*TEXTS, f"question {worker} {round_}", f"question {round_}"]
+                assert cached.embed_batch(texts, query=True).shape == (5, 8)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=embed, args=(w,)) for w in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors

@@ -127,6 +127,28 @@ def test_corpus_ingested_with_deterministic_ids(sample_service: ContractQA) -> N
     assert_consistent(store)
 
 
+def test_store_reads_the_collection_page_by_page(
+    sample_service: ContractQA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No get() asks for more than a page of rows (SQLite fails past 32,766 variables)."""
+    store = sample_service.store
+    whole = sorted(c.chunk_id for c in store.chunks())
+    limits: list[int | None] = []
+    collection_type = type(store.chunks_collection)
+    real_get = collection_type.get
+
+    def paged_get(self: object, *args: object, **kwargs: object) -> object:
+        limits.append(kwargs.get("limit"))  # type: ignore[arg-type]
+        return real_get(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("ingest.store._PAGE", 7)
+    monkeypatch.setattr(collection_type, "get", paged_get)
+    store.invalidate()
+    assert sorted(c.chunk_id for c in store.chunks()) == whole
+    assert len(limits) > len(whole) // 7 and set(limits) == {7}
+    store.invalidate()
+
+
 def test_same_ids_in_a_second_data_dir(sample_service: ContractQA, settings: Settings) -> None:
     service = fast_service(settings)
     paths = [EXTRA / "cloudtemple_dpa.txt", CONTRACTS / "004_f17bc88fae2ffff9.txt"]
