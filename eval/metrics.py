@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,9 @@ TYPES = ("factual", "lookup", "definition", "comparison", "multihop", "unanswera
 
 
 def norm(text: str) -> str:
-    """Whitespace-collapsed, lower-cased text (as in eval/gold/check_gold.py)."""
-    text = text.replace("\u00ad", "").replace("\u00a0", " ").replace("\u202f", " ")
+    """Whitespace-collapsed, lower-cased text, ligatures unfolded (NFKC: the gold copies "ﬁ"
+    from a PDF whose indexed text may read "fi"), as in eval/gold/check_gold.py."""
+    text = unicodedata.normalize("NFKC", text).replace("\u00ad", "")  # NFKC: nbsp -> " "
     return re.sub(r"\s+", " ", text).strip().lower()
 
 

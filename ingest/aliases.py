@@ -17,15 +17,16 @@ _ENTITY = re.compile(rf"({_NAME}),?\s+(?:une?\s+)?(?:société|Société|SAS\b|S
 _COMPANY = re.compile(rf"\b(?i:la soci[ée]t[ée])\s+({_NAME})")  # also "DE LA SOCIÉTÉ X"
 _TRADE = re.compile(r"\b(?:marque|produit|plateforme|platform|licence)\s+([A-Z][\w.]*[A-Za-z])")
 _CAMEL = re.compile(r"\b([A-Z][a-z]+[A-Z][A-Za-z]*|[A-Z]{2,}[a-z]{2,}[A-Z]*)\b")
-_BIGRAM = re.compile(r"\b([A-Z][a-z]{2,}[ \t]+[A-Z][a-z]{2,})\b")
+# Two capitalised words, accents included ("Durée Ferme", "Réserve Instance").
+_BIGRAM = re.compile(r"\b([A-ZÀ-Ý][a-zà-ÿ]{2,}[ \t]+[A-ZÀ-Ý][a-zà-ÿ]{2,})\b")
 _ACRONYM = re.compile(
     r"[(«\"“]\s*(?:ci-après\s+(?:le|la|les|l')?\s*)?[«\"“]?\s*([A-Z]{2,6})\s*[»\"”)]"
 )
 # A title's kind of contract, folded: "contrat de maintenance", "conditions generales d'achat",
 # "cahier des clauses particulieres", "bail commercial", "engagement de confidentialite".
 _TITLE_KIND = re.compile(
-    r"^(?:(?:contrat|accord-cadre|accord|convention|protocole|engagement|charte)\s+(?:de\s+|d')"
-    r"[a-z][a-z-]{3,}|conditions generales (?:d'|de |du )[a-z][a-z-]{3,}|"
+    r"(?<![\w-])(?:(?:contrat|accord-cadre|accord|convention|protocole|engagement|charte)"
+    r"\s+(?:de\s+|d')[a-z][a-z-]{3,}|conditions generales (?:d'|de |du )[a-z][a-z-]{3,}|"
     r"cahier des clauses [a-z]{4,}(?: [a-z]{4,})?|bail [a-z]{4,})"
 )
 _TYPES = {
@@ -178,11 +179,17 @@ def naming_terms(title: str, text: str) -> list[str]:
 def title_names(title: str) -> list[str]:
     """What a lawyer calls a contract after its title, folded: "contrat de maintenance" for
     "CONTRAT DE MAINTENANCE D'ÉQUIPEMENTS", "accord-cadre de services", singular and plural."""
-    match = _TITLE_KIND.match(fold(" ".join(title.split())))
-    if not match:
-        return []
-    singular = match.group(0).removesuffix("s")
-    return [singular, f"{singular}s"]
+    folded = fold(" ".join(title.split()))
+    # "Contrat de bail commercial" is also "le bail commercial": a kind after "contrat de".
+    inner = re.sub(r"^contrat (?:de |d')", "", folded)
+    names: list[str] = []
+    for text in dict.fromkeys([folded, inner]):
+        # Anywhere in the title: a DOCX's first block may carry a table cell before it
+        # ("| Année universitaire : 2020-2021 Convention de stage étudiant/e", pool).
+        if match := _TITLE_KIND.search(text):
+            singular = match.group(0).removesuffix("s")
+            names += [singular, f"{singular}s"]
+    return names
 
 
 def _types(title: str, head: str) -> list[str]:

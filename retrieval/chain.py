@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from langchain_core.language_models import BaseChatModel
 
-from ingest.aliases import fold, folded_words
+from ingest.aliases import fold
 from ingest.chunking import count_tokens
 from ingest.lexical import tokenize
 from ingest.models import Chunk
@@ -33,7 +32,7 @@ from retrieval.generation import ABSTAIN, settle
 from retrieval.models import Answer, Citation, Turn
 from retrieval.prompts import AnswerPrompt
 from retrieval.retriever import HybridSearch, Scored, SearchConfig
-from retrieval.routing import Route, Router
+from retrieval.routing import Route, Router, corpus_vocabulary
 
 if TYPE_CHECKING:
     from contractqa.settings import Settings
@@ -125,10 +124,8 @@ class QAChain:
 
     def _vocabulary(self) -> dict[str, frozenset[str]]:
         """Each indexed document's folded words (for names rare in the rest of the corpus)."""
-        words: dict[str, set[str]] = defaultdict(set)
-        for chunk in self.search.chunks():
-            words[chunk.document_id].update(folded_words(chunk.indexed_text))
-        return {doc: frozenset(w) for doc, w in words.items()}
+        return corpus_vocabulary(((c.document_id, c.indexed_text) for c in self.search.chunks()),
+                                 self.search.store.documents())
 
     # Retrieval -------------------------------------------------------------------------------
     def retrieve(self, question: str, documents: list[str] | None = None,

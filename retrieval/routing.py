@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import PurePath
 
 from ingest.aliases import fold, folded_words, name_variants, nfc, title_names
@@ -36,11 +38,13 @@ _LOOKUP = re.compile(
     r"contenu de|que trouve-t-on)\b",
     re.IGNORECASE,
 )
+_TOPIC_TYPES = {
+    "sous-traitance": "dpa", "donnees personnelles": "dpa", "donnees a caractere personnel": "dpa",
+    "protection des donnees": "dpa",
+}
 _TYPE_WORDS = {
     "cgv": "cgv", "cgvu": "cgvu", "cgu": "cgu", "dpa": "dpa", "msa": "msa", "sla": "sla",
-    "licence": "licence", "conditions generales": "cgv", "sous-traitance": "dpa",
-    "donnees personnelles": "dpa", "donnees a caractere personnel": "dpa",
-    "protection des donnees": "dpa", "cdi": "cdi", "cdd": "cdd",
+    "licence": "licence", "conditions generales": "cgv", "cdi": "cdi", "cdd": "cdd",
 }
 # Where a question names its contract: "chez X", "le contrat X", "les CGU de X", "la société X".
 # A capitalised word there that no indexed contract contains names a contract not indexed.
@@ -51,6 +55,8 @@ _NAMING_CUE = re.compile(
     r"([A-ZÀ-Ý][\w&.-]*[\w])",
     re.IGNORECASE,
 )
+# A web address names its site even in lowercase: "les CGU de gensdeconfiance.com".
+_DOMAIN = re.compile(r"\.(?:com|fr|net|org|eu|io|ai|gouv\.fr)\b")
 _FOLLOW_UP = re.compile(r"^\s*(et|idem|pareil|même question|meme question|quid)\b", re.IGNORECASE)
 
 
@@ -85,6 +91,33 @@ def file_name_words(source: str) -> list[str]:
     document by the name they gave its file."""
     stem = PurePath(source).stem if source else ""
     return [w for w in re.split(r"[\W_]+", stem) if len(w) >= 3 and not w.isdigit()]
+
+
+def corpus_vocabulary(texts: Iterable[tuple[str, str]],
+                      records: list[DocumentRecord]) -> dict[str, frozenset[str]]:
+    """Each document's folded words, plus the word pairs of the records' multiword names
+    ("compte technique") that its text holds: a defined term is rare as a phrase even when
+    its words are common."""
+    pairs = {pair for record in records for name in record.candidates
+             for pair in _pairs(folded_words(name))}
+    vocabulary: dict[str, set[str]] = defaultdict(set)
+    for document_id, text in texts:
+        words = folded_words(text)
+        vocabulary[document_id].update(words)
+        vocabulary[document_id].update(p for p in _pairs(words) if p in pairs)
+    return {doc: frozenset(words) for doc, words in vocabulary.items()}
+
+
+def _pairs(words: list[str]) -> list[str]:
+    return [f"{a} {b}" for a, b in pairwise(words)]
+
+
+def _frequency(vocabulary: dict[str, frozenset[str]], variant: str,
+               words_only: bool = False) -> int:
+    """In how many documents a name is written: its words, and as a phrase (its word pairs)."""
+    words = folded_words(variant)
+    wanted = set(words) if words_only else {*words, *_pairs(words)}
+    return sum(1 for vocab in vocabulary.values() if wanted <= vocab)
 
 
 def name_limit(documents: int) -> int:
@@ -123,6 +156,12 @@ class Router:
         # Weaker than a party's name: a word of the contract's title or opening that is rare in
         # the corpus (a product, a public body, an acronym, the title's initials).
         self.distinctive = self._distinctive(records, self.vocabulary, set(owners))
+        # Which of them count only as written like a name (a capital or a digit): one word
+        # ("le bailleur" is a role), or a phrase whose words are common (a defined term,
+        # "Compte Technique", not "compte technique" in a question about another contract).
+        self.cased = {v for _p, v, _d in self.distinctive
+                      if " " not in v
+                      or _frequency(self.vocabulary, v, words_only=True) > name_limit(len(records))}
         # Weaker than a name: a title phrase ("le contrat de maintenance") routes only a question
         # that names no party or trade name ("le contrat de prestations de Craft AI" is Craft's).
         titled: dict[str, set[str]] = defaultdict(set)
@@ -157,8 +196,13 @@ class Router:
             named.add(frozenset(docs))
             for doc in docs:
                 positions.setdefault(doc, start)
-        types = {t for word, t in _TYPE_WORDS.items() if _word(word).search(folded)}
-        comparing = bool(_COMPARE.search(question)) or len(types) >= 2 or " et " in folded
+        named_types = {t for word, t in _TYPE_WORDS.items() if _word(word).search(folded)}
+        topic_types = {t for word, t in _TOPIC_TYPES.items() if _word(word).search(folded)}
+        comparing = (bool(_COMPARE.search(question)) or " et " in folded
+                     or len(named_types) >= 2 or len(topic_types) >= 2)
+        # Outside a comparison, a kind written by its name ("les CGVU") outweighs one the topic
+        # suggests ("données à caractère personnel" is a DPA's subject, and the CGVU's too).
+        types = named_types | topic_types if comparing else named_types or topic_types
         if len(positions) >= 2 and not comparing:
             # The documents the question names most: "le CDI de la SCOP 24ème" names the
             # CDI three times (CDI, SCOP, 24ème) and the company's CGV twice.
@@ -206,8 +250,9 @@ class Router:
             for pattern, variant, docs in patterns:
                 for match in pattern.finditer(folded):
                     written = question[match.start(): match.end()]
-                    if patterns is self.distinctive and " " not in variant and (
-                            written.islower() and not any(c.isdigit() for c in written)):
+                    if patterns is self.distinctive and variant in self.cased and (
+                            written.islower() and not any(c.isdigit() for c in written)
+                            and not _DOMAIN.match(folded, match.end())):
                         continue
                     if any(s <= match.start() < e for s, e in taken):
                         continue
@@ -242,12 +287,8 @@ class Router:
                 if len(variant) >= 3 and variant not in strong:
                     owners[variant].add(record.document_id)
 
-        def frequency(variant: str) -> int:
-            words = set(folded_words(variant))
-            return sum(1 for vocab in vocabulary.values() if words <= vocab)
-
         kept = [(_word(v), v, docs) for v, docs in owners.items()
-                if len(docs) <= limit and frequency(v) <= limit]
+                if len(docs) <= limit and _frequency(vocabulary, v) <= limit]
         return sorted(kept, key=lambda item: -len(item[1]))
 
     def _narrow_by_type(self, documents: list[str], named: set[frozenset[str]],

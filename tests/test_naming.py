@@ -32,6 +32,7 @@ calendaire de retard, plafonnée à 5 % du montant du marché.
 
 Article 4 – Résiliation
 Le pouvoir adjudicateur peut résilier le marché dans les conditions prévues par le CCAG-TIC.
+Le prix est ferme pendant toute la durée du marché.
 """,
     "cgu_plateforme": """CONDITIONS GÉNÉRALES D'UTILISATION DE LA PLATEFORME VELORIA
 
@@ -65,6 +66,21 @@ Le loyer annuel est fixé à dix-huit mille euros hors taxes, payable par trimes
 Article 4 – Résiliation
 Le Preneur peut donner congé à tout moment en respectant un préavis de six mois, par lettre
 recommandée avec demande d'avis de réception.
+""",
+    # A title "contrat de bail commercial", a defined term of common words ("Durée Ferme": its
+    # words are in the CCAP too, the phrase only here), a party known by its web address.
+    "bail_commercial": """CONTRAT DE BAIL COMMERCIAL
+
+Entre la société Tessaline Immobilier, ci-après le Bailleur, et la société Quorvel, exploitant
+le site quorvel.fr, ci-après le Preneur.
+
+Article 1 – Durée
+Le bail est conclu pour neuf années. Les trois premières années forment la Durée Ferme.
+Pendant la Durée Ferme, le Preneur ne peut pas donner congé. À l'issue de la Durée Ferme, le
+congé est donné six mois à l'avance par acte extrajudiciaire.
+
+Article 2 – Loyer
+Le loyer annuel est de quarante mille euros, payable par mois à échoir.
 """,
 }
 
@@ -102,6 +118,9 @@ def test_naming_terms_come_from_the_title_and_opening() -> None:
         ("Combien de temps Veloria conserve-t-elle les données de trajet ?", "cgu_plateforme"),
         ("Dans les CGU de l'ANMD, une compensation est-elle due ?", "cgu_plateforme"),
         ("Quel préavis pour quitter le local loué à Orvanne Conseil ?", "bail_local"),
+        ("Dans le bail commercial, quel est le loyer annuel ?", "bail_commercial"),
+        ("Le preneur peut-il donner congé pendant la Durée Ferme ?", "bail_commercial"),
+        ("Selon les CGU de veloria.fr, une compensation est-elle due ?", "cgu_plateforme"),
     ],
 )
 def test_a_question_is_routed_by_the_contract_it_names(service: ContractQA, question: str,
@@ -116,6 +135,12 @@ def test_common_contract_words_name_no_contract(service: ContractQA) -> None:
     """"Résiliation" or "Article" are in every contract: they route nowhere."""
     route = service.chain.router.route("Quelles sont les conditions de résiliation ?")
     assert route.documents == [] and route.unknown == []
+
+
+@pytest.mark.integration
+def test_a_defined_term_of_common_words_names_only_as_written(service: ContractQA) -> None:
+    """"durée ferme" in lowercase is a question's words, not the lease's defined term."""
+    assert service.chain.router.route("Quelle est la durée ferme du prix ?").documents == []
 
 
 @pytest.mark.integration

@@ -81,6 +81,13 @@ def test_publisher_with_two_documents_cgvu(router: Router) -> None:
     assert r.documents == [CT_CGVU]
 
 
+def test_a_kind_written_outweighs_a_kind_the_topic_suggests(router: Router) -> None:
+    """Personal data is the DPA's subject, but "les CGVU" names the other document."""
+    r = route(router, "Selon les CGVU de Cloud Temple, dans quel délai une violation de données "
+                      "à caractère personnel est-elle notifiée ?")
+    assert r.documents == [CT_CGVU] and not r.comparison
+
+
 def test_publisher_with_two_documents_dpa(router: Router) -> None:
     """The Cloud Temple DPA names its publisher ("Cloud Temple assiste le Responsable…")."""
     r = route(router, "Que prévoit le DPA de Cloud Temple sur les sous-traitants ultérieurs ?")

@@ -2,6 +2,7 @@
 import json
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -10,7 +11,7 @@ KEYS = ["id", "type", "question", "document", "section", "articles", "heading", 
         "answer_contains", "targets"]
 
 def norm(s: str) -> str:
-    s = s.replace("\u00ad", "").replace("\u00a0", " ").replace("\u202f", " ")
+    s = unicodedata.normalize("NFKC", s).replace("\u00ad", "")  # NFKC: nbsp -> " "
     return re.sub(r"\s+", " ", s).strip().lower()
 
 def text_of(doc: str) -> str:
