@@ -17,8 +17,11 @@ _ENTITY = re.compile(rf"({_NAME}),?\s+(?:une?\s+)?(?:société|Société|SAS\b|S
 _COMPANY = re.compile(rf"\b(?i:la soci[ée]t[ée])\s+({_NAME})")  # also "DE LA SOCIÉTÉ X"
 _TRADE = re.compile(r"\b(?:marque|produit|plateforme|platform|licence)\s+([A-Z][\w.]*[A-Za-z])")
 _CAMEL = re.compile(r"\b([A-Z][a-z]+[A-Z][A-Za-z]*|[A-Z]{2,}[a-z]{2,}[A-Z]*)\b")
-# Two capitalised words, accents included ("Durée Ferme", "Réserve Instance").
-_BIGRAM = re.compile(r"\b([A-ZÀ-Ý][a-zà-ÿ]{2,}[ \t]+[A-ZÀ-Ý][a-zà-ÿ]{2,})\b")
+# Two capitalised words, accents included, maybe joined by "de" ("Durée Ferme", "Réserve
+# d'Instance", "Niveau de Service"): how contracts write their defined terms.
+_BIGRAM = re.compile(
+    r"\b([A-ZÀ-Ý][a-zà-ÿ]{2,}(?:[ \t]+(?:de|des|du)[ \t]+|[ \t]+d['’]|[ \t]+)"
+    r"[A-ZÀ-Ý][a-zà-ÿ]{2,})\b")
 _ACRONYM = re.compile(
     r"[(«\"“]\s*(?:ci-après\s+(?:le|la|les|l')?\s*)?[«\"“]?\s*([A-Z]{2,6})\s*[»\"”)]"
 )

@@ -115,9 +115,16 @@ def _pairs(words: list[str]) -> list[str]:
 def _frequency(vocabulary: dict[str, frozenset[str]], variant: str,
                words_only: bool = False) -> int:
     """In how many documents a name is written: its words, and as a phrase (its word pairs)."""
+    if not words_only:
+        return len(_holders(vocabulary, variant))
+    words = set(folded_words(variant))
+    return sum(1 for vocab in vocabulary.values() if words <= vocab)
+
+
+def _holders(vocabulary: dict[str, frozenset[str]], variant: str) -> set[str]:
     words = folded_words(variant)
-    wanted = set(words) if words_only else {*words, *_pairs(words)}
-    return sum(1 for vocab in vocabulary.values() if wanted <= vocab)
+    wanted = {*words, *_pairs(words)}
+    return {doc for doc, vocab in vocabulary.items() if wanted <= vocab}
 
 
 def name_limit(documents: int) -> int:
@@ -203,6 +210,12 @@ class Router:
         # Outside a comparison, a kind written by its name ("les CGVU") outweighs one the topic
         # suggests ("données à caractère personnel" is a DPA's subject, and the CGVU's too).
         types = named_types | topic_types if comparing else named_types or topic_types
+        titled = {d for _s, _t, docs in tiers[2] for d in docs} & set(positions)
+        if len(positions) >= 2 and not comparing and titled and first < 2:
+            # Two contracts of one company, and the question says which kind: "le contrat de
+            # développement conclu avec 24ème" is its CGV, not its employment contract.
+            for doc in set(positions) - titled:
+                positions.pop(doc)
         if len(positions) >= 2 and not comparing:
             # The documents the question names most: "le CDI de la SCOP 24ème" names the
             # CDI three times (CDI, SCOP, 24ème) and the company's CGV twice.
@@ -287,9 +300,12 @@ class Router:
                 if len(variant) >= 3 and variant not in strong:
                     owners[variant].add(record.document_id)
 
-        kept = [(_word(v), v, docs) for v, docs in owners.items()
+        # A rare name names every contract whose text holds it, not only those it was found a
+        # candidate of: "la Société 24ème" is the company's CGV and its employment contract.
+        kept = [(_word(v), v, docs | _holders(vocabulary, v)) for v, docs in owners.items()
                 if len(docs) <= limit and _frequency(vocabulary, v) <= limit]
-        return sorted(kept, key=lambda item: -len(item[1]))
+        return sorted(((p, v, d) for p, v, d in kept if len(d) <= limit),
+                      key=lambda item: -len(item[1]))
 
     def _narrow_by_type(self, documents: list[str], named: set[frozenset[str]],
                         types: set[str]) -> list[str]:

@@ -159,3 +159,25 @@ def test_unknown_names_need_a_naming_position(tmp_path: Path) -> None:
     assert router.route("Chez Zorbalux, quel est le prix ?").unknown == ["Zorbalux"]
     # A capitalised word elsewhere (a law, an event) is not a contract's name.
     assert router.route("Le prix change-t-il après le Brexit ?").unknown == []
+
+
+def test_one_companys_two_contracts_are_told_apart_by_their_kind() -> None:
+    """A rare name held by two contracts names both; the kind the question writes picks one."""
+    from ingest.store import DocumentRecord
+    from retrieval.routing import Router, corpus_vocabulary
+
+    texts = {
+        "cgv": ("Conditions générales de vente", "La société Quorvel vend ses logiciels."),
+        "cdi": ("Contrat de travail", "Le salarié est engagé par Quorvel à durée indéterminée."),
+    }
+    # Eight more contracts: in a base of ten, a name may belong to two of them.
+    texts |= {f"autre{i}": (f"Contrat de maintenance {i}", "Le Client paie le prix convenu.")
+              for i in range(8)}
+    records = [DocumentRecord(doc, title, f"{doc}.txt", doc, 1, 1, candidates=["Quorvel"]
+                              if doc == "cgv" else [])
+               for doc, (title, _text) in texts.items()]
+    router = Router(records, corpus_vocabulary(
+        [(doc, f"{title}\n{text}") for doc, (title, text) in texts.items()], records))
+    assert router.route("Quel préavis chez Quorvel ?").documents == ["cdi", "cgv"]
+    assert router.route("Quelle période d'essai prévoit le contrat de travail de Quorvel ?"
+                        ).documents == ["cdi"]
