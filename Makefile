@@ -40,7 +40,7 @@ run: install
 
 test: install llm browser-deps
 	$(BIN)/ruff check .
-	$(BIN)/mypy contractqa ingest retrieval eval app.py
+	$(BIN)/mypy contractqa french ingest retrieval eval app.py
 	$(BIN)/pytest -q
 
 eval: install

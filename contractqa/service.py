@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contractqa.settings import Settings
-from ingest.aliases import nfc
+from french.normalize import nfc
 from ingest.embeddings import EmbeddingModel, get_embedding_model
 from ingest.locking import Notify, writer_lock
 from ingest.pipeline import FileResult, Ingestor

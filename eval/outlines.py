@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.metrics import POOL_DIR, POOL_GOLD_DIR, document_path
-from ingest.aliases import fold, folded_words
+from french.normalize import fold, folded_words
 from ingest.pipeline import parse_file
 
 OUTLINES_DIR = POOL_GOLD_DIR / "outlines"

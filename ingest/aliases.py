@@ -8,9 +8,10 @@ capitalised names, and the acronyms a contract gives itself ("(ci-après « CGV 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+
+from french.normalize import fold, fold_with_offsets, nfc
 
 _NAME = r"[A-Z][\w.&'’-]*(?:[ \t]+[A-Z][\w.&'’-]*){0,3}"
 _ENTITY = re.compile(rf"({_NAME}),?\s+(?:une?\s+)?(?:société|Société|SAS\b|SARL\b|SA\b)")
@@ -55,29 +56,6 @@ _GENERIC = {
     # civilities name nobody
     "m", "mme", "mmes", "mlle", "madame", "monsieur", "messieurs", "me", "maitre", "mr",
 }
-
-
-def fold(text: str) -> str:
-    """Lowercase, strip accents and unify apostrophes, for matching names in questions.
-
-    Offsets in the result are those of `nfc(text)` (composed accents): slice that, not a
-    decomposed original ("e" + U+0301 is one character once composed).
-    """
-    text = unicodedata.normalize("NFKD", nfc(text).replace("’", "'"))
-    return "".join(c for c in text if not unicodedata.combining(c)).lower()
-
-
-def folded_words(text: str) -> list[str]:
-    """The words of `fold(text)`: what names and vocabularies are compared on."""
-    return _FOLDED_WORD.findall(fold(text))
-
-
-_FOLDED_WORD = re.compile(r"[a-z0-9]+")
-
-
-def nfc(text: str) -> str:
-    """Composed accents (NFC): macOS copy-paste gives "e" + U+0301 where others give "é"."""
-    return unicodedata.normalize("NFC", text)
 
 
 @dataclass(frozen=True)
@@ -208,11 +186,12 @@ def _types(title: str, head: str) -> list[str]:
 def _display_title(title: str, head: str, names: list[str]) -> str:
     title = " ".join(title.split())
     if not title or len(title) > 120:
-        folded = fold(head)
+        folded, offsets = fold_with_offsets(head)
         phrase = next((p for phrases in _TYPES.values() for p in phrases if p in folded), "")
         at = folded.find(phrase) if phrase else -1
-        # fold() keeps the length of precomposed text, so the original words can be shown.
-        title = head[at: at + len(phrase)] if at >= 0 else "Contrat"
+        # The original words of the phrase found in the folded text.
+        title = (nfc(head)[offsets[at]: offsets[at + len(phrase) - 1] + 1] if at >= 0
+                 else "Contrat")
     if names and not any(fold(n) in fold(title) for n in names):
         title = f"{title} — {names[0]}"
     return title

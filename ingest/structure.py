@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingest.aliases import fold
+from french.normalize import fold
 from ingest.cleaning import is_upper_title
 from ingest.models import Article, Line, ParsedDocument
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.aliases import fold
+from french.normalize import fold
 
 # Folded (lower case, no accents) phrasings of "the excerpts do not say", French and English.
 _VERBS = (r"(contien|mentionn|precis|prevo|prevoi|indiqu|aborde|trait|stipul|specifi|comport|"

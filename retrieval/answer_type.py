@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ingest.lexical import expand_query, tokenize
-from retrieval.extractive import sentences
+from french.sentences import sentences
+from french.tokens import expand_query, tokenize
 
 AnswerType = Literal["duration", "amount"]
 

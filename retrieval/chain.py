@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Literal
 
 from langchain_core.language_models import BaseChatModel
 
-from ingest.aliases import fold
+from french.normalize import fold
+from french.sentences import sentences
+from french.tokens import tokenize
 from ingest.chunking import count_tokens
-from ingest.lexical import tokenize
 from ingest.models import Chunk
 from retrieval.answer_type import ExpectedAnswer
 from retrieval.definitions import defined_term, defining_sentence, find_definitions
@@ -25,7 +26,6 @@ from retrieval.extractive import (
     Meaning,
     best_sentences,
     quote_answer,
-    sentences,
     sources_block,
 )
 from retrieval.generation import ABSTAIN, settle

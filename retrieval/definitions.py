@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.aliases import fold
+from french.normalize import fold
 from ingest.models import Chunk
 
 _QUOTED = re.compile(r"[«\"“]\s*([^»\"”]{2,60}?)\s*[»\"”]")

@@ -11,8 +11,8 @@ from typing import Literal
 
 from langchain_core.prompts import ChatPromptTemplate
 
+from french.tokens import tokenize
 from ingest.chunking import count_tokens
-from ingest.lexical import tokenize
 from retrieval.extractive import source_line
 from retrieval.models import Citation
 

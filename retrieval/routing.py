@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import PurePath
 
-from ingest.aliases import fold, folded_words, name_variants, nfc, title_names
+from french.normalize import fold, fold_with_offsets, folded_words, nfc
+from ingest.aliases import name_variants, title_names
 from ingest.store import DocumentRecord
 
 # "l'article 8.2", "art. 7", "l'article 1er", "l'article premier", "article IV" (not "l'article
@@ -178,12 +179,12 @@ class Router:
         self.titles = [(_word(v), v, docs) for v, docs in titled.items() if len(docs) <= 2]
 
     def route(self, question: str) -> Route:
-        question = nfc(question)  # fold()'s offsets are those of the composed text
-        folded = fold(question)
+        question = nfc(question)
+        folded, offsets = fold_with_offsets(question)
         route = Route()
         positions: dict[str, int] = {}
         named: set[frozenset[str]] = set()  # the document sets the matched names point to
-        tiers = self._matches(question, folded)
+        tiers = self._matches(question, folded, offsets)
         first = next((i for i, found in enumerate(tiers) if found), len(tiers))
         # (start, written name, documents it names, whether it is a name a text may hold)
         matches = [(st, t, docs, tier < 2) for tier, found in enumerate(tiers)
@@ -249,7 +250,8 @@ class Router:
         route.follow_up = bool(_FOLLOW_UP.match(question)) or len(folded.split()) <= 4
         return route
 
-    def _matches(self, question: str, folded: str) -> list[list[tuple[int, str, set[str]]]]:
+    def _matches(self, question: str, folded: str,
+                 offsets: list[int]) -> list[list[tuple[int, str, set[str]]]]:
         """The names found in the question, by kind: parties, distinctive words, titles (a
         span matched by a stronger kind is not matched again).
 
@@ -262,7 +264,8 @@ class Router:
             found: list[tuple[int, str, set[str]]] = []
             for pattern, variant, docs in patterns:
                 for match in pattern.finditer(folded):
-                    written = question[match.start(): match.end()]
+                    # The question's own words for the match (folding may change lengths).
+                    written = question[offsets[match.start()]: offsets[match.end() - 1] + 1]
                     if patterns is self.distinctive and variant in self.cased and (
                             written.islower() and not any(c.isdigit() for c in written)
                             and not _DOMAIN.match(folded, match.end())):

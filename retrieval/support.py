@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.aliases import fold
-from ingest.lexical import tokenize
+from french.normalize import fold
+from french.tokens import tokenize
 from retrieval.models import Citation
 
 MARKER = re.compile(r"\[(\d+)\]")

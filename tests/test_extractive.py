@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.extractive import sentences
+from french.sentences import sentences
 
 CLAUSE = """10.4 Responsabilité illimitée.
 La limitation de responsabilité prévue à l'article 10.2 ne s'applique pas :

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ingest.lexical import BM25Index, expand_query, load_or_build, tokenize
+from french.tokens import expand_query, tokenize
+from ingest.lexical import BM25Index, load_or_build
 from ingest.models import Chunk
 
 

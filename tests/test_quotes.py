@@ -3,8 +3,9 @@ a heading never glued to the text under it. Texts written here, not the samples.
 
 from __future__ import annotations
 
-from ingest.models import join_lines
-from retrieval.extractive import best_sentences, sentences
+from french.lines import join_lines
+from french.sentences import sentences
+from retrieval.extractive import best_sentences
 from retrieval.models import Citation
 
 
