@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from contractqa.settings import Settings
 from contractqa.ui.contracts import clean_message
 from contractqa.ui.handlers import UPLOAD_TYPES, UIHandlers
 from contractqa.ui.render import SOURCES_PLACEHOLDER
+from ingest.progress import IngestProgress, ProgressCallback, milestones
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -312,19 +312,15 @@ def create_app(settings: Settings, service: ContractQA | None = None) -> FastAPI
     )
 
 
-def _progress_printer(stream: Any = None) -> Callable[[str, float], None]:
-    """A progress callback printing '[ 40%] message' lines (each message once)."""
+def _progress_printer(stream: Any = None) -> ProgressCallback:
+    """A progress callback printing '[ 40%] file : stage' lines (each stage, every 10 %)."""
     out = stream or sys.stdout
-    last: list[str] = []
 
-    def show(message: str, fraction: float) -> None:
-        if last and last[-1] == message:
-            return
-        last.append(message)
-        pct = round(100 * max(0.0, min(1.0, fraction)))
-        print(f"[{pct:3d}%] {message}", file=out, flush=True)
+    def show(event: IngestProgress) -> None:
+        pct = round(100 * max(0.0, min(1.0, event.fraction)))
+        print(f"[{pct:3d}%] {event.label}", file=out, flush=True)
 
-    return show
+    return milestones(show)
 
 
 def serve(settings: Settings, ingest_paths: list[Path] | None = None) -> None:

@@ -24,14 +24,16 @@ def _say(message: str) -> None:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from contractqa.service import ContractQA
+    from ingest.progress import IngestProgress, milestones
 
     service = ContractQA(settings)
 
-    def progress(name: str, fraction: float) -> None:
+    def progress(event: IngestProgress) -> None:
         if not args.json:
-            print(f"[{fraction:4.0%}] {name}", file=sys.stderr, flush=True)
+            print(f"[{event.fraction:4.0%}] {event.label}", file=sys.stderr, flush=True)
 
-    report = service.ingest([Path(p) for p in args.paths], progress=progress, notify=_say)
+    report = service.ingest([Path(p) for p in args.paths], progress=milestones(progress),
+                            notify=_say)
     if args.json:
         _print_json([r.__dict__ for r in report.results])
     else:

@@ -4,6 +4,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from contractqa.jobs import FileStage, JobStatus
+
 BLANK_QUESTION = "La question est vide : saisissez une question."
 
 
@@ -93,6 +95,28 @@ class FileResultOut(BaseModel):
 class UploadOut(BaseModel):
     ok: bool
     results: list[FileResultOut]
+
+
+class FileProgressOut(BaseModel):
+    filename: str
+    stage: FileStage
+    passages_done: int = Field(0, description="passages vectorisés (ou écrits) jusqu'ici")
+    passages_total: int = Field(0, description="passages du fichier (0 avant le découpage)")
+
+
+class JobOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    message: str = Field(description="où en est la tâche, ou son bilan, en français")
+    url: str = Field(description="où suivre la tâche (GET)")
+    progress: float = Field(description="part de la tâche faite, de 0 à 1")
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    files: list[FileProgressOut]
+    ok: bool | None = Field(None, description="une fois finie : tous les fichiers indexés ?")
+    results: list[FileResultOut] = Field(
+        default_factory=list, description="une fois finie : comme POST /api/documents?wait=true")
 
 
 class ErrorDetail(BaseModel):

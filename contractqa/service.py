@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +21,10 @@ from french.normalize import nfc
 from ingest.embeddings import EmbeddingModel, get_embedding_model
 from ingest.locking import Notify, writer_lock
 from ingest.pipeline import FileResult, Ingestor
+from ingest.progress import ProgressCallback
 from ingest.store import ChunkStore, DocumentRecord
 from retrieval.chain import AnswerEvent, QAChain
 from retrieval.models import Answer, Turn
-
-Progress = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,21 @@ def partial_upload(folder: Path, name: str) -> Path:
     return Path(path)
 
 
+def sweep_partials(folder: Path, older_than_s: float = 86400.0) -> int:
+    """Remove received files never placed (their job was lost when the server stopped), once
+    older than `older_than_s`: another server on this data dir may be receiving one now."""
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for path in folder.glob(".*.part") if folder.is_dir() else []:
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:  # removed meanwhile by its own request or another server
+            continue
+    return removed
+
+
 def place_upload(folder: Path, partial: Path, name: str) -> Upload:
     """Move a received file to folder/NAME, keeping aside the file it replaces."""
     target = folder / name
@@ -124,7 +139,7 @@ class ContractQA:
             self.chain.refresh()
         return changed
 
-    def ingest(self, paths: list[Path], progress: Progress | None = None,
+    def ingest(self, paths: list[Path], progress: ProgressCallback | None = None,
                notify: Notify | None = None) -> IngestReport:
         with self._writing(notify):
             return IngestReport(self.ingestor.ingest(paths, progress=progress))

@@ -76,3 +76,7 @@ class Settings(BaseSettings):
     api_timeout_s: float = 60.0  # an /api/ask slower than this answers 504
     api_max_body_kb: int = 128  # JSON request bodies under /api (uploads: max_upload_mb)
     api_workers: int = 8  # threads answering API questions at once
+    # Upload jobs (contractqa/jobs.py), in memory only: finished ones remembered, and how many
+    # may wait or run at once (one more upload answers 503).
+    api_jobs_kept: int = 100
+    api_jobs_pending_max: int = 10

@@ -11,12 +11,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+
 from ingest.aliases import Profile, derive_profile
 from ingest.chunking import Chunker
 from ingest.cleaning import CONTENTS, check_words, clean_with_report
 from ingest.embeddings import EmbeddingModel
 from ingest.loaders import SUPPORTED, document_id_for, load
 from ingest.models import IngestError, ParsedDocument
+from ingest.progress import IngestProgress, ProgressCallback, Stage
 from ingest.store import ChunkStore, DocumentRecord
 from ingest.structure import StructureParser
 
@@ -26,7 +29,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Status = Literal["indexed", "replaced", "unchanged", "error"]
-Progress = Callable[[str, float], None]
+# One step of the file being ingested: (stage, passages done, passages in all).
+Step = Callable[[Stage, int, int], None]
+# Passages embedded per call, one progress step each: a multiple of the "use" model's own batch
+# of 16, so the vectors are the same as in one call.
+EMBED_BATCH = 64
 # A folder's own documentation, never a contract: exactly these names ("README.md", "LICENSE"),
 # not "licence_logiciel.pdf" nor "sources_contrat.txt" nor "licence.txt".
 _REPO_DOCS = frozenset({"readme", "sources", "changelog", "license", "licence", "copying"})
@@ -48,6 +55,16 @@ class FileResult:
     seconds: float = 0.0
     fallback: bool = False
     note: str = ""  # which document it became: new, replacing its earlier version, renamed
+
+
+def _stepper(progress: ProgressCallback | None, name: str, index: int, files: int) -> Step:
+    """The `Step` of one file: an `IngestProgress` for `progress` (nothing without one)."""
+
+    def step(stage: Stage, done: int, total: int) -> None:
+        if progress is not None:
+            progress(IngestProgress(name, index, files, stage, done, total))
+
+    return step
 
 
 def origin_of(path: Path) -> str:
@@ -127,27 +144,36 @@ class Ingestor:
         self.chunker = Chunker(settings.chunk_tokens)
         self.max_mb = settings.max_file_mb
 
-    def ingest(self, paths: Iterable[Path], progress: Progress | None = None) -> list[FileResult]:
+    def ingest(self, paths: Iterable[Path],
+               progress: ProgressCallback | None = None) -> list[FileResult]:
+        """Index each file; `progress` hears every step of every file (see ingest.progress)."""
         removed = self.store.collect_garbage()
         if removed:
             log.warning("removed %d chunks left by an interrupted ingest", removed)
         files = expand(paths)
         results: list[FileResult] = []
         for i, path in enumerate(files):
-            if progress:
-                progress(path.name, i / max(len(files), 1))
+            step = _stepper(progress, path.name, i, len(files))
+            step("reading", 0, 0)
             started = time.perf_counter()
             try:
-                result = self._ingest_one(path)
+                result = self._ingest_one(path, step)
             except IngestError as exc:
                 result = FileResult(str(path), document_id_for(path), "error", str(exc))
             result.seconds = round(time.perf_counter() - started, 3)
             results.append(result)
-        if progress:
-            progress("terminé", 1.0)
+            step("failed" if result.status == "error" else "done", result.chunks, result.chunks)
         return results
 
-    def _ingest_one(self, path: Path) -> FileResult:
+    def _embed(self, texts: list[str], step: Step) -> np.ndarray:
+        """Embed passages `EMBED_BATCH` at a time, reporting each batch."""
+        parts = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            parts.append(self.embedder.embed_batch(texts[start: start + EMBED_BATCH]))
+            step("embedding", min(start + EMBED_BATCH, len(texts)), len(texts))
+        return np.vstack(parts)
+
+    def _ingest_one(self, path: Path, step: Step) -> FileResult:
         if path.suffix.lower() not in SUPPORTED:
             load(path)  # raises the unsupported-format message
         parsed, profile, content_hash = parse_file(path, self.max_mb)
@@ -169,10 +195,12 @@ class Ingestor:
                 f"Supprimez l'un des deux (contractqa delete {twin.document_id}) ou ignorez ce "
                 "fichier."
             )
+        step("chunking", 0, 0)
         chunks = self.chunker.chunks(parsed, content_hash)
         if not chunks:
             raise IngestError(f"{path}: aucun texte exploitable après nettoyage.")
-        vectors = self.embedder.embed_batch([c.indexed_text for c in chunks])
+        step("embedding", 0, len(chunks))
+        vectors = self._embed([c.indexed_text for c in chunks], step)
         record = DocumentRecord(
             document_id=document_id,
             title=parsed.title,
@@ -190,7 +218,8 @@ class Ingestor:
             pipeline_version=PIPELINE_VERSION,
             origin=origin,
         )
-        self.store.write_document(record, chunks, vectors)
+        self.store.write_document(record, chunks, vectors,
+                                  progress=lambda done, total: step("writing", done, total))
         message = (
             "aucun article reconnu : découpage par paragraphes" if parsed.fallback
             else f"{record.articles} articles"

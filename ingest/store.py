@@ -151,6 +151,9 @@ class ChunkStore:
 
     # Reads -----------------------------------------------------------------------------------
     def _load(self) -> tuple[dict[str, DocumentRecord], list[Chunk]]:
+        cache = self._cache  # without the lock: questions keep answering while a large
+        if cache is not None:  # document is written (they see the index as it was before)
+            return cache
         with self._lock:
             if self._cache is None:
                 records = self._read_records()
@@ -289,9 +292,12 @@ class ChunkStore:
         return "\n\n".join(parts)
 
     # Writes ----------------------------------------------------------------------------------
-    def write_document(self, record: DocumentRecord, chunks: list[Chunk],
-                       vectors: np.ndarray) -> None:
-        """Write one document's chunks, then commit its record, then drop older versions."""
+    def write_document(self, record: DocumentRecord, chunks: list[Chunk], vectors: np.ndarray,
+                       progress: Callable[[int, int], None] | None = None) -> None:
+        """Write one document's chunks, then commit its record, then drop older versions.
+
+        `progress(written, total)` hears each batch of chunks written.
+        """
         with self._lock:
             with self._client_lock.reading():
                 collection = self.chunks_collection
@@ -303,6 +309,8 @@ class ChunkStore:
                         documents=[c.text for c in batch],
                         metadatas=[self._metadata(c, record.content_hash) for c in batch],
                     )
+                    if progress is not None:
+                        progress(i + len(batch), len(chunks))
                 self.documents_collection.upsert(
                     ids=[record.document_id],
                     embeddings=np.zeros((1, 1), dtype=np.float32),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -71,6 +72,31 @@ def running(command: list[str], log: Path, ready: Callable[[], bool], *, what: s
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@contextmanager
+def serving(app: Any, timeout: float = 60) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port, in a thread of this process
+    (the test keeps the app's service at hand); yields its base URL, always stops it."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive():
+                pytest.fail("uvicorn exited before it was ready")
+            if time.monotonic() > deadline:
+                pytest.fail(f"uvicorn was not ready within {timeout:.0f} s")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def launch_chromium(playwright: Playwright) -> Browser:

@@ -75,6 +75,19 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     return error
 
 
+def wait_for_job(client: Any, url: str, timeout: float = 600) -> dict[str, Any]:
+    """Poll an upload job (TestClient or httpx.Client) until it is finished; its last state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = client.get(url, headers=ADMIN)
+        assert r.status_code == 200, r.text
+        job: dict[str, Any] = r.json()
+        if job["status"] in ("terminé", "échec"):
+            return job
+        assert time.monotonic() < deadline, f"job not finished in {timeout:.0f} s: {job}"
+        time.sleep(0.2)
+
+
 def parse_sse(text: str) -> list[tuple[str, Any]]:
     events = []
     for block in text.strip().split("\n\n"):
@@ -98,7 +111,8 @@ def test_health_is_503_until_something_is_indexed(tmp_path: Path, service: Contr
 def test_openapi_docs_and_widget(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/api/ask", "/api/ask/stream", "/api/documents", "/health"} <= set(paths)
+    assert {"/api/ask", "/api/ask/stream", "/api/documents", "/api/jobs/{job_id}",
+            "/health"} <= set(paths)
     r = client.get("/widget.js")
     assert r.status_code == 200 and "javascript" in r.headers["content-type"]
     assert "attachShadow" in r.text and "createTextNode" in r.text
@@ -178,10 +192,22 @@ def test_upload_ask_and_delete_a_hostile_contract(client: TestClient, api_dir: P
              ("files", ("notes.exe", b"MZ", "application/octet-stream"))]
     assert_error(client.post("/api/documents", files=files, headers=ASK), 403, "forbidden")
     r = client.post("/api/documents", files=files, headers=ADMIN)
-    assert r.status_code == 200, r.text
-    results = {x["filename"]: x for x in r.json()["results"]}
+    assert r.status_code == 202, r.text  # indexed in the background: the job to follow
+    assert r.headers["location"] == r.json()["url"] == f"/api/jobs/{r.json()['job_id']}"
+    assert [f["filename"] for f in r.json()["files"]] == ["piege.txt"]
+    assert_error(client.get(r.json()["url"], headers=ASK), 403)
+    job = wait_for_job(client, r.json()["url"])
+    assert job["status"] == "échec" and not job["ok"], job  # notes.exe was refused
+    assert "« notes.exe » : Format non pris en charge" in job["message"], job
+    assert job["files"] == [{"filename": "piege.txt", "stage": "terminé",
+                             "passages_done": job["results"][0]["chunks"],
+                             "passages_total": job["results"][0]["chunks"]}]
+    results = {x["filename"]: x for x in job["results"]}
     assert results["piege.txt"]["status"] == "indexed" and results["piege.txt"]["articles"] >= 2
-    assert results["notes.exe"]["status"] == "error" and not r.json()["ok"]
+    assert results["notes.exe"]["status"] == "error"
+    assert job["job_id"] in [j["job_id"] for j in client.get("/api/jobs", headers=ADMIN).json()]
+    assert "aucune après un redémarrage" in assert_error(
+        client.get("/api/jobs/inconnue", headers=ADMIN), 404, "job_not_found")["message"]
     assert (api_dir / "uploads" / "piege.txt").read_text("utf-8") == HOSTILE_CONTRACT
 
     payload = {"question": "Quelle pénalité en cas de retard de livraison ?",
@@ -199,7 +225,8 @@ def test_upload_ask_and_delete_a_hostile_contract(client: TestClient, api_dir: P
     assert not (api_dir / "uploads" / "piege.txt").exists()
     assert_error(client.delete("/api/documents/piege", headers=ADMIN), 404)
     events = [(e["event"], e["token"]) for e in audit_lines(api_dir)]
-    assert ("upload", "boss") in events and ("delete", "boss") in events
+    assert ("upload_queued", "boss") in events and ("upload", "boss") in events
+    assert ("delete", "boss") in events
     assert ("denied", "alice") in events
 
 

@@ -69,7 +69,8 @@ def api_url(tmp_path_factory: pytest.TempPathFactory, host_pages: tuple[int, int
     url = f"http://127.0.0.1:{port}"
     with running([str(BIN / "contractqa"), "serve"], data / "server.log",
                  lambda: http_ok(url + "/health"), what="contractqa serve", env=env):
-        r = httpx.post(url + "/api/documents", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        r = httpx.post(url + "/api/documents?wait=true",
+                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
                        files=[("files", ("piege.txt", HOSTILE_CONTRACT.encode(), "text/plain"))],
                        timeout=120)
         assert r.status_code == 200 and r.json()["ok"], r.text

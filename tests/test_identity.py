@@ -72,12 +72,12 @@ def test_upload_of_the_same_name_replaces_its_own_version(tmp_path: Path) -> Non
     outside = write(tmp_path / "ailleurs" / "contrat.txt", OTHER)
     assert service.ingest([outside]).ok
     with TestClient(create_api(service, make_settings(tmp_path / "data"))) as client:
-        first = client.post("/api/documents", headers=ADMIN,
+        first = client.post("/api/documents?wait=true", headers=ADMIN,
                             files=[("files", ("contrat.txt", SMALL.encode(), "text/plain"))])
         (result,) = first.json()["results"]
         assert result["status"] == "indexed" and result["document_id"].startswith("contrat-")
         assert "désigne déjà" in result["note"]
-        second = client.post("/api/documents", headers=ADMIN,
+        second = client.post("/api/documents?wait=true", headers=ADMIN,
                              files=[("files", ("contrat.txt", CHANGED.encode(), "text/plain"))])
         (replaced,) = second.json()["results"]
         assert replaced["status"] == "replaced", replaced

@@ -96,10 +96,10 @@ def test_api_blank_question_and_rejected_uploads(tmp_path: Path) -> None:
                                              json={"question": question}), 422)
             assert "La question est vide" in error["message"], error
             assert "Value error" not in error["message"]
-        good = client.post("/api/documents", headers=ADMIN,
+        good = client.post("/api/documents?wait=true", headers=ADMIN,
                            files=[("files", ("contrat.txt", SMALL.encode(), "text/plain"))])
         assert good.json()["ok"], good.text
-        bad = client.post("/api/documents", headers=ADMIN, files=[
+        bad = client.post("/api/documents?wait=true", headers=ADMIN, files=[
             ("files", ("contrat.txt", junk_without_nul(), "text/plain")),
             ("files", ("autre.txt", printable_junk(), "text/plain"))])
         results = {r["filename"]: r for r in bad.json()["results"]}

@@ -33,6 +33,7 @@ from contractqa.ui.render import (
     sources_html,
 )
 from ingest.locking import IndexBusy
+from ingest.progress import IngestProgress
 from retrieval.models import Answer, Turn
 
 if TYPE_CHECKING:
@@ -203,9 +204,9 @@ class UIHandlers:
             gr.Warning(MSG_NO_FILES, title="Aucun fichier")
             return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
 
-        def on_progress(message: str, fraction: float) -> None:
-            if progress is not None:
-                progress(max(0.0, min(1.0, fraction)), desc=message)
+        def on_progress(event: IngestProgress) -> None:
+            if progress is not None:  # stage, then passages embedded / total of each file
+                progress(max(0.0, min(1.0, event.fraction)), desc=event.label)
 
         try:
             if progress is not None:
