@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contractqa.settings import Settings
+from contractqa.wiring import build_parts
 from french.normalize import nfc
-from ingest.embeddings import EmbeddingModel, get_embedding_model
+from ingest.embeddings import EmbeddingModel
 from ingest.locking import Notify, writer_lock
-from ingest.pipeline import FileResult, Ingestor
+from ingest.pipeline import FileResult
 from ingest.progress import ProgressCallback
-from ingest.store import ChunkStore, DocumentRecord
+from ingest.store import DocumentRecord
 from retrieval.chain import AnswerEvent, QAChain
 from retrieval.models import Answer, Turn
 
@@ -115,9 +116,10 @@ class ContractQA:
 
     def __init__(self, settings: Settings, embedder: EmbeddingModel | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or get_embedding_model(settings.embeddings, settings.cache_dir)
-        self.store = ChunkStore.from_settings(settings)
-        self.ingestor = Ingestor(self.store, self.embedder, settings)
+        parts = build_parts(settings, embedder)
+        self.embedder = parts.embedder
+        self.store = parts.store
+        self.ingestor = parts.ingestor
         self.chain = QAChain.from_settings(settings, self.store, self.embedder)
 
     # Writes (one writer per data dir, whatever the process) ----------------------------------

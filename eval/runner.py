@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from contractqa.settings import Settings
+from contractqa.wiring import build_embedder, build_ingestor, open_store
 from eval.calibrate import calibrate, calibration_table
 from eval.metrics import (
     CORPORA,
@@ -23,8 +24,7 @@ from eval.metrics import (
     load_gold,
     score,
 )
-from ingest.embeddings import EmbeddingModel, get_embedding_model
-from ingest.pipeline import Ingestor
+from ingest.embeddings import EmbeddingModel
 from ingest.store import ChunkStore
 from retrieval.chain import ChainConfig, QAChain
 from retrieval.models import Answer
@@ -66,7 +66,7 @@ def ingest_contracts(settings: Settings, store: ChunkStore, embedder: EmbeddingM
     A pool file that fails to load is reported and its questions count as misses: the pool
     measures contracts as users bring them, failures included.
     """
-    results = Ingestor(store, embedder, settings).ingest(list(CORPORA.values()))
+    results = build_ingestor(settings, store, embedder).ingest(list(CORPORA.values()))
     errors = [r for r in results if r.status == "error"]
     pool = CORPORA.get("pool")
     for r in errors:
@@ -80,8 +80,8 @@ def build_chain(settings: Settings, config: EvalConfig) -> QAChain:
     from retrieval.llm import build_llm, model_label
 
     spec = config.embeddings or settings.embeddings
-    embedder = get_embedding_model(spec, settings.cache_dir)
-    store = ChunkStore.from_settings(settings, embedder.name)
+    embedder = build_embedder(settings, spec)
+    store = open_store(settings, embedder.name)
     ingest_contracts(settings, store, embedder)
     if config == EvalConfig():
         chain = QAChain.from_settings(settings, store, embedder)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -22,9 +22,6 @@ from ingest.models import IngestError, ParsedDocument
 from ingest.progress import IngestProgress, ProgressCallback, Stage
 from ingest.store import ChunkStore, DocumentRecord
 from ingest.structure import StructureParser
-
-if TYPE_CHECKING:
-    from contractqa.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -135,14 +132,30 @@ def parse_file(path: Path, max_mb: float = 20.0) -> tuple[ParsedDocument, Profil
     return parsed, profile, loaded.content_hash
 
 
+@dataclass(frozen=True)
+class IngestConfig:
+    """How files are cut into passages, and the largest file accepted."""
+
+    chunk_tokens: int = 400
+    max_file_mb: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.chunk_tokens < 50:
+            raise ValueError(f"chunk_tokens must be at least 50, got {self.chunk_tokens}")
+        if self.max_file_mb <= 0:
+            raise ValueError(f"max_file_mb must be positive, got {self.max_file_mb}")
+
+
 class Ingestor:
     """Index contract files into a `ChunkStore`; one bad file never stops the others."""
 
-    def __init__(self, store: ChunkStore, embedder: EmbeddingModel, settings: Settings) -> None:
+    def __init__(self, store: ChunkStore, embedder: EmbeddingModel,
+                 config: IngestConfig | None = None) -> None:
+        config = config or IngestConfig()
         self.store = store
         self.embedder = embedder
-        self.chunker = Chunker(settings.chunk_tokens)
-        self.max_mb = settings.max_file_mb
+        self.chunker = Chunker(config.chunk_tokens)
+        self.max_mb = config.max_file_mb
 
     def ingest(self, paths: Iterable[Path],
                progress: ProgressCallback | None = None) -> list[FileResult]:

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -24,8 +25,6 @@ from ingest.models import Chunk
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
-
-    from contractqa.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +86,19 @@ def chunk_from_stored(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
     )
 
 
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where the index lives: an embedded Chroma in `chroma_dir`, or a Chroma server."""
+
+    chroma_dir: Path
+    collection: str = "contracts"
+    chroma_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.collection:
+            raise ValueError("collection name must not be empty")
+
+
 class ChunkStore:
     """Chunks and document records in Chroma (embedded on disk, or a Chroma server)."""
 
@@ -106,13 +118,14 @@ class ChunkStore:
         self._known: str | None = None  # the stored fingerprint this client is up to date with
 
     @classmethod
-    def from_settings(cls, settings: Settings, embedder_name: str | None = None) -> ChunkStore:
+    def open(cls, config: StoreConfig, embedder_name: str) -> ChunkStore:
+        """The store of `config`, in the collection of the embedder whose vectors it holds."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        if settings.chroma_url:
-            url = urlparse(settings.chroma_url)
+        if config.chroma_url:
+            url = urlparse(config.chroma_url)
             client = chromadb.HttpClient(
                 host=url.hostname or "127.0.0.1",
                 port=url.port or (443 if url.scheme == "https" else 8000),
@@ -121,15 +134,15 @@ class ChunkStore:
             )
             reopen = None
         else:
-            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-            path = str(settings.chroma_dir)
+            config.chroma_dir.mkdir(parents=True, exist_ok=True)
+            path = str(config.chroma_dir)
 
             def reopen() -> ClientAPI:
                 return chromadb.PersistentClient(path=path, settings=chroma_settings)
 
             client = reopen()
-        suffix = "".join(c if c.isalnum() else "-" for c in (embedder_name or settings.embeddings))
-        return cls(client, f"{settings.collection}-{suffix}"[:60].strip("-"), reopen)
+        suffix = "".join(c if c.isalnum() else "-" for c in embedder_name)
+        return cls(client, f"{config.collection}-{suffix}"[:60].strip("-"), reopen)
 
     # Collections -----------------------------------------------------------------------------
     def _collection(self, suffix: str, metadata: dict[str, Any] | None) -> Collection:

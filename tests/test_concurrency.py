@@ -12,9 +12,9 @@ import pytest
 
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
+from contractqa.wiring import open_store
 from ingest.lexical import BM25Index
 from ingest.locking import writer_lock
-from ingest.store import ChunkStore
 from tests.test_ingest import CLI, CONTRACTS, EXTRA, assert_consistent, cli_env, run_cli
 
 pytestmark = pytest.mark.integration
@@ -54,7 +54,7 @@ def test_two_cli_ingests_at_once_both_complete(
     for proc, (out, err) in zip((first, second), outputs, strict=True):
         assert proc.returncode == 0, out + err
         assert "Traceback" not in err, err
-    store = ChunkStore.from_settings(Settings(data_dir=data, _env_file=None))  # type: ignore[call-arg]
+    store = open_store(Settings(data_dir=data, _env_file=None))  # type: ignore[call-arg]
     expected = {p.stem: sample_service.store.records()[p.stem].chunks for p in (KIMPLE, CRAFT, DPA)}
     assert {k: r.chunks for k, r in store.records().items()} == expected
     assert store.count_chunks() == sum(expected.values())
@@ -123,7 +123,7 @@ def test_a_running_service_sees_what_the_cli_indexed_and_deleted(
 
     # The service writes again after the CLI did: its client must not overwrite the CLI's work.
     assert service.ingest([DPA]).ok
-    store = ChunkStore.from_settings(Settings(data_dir=data, _env_file=None))  # type: ignore[call-arg]
+    store = open_store(Settings(data_dir=data, _env_file=None))  # type: ignore[call-arg]
     assert sorted(store.records()) == sorted([CRAFT.stem, DPA.stem])
     assert_consistent(store)
 

@@ -20,6 +20,7 @@ import pytest
 
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
+from contractqa.wiring import open_store
 from ingest.chunking import Chunker
 from ingest.embeddings import EmbeddingModel, Matrix
 from ingest.pipeline import parse_file
@@ -456,7 +457,7 @@ def test_kill_during_ingest_leaves_a_consistent_store(
     assert proc.returncode == -signal.SIGKILL
 
     settings = Settings(data_dir=data, _env_file=None)  # type: ignore[call-arg]
-    store = ChunkStore.from_settings(settings)
+    store = open_store(settings)
     records = store.records()
     assert {CORPUS[0].stem, CORPUS[1].stem} <= set(records)
     assert len(records) < len(CORPUS)
@@ -465,7 +466,7 @@ def test_kill_during_ingest_leaves_a_consistent_store(
 
     done = run_cli(["ingest", str(CONTRACTS), str(EXTRA)], data, tmp_path, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    store = ChunkStore.from_settings(settings)
+    store = open_store(settings)
     expected = sample_service.store.records()
     assert {k: r.chunks for k, r in store.records().items()} == {
         k: r.chunks for k, r in expected.items()}
