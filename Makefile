@@ -41,6 +41,7 @@ run: install
 test: install llm browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy contractqa french ingest retrieval eval app.py
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 eval: install
