@@ -1,15 +1,20 @@
-"""The `contractqa` command: ingest, documents, articles, ask, eval, bench, serve, delete."""
+"""The `contractqa` command: ingest, documents, articles, ask, serve, delete; eval and bench
+registered by the eval package (see COMMANDS)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from contractqa.settings import Settings
 
+# Commands registered by other packages (`[project.entry-points."contractqa.commands"]`): a
+# function that adds its subparsers, each with a `func(args, settings) -> int` default.
+COMMANDS = "contractqa.commands"
 # Exit code when another process kept the index locked past CONTRACTQA_WRITE_LOCK_TIMEOUT_S.
 EXIT_BUSY = 3
 
@@ -171,18 +176,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.runner import main as eval_main
-
-    return eval_main(args, settings)
-
-
-def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.bench import main as bench_main
-
-    return bench_main(args, settings)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contractqa",
                                      description="Questions-réponses sur des contrats.")
@@ -206,19 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="lancer l'application web")
     p.add_argument("--ingest", action="append", help="indexer ce dossier au premier démarrage")
     p.set_defaults(func=cmd_serve)
-    p = sub.add_parser("eval", help="évaluer sur le jeu de questions de référence")
-    p.add_argument("--dataset", action="append")
-    p.add_argument("--report")
-    p.add_argument("--baselines", action="store_true")
-    p.add_argument("--limit", type=int)
-    p.add_argument("--calibrate", action="store_true",
-                   help="courbe refus/abstention par seuil et seuil recommandé")
-    p.add_argument("--outlines", action="store_true",
-                   help="qualité du découpage contre les plans relevés à la main (pool)")
-    p.set_defaults(func=cmd_eval)
-    p = sub.add_parser("bench", help="mesurer vitesse et mémoire")
-    p.add_argument("what", nargs="?", default="all", choices=["all", "ingest", "query"])
-    p.set_defaults(func=cmd_bench)
+    for command in entry_points(group=COMMANDS):
+        command.load()(sub)  # contractqa eval and bench (eval/commands.py), plugins
     for name, action in sub.choices.items():
         del name
         action.add_argument("--json", action="store_true", help="sortie JSON")

@@ -1,0 +1,39 @@
+"""The `contractqa eval` and `contractqa bench` commands, registered by entry point (group
+`contractqa.commands` in pyproject.toml) as simonw/llm registers plugin commands: the CLI
+never imports the eval, and an install without it simply lacks the two commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from contractqa.settings import Settings
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.runner import main
+
+    return main(args, settings)
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    from eval.bench import main
+
+    return main(args, settings)
+
+
+def register(sub: Any) -> None:
+    """Add the commands to the CLI's subparsers."""
+    p = sub.add_parser("eval", help="évaluer sur le jeu de questions de référence")
+    p.add_argument("--dataset", action="append")
+    p.add_argument("--report")
+    p.add_argument("--baselines", action="store_true")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--calibrate", action="store_true",
+                   help="courbe refus/abstention par seuil et seuil recommandé")
+    p.add_argument("--outlines", action="store_true",
+                   help="qualité du découpage contre les plans relevés à la main (pool)")
+    p.set_defaults(func=_eval)
+    p = sub.add_parser("bench", help="mesurer vitesse et mémoire")
+    p.add_argument("what", nargs="?", default="all", choices=["all", "ingest", "query"])
+    p.set_defaults(func=_bench)
