@@ -176,6 +176,32 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# pydantic's error types, said in French (ctx holds the bound).
+_SETTING_ERRORS = {
+    "greater_than_equal": "doit être supérieure ou égale à {ge}",
+    "greater_than": "doit être supérieure à {gt}",
+    "less_than_equal": "doit être inférieure ou égale à {le}",
+    "less_than": "doit être inférieure à {lt}",
+    "int_parsing": "doit être un nombre entier",
+    "float_parsing": "doit être un nombre",
+    "bool_parsing": "doit être true ou false",
+}
+
+
+def settings_errors(exc: Any) -> str:
+    """Each wrong variable, its value (never a secret's) and why, in French."""
+    out = []
+    for error in exc.errors():
+        name = f"CONTRACTQA_{'_'.join(str(p) for p in error['loc']).upper()}"
+        secret = any(word in name for word in ("TOKEN", "KEY"))
+        shown = "" if secret else f" = {error.get('input')!r}"
+        template = _SETTING_ERRORS.get(error["type"])
+        why = (template.format(**error.get("ctx", {})) if template
+               else str(error["msg"]).removeprefix("Value error, "))
+        out.append(f"{name}{shown} : {why}")
+    return "; ".join(out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contractqa",
                                      description="Questions-réponses sur des contrats.")
@@ -219,10 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        wrong = "; ".join(f"CONTRACTQA_{'_'.join(str(p) for p in e['loc']).upper()} = "
-                          f"{e.get('input')!r}" for e in exc.errors())
-        print(f"Configuration invalide (variables CONTRACTQA_*) : valeur incorrecte pour "
-              f"{wrong}.", file=sys.stderr)
+        print(f"Configuration invalide (variables CONTRACTQA_*) : {settings_errors(exc)}.",
+              file=sys.stderr)
         return 2
     try:
         return int(args.func(args, settings))

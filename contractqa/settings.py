@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Annotated
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# An allowed origin is a scheme and a host (and port): never "*", never a path or a directive.
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+_TOKEN_NAME = re.compile(r"^[\w.@-]{1,64}$")
+_SCOPES = {"ask", "admin"}
 
 
 def _default_data_dir() -> Path:
@@ -22,15 +29,16 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     collection: str = "contracts"
     embeddings: str = "use"
-    chunk_tokens: int = 400
-    max_file_mb: float = 20.0
+    chunk_tokens: Annotated[int, Field(ge=50, le=4000)] = 400
+    max_file_mb: Annotated[float, Field(gt=0)] = 20.0
     # A second writer (CLI, server) on one data dir waits this long for the first, then refuses.
     # Indexing the sample corpus takes about 40 s on 2 cores; 5 minutes covers a large upload.
-    write_lock_timeout_s: float = 300.0
+    write_lock_timeout_s: Annotated[float, Field(ge=0)] = 300.0
 
     # Retrieval
-    top_k: int = 6
-    abstain_threshold: float = 0.19  # recalibrate (`contractqa eval --calibrate`) on any change
+    top_k: Annotated[int, Field(ge=1, le=50)] = 6
+    # Recalibrate (`contractqa eval --calibrate`) on any change.
+    abstain_threshold: Annotated[float, Field(ge=0, le=1)] = 0.19
     reranker: str = "none"  # or "cross-encoder:<model name or path>"
 
     # Answering
@@ -38,23 +46,23 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
-    llm_timeout_s: float = 60.0
-    llm_context_tokens: int = 3000
+    llm_timeout_s: Annotated[float, Field(gt=0)] = 60.0
+    llm_context_tokens: Annotated[int, Field(ge=256)] = 3000
     # The `local` provider: a GGUF file run by llama.cpp in this process (default: the 1.5B that
     # `make llm` installs), its CPU threads (1 is faster while other work runs on the machine)
     # and its context size in tokens.
     llm_model_path: Path | None = None
-    llm_threads: int = 1
-    llm_context_size: int = 4096
+    llm_threads: Annotated[int, Field(ge=1, le=256)] = 1
+    llm_context_size: Annotated[int, Field(ge=512)] = 4096
 
     # Web app
     host: str = "127.0.0.1"
-    port: int = 7860
+    port: Annotated[int, Field(ge=1, le=65535)] = 7860
     api_tokens: SecretStr | None = None
     api_tokens_file: Path | None = None
-    allowed_origins: str = ""
-    max_upload_mb: float = 20.0
-    rate_limit_per_minute: int = 60
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_upload_mb: Annotated[float, Field(gt=0)] = 20.0
+    rate_limit_per_minute: Annotated[int, Field(ge=0)] = 60  # 0: no limit
 
     @field_validator("chroma_url")
     @classmethod
@@ -70,13 +78,47 @@ class Settings(BaseSettings):
         return self.data_dir / "cache"
 
     def origins(self) -> list[str]:
-        return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+        return list(self.allowed_origins)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """"https://a.example, https://b.example" (pydantic-settings' NoDecode pattern)."""
+        if isinstance(value, str):
+            value = [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        bad = [o for o in origins if not _ORIGIN.match(o)]
+        if bad:
+            raise ValueError(f"origines invalides {bad} (attendu https://hôte[:port], jamais *)")
+        return origins
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _check_tokens(cls, tokens: SecretStr | None) -> SecretStr | None:
+        """`name:token[:scopes]` entries, checked at startup (the message never shows a token)."""
+        for number, item in enumerate(tokens.get_secret_value().split(",") if tokens else [], 1):
+            parts = item.strip().split(":")
+            if not item.strip():
+                continue
+            if len(parts) not in (2, 3) or not _TOKEN_NAME.match(parts[0]) or len(parts[1]) < 8:
+                raise ValueError(f"entrée n°{number} : format attendu nom:jeton[:scopes], "
+                                 "jeton d'au moins 8 caractères")
+            written = parts[2].lower() if len(parts) == 3 else "ask"
+            scopes = set(re.split(r"[+,\s|]+", written)) - {""}
+            if not scopes or scopes - _SCOPES:
+                raise ValueError(f"entrée n°{number} : scopes inconnus (attendus : ask, admin)")
+        return tokens
 
     # REST API (contractqa/api.py)
-    api_timeout_s: float = 60.0  # an /api/ask slower than this answers 504
-    api_max_body_kb: int = 128  # JSON request bodies under /api (uploads: max_upload_mb)
-    api_workers: int = 8  # threads answering API questions at once
+    api_timeout_s: Annotated[float, Field(gt=0)] = 60.0  # an /api/ask slower than this answers 504
+    # JSON request bodies under /api (uploads: max_upload_mb).
+    api_max_body_kb: Annotated[int, Field(ge=1)] = 128
+    api_workers: Annotated[int, Field(ge=1, le=64)] = 8  # threads answering API questions at once
     # Upload jobs (contractqa/jobs.py), in memory only: finished ones remembered, and how many
     # may wait or run at once (one more upload answers 503).
-    api_jobs_kept: int = 100
-    api_jobs_pending_max: int = 10
+    api_jobs_kept: Annotated[int, Field(ge=1)] = 100
+    api_jobs_pending_max: Annotated[int, Field(ge=1)] = 10

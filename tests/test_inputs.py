@@ -139,3 +139,15 @@ def test_cli_bad_setting_is_french_without_class_names(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "CONTRACTQA_TOP_K" in done.stderr and "beaucoup" in done.stderr, done.stderr
     assert "ValidationError" not in done.stderr and "validation error" not in done.stderr
+
+
+def test_a_wrong_setting_stops_the_cli_naming_it_in_french(tmp_path: Path) -> None:
+    """Bounds and token formats are checked at startup; a token is never printed."""
+    from tests.test_ingest import run_cli
+
+    done = run_cli(["documents"], tmp_path / "data", tmp_path, CONTRACTQA_TOP_K="0",
+                   CONTRACTQA_API_TOKENS="bob:secretsecret:root")
+    assert done.returncode == 2
+    assert "CONTRACTQA_TOP_K = '0' : doit être supérieure ou égale à 1" in done.stderr
+    assert "CONTRACTQA_API_TOKENS : entrée n°1 : scopes inconnus" in done.stderr
+    assert "secretsecret" not in done.stderr and "Traceback" not in done.stderr
