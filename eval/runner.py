@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contractqa import wiring
 from contractqa.settings import Settings
 from contractqa.wiring import build_embedder, build_ingestor, open_store
 from eval.calibrate import calibrate, calibration_table
@@ -26,9 +27,9 @@ from eval.metrics import (
 )
 from ingest.embeddings import EmbeddingModel
 from ingest.store import ChunkStore
-from retrieval.chain import ChainConfig, QAChain
+from retrieval.chain import QAChain
 from retrieval.models import Answer
-from retrieval.retriever import HybridSearch, SearchConfig, SearchMode
+from retrieval.retriever import SearchConfig, SearchMode
 
 THRESHOLDS = Path(__file__).resolve().parent / "thresholds.json"
 # The headline: each batch of new contracts measured once, before any change made with it in
@@ -77,22 +78,16 @@ def ingest_contracts(settings: Settings, store: ChunkStore, embedder: EmbeddingM
 
 def build_chain(settings: Settings, config: EvalConfig) -> QAChain:
     """The chain for a configuration, over its own collection, with the contracts indexed."""
-    from retrieval.llm import build_llm, model_label
-
     spec = config.embeddings or settings.embeddings
     embedder = build_embedder(settings, spec)
     store = open_store(settings, embedder.name)
     ingest_contracts(settings, store, embedder)
     if config == EvalConfig():
-        chain = QAChain.from_settings(settings, store, embedder)
+        chain = wiring.build_chain(settings, store, embedder)
     else:
         safe = "".join(c if c.isalnum() else "-" for c in store.name)
-        search = HybridSearch(store, embedder, settings.cache_dir / f"lexical-{safe}.json",
-                              SearchConfig(mode=config.mode))
-        chain_config = ChainConfig(settings.top_k, settings.abstain_threshold,
-                                   settings.llm_context_tokens, routing=config.routing)
-        llm = build_llm(settings)
-        chain = QAChain(search, chain_config, llm, model_label(settings) if llm else None)
+        chain = wiring.build_chain(settings, store, embedder, SearchConfig(mode=config.mode),
+                                   f"lexical-{safe}.json", routing=config.routing, rerank=False)
     chain.refresh()
     return chain
 

@@ -31,13 +31,11 @@ from retrieval.extractive import (
 from retrieval.generation import ABSTAIN, settle
 from retrieval.models import Answer, Citation, Turn
 from retrieval.prompts import AnswerPrompt
-from retrieval.retriever import HybridSearch, Scored, SearchConfig
+from retrieval.retriever import HybridSearch, Scored
 from retrieval.routing import Route, Router, corpus_vocabulary
 
 if TYPE_CHECKING:
-    from contractqa.settings import Settings
-    from ingest.embeddings import EmbeddingModel
-    from ingest.store import ChunkStore
+    pass
 
 NOT_INDEXED = ("Aucun contrat indexé ne correspond à {names}. Vérifiez le nom du contrat, ou "
                "indexez-le d'abord (onglet « Contrats » ou `contractqa ingest`).")
@@ -96,19 +94,6 @@ class QAChain:
         self.prompt = prompt or AnswerPrompt()
         self._router: Router | None = None
         self._router_key = ""
-
-    @classmethod
-    def from_settings(cls, settings: Settings, store: ChunkStore, embedder: EmbeddingModel,
-                      search_config: SearchConfig | None = None) -> QAChain:
-        from retrieval.llm import build_llm, model_label
-        from retrieval.rerank import get_reranker
-
-        search = HybridSearch(store, embedder, settings.cache_dir / "lexical.json", search_config,
-                              get_reranker(settings.reranker))
-        config = ChainConfig(settings.top_k, settings.abstain_threshold,
-                             settings.llm_context_tokens)
-        llm = build_llm(settings)
-        return cls(search, config, llm, model_label(settings) if llm else None)
 
     def refresh(self) -> None:
         self.search.refresh()

@@ -132,22 +132,6 @@ def join(model: GGUFModel, cache_dir: Path) -> Path:
     return target
 
 
-def main() -> int:
-    """`python -m retrieval.gguf [CACHE_DIR]`: join and verify every model (`make llm`)."""
-    import sys
-
-    from contractqa.settings import Settings
-
-    cache_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Settings().cache_dir
-    for model in MODELS.values():
-        try:
-            path = join(model, cache_dir)
-        except ModelFileError as exc:
-            print(str(exc), file=sys.stderr)
-            return 1
-        print(f"{model.name}: {path} (sha256 vérifiée)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def join_all(cache_dir: Path) -> dict[str, Path]:
+    """Join and verify every model into `cache_dir` (`contractqa models`, run by `make llm`)."""
+    return {model.name: join(model, cache_dir) for model in MODELS.values()}

@@ -8,81 +8,104 @@ inside this process, reached through the same OpenAI-compatible interface).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
 
-if TYPE_CHECKING:
-    from contractqa.settings import Settings
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Which chat model answers (`provider` "none": extractive answers, no model)."""
+
+    provider: str = "none"
+    model: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    timeout_s: float = 60.0
+    # The `local` provider: a GGUF file (default: the 1.5B `make llm` installs into
+    # `cache_dir`), its CPU threads and its context size in tokens.
+    model_path: Path | None = None
+    cache_dir: Path | None = None
+    threads: int = 1
+    context_size: int = 4096
 
 
 class LLMConfigError(Exception):
     """The LLM settings are incomplete; the message says which variable to set."""
 
 
-def _model_name(settings: Settings) -> str:
-    if not settings.llm_model:
-        raise LLMConfigError(f"CONTRACTQA_LLM_PROVIDER={settings.llm_provider} demande un "
+def _model_name(config: LLMConfig) -> str:
+    if not config.model:
+        raise LLMConfigError(f"CONTRACTQA_LLM_PROVIDER={config.provider} demande un "
                              "modèle : définissez CONTRACTQA_LLM_MODEL.")
-    return settings.llm_model
+    return config.model
 
 
-def _openai_chat(model: str, base_url: str, settings: Settings) -> BaseChatModel:
+def _openai_chat(model: str, base_url: str, config: LLMConfig) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
-    from pydantic import SecretStr
 
-    key = settings.llm_api_key or SecretStr("not-needed")
+    key = config.api_key or SecretStr("not-needed")
     # stream_usage: the last streamed chunk carries the prompt tokens the server counted.
-    return ChatOpenAI(model=model, base_url=base_url, api_key=key, timeout=settings.llm_timeout_s,
+    return ChatOpenAI(model=model, base_url=base_url, api_key=key, timeout=config.timeout_s,
                       temperature=0, max_retries=1, stream_usage=True)
 
 
-def _openai(settings: Settings) -> BaseChatModel:
-    model = _model_name(settings)
-    if not settings.llm_base_url:
+def _openai(config: LLMConfig) -> BaseChatModel:
+    model = _model_name(config)
+    if not config.base_url:
         raise LLMConfigError(
             "Aucune adresse de serveur : définissez CONTRACTQA_LLM_BASE_URL (par ex. "
             "http://127.0.0.1:8000/v1 pour vLLM ou llama.cpp), ou CONTRACTQA_LLM_PROVIDER=local "
             "pour faire tourner un modèle GGUF sur cette machine."
         )
-    return _openai_chat(model, settings.llm_base_url, settings)
+    return _openai_chat(model, config.base_url, config)
 
 
-def _ollama(settings: Settings) -> BaseChatModel:
+def _ollama(config: LLMConfig) -> BaseChatModel:
     from langchain_ollama import ChatOllama
 
-    return ChatOllama(model=_model_name(settings),
-                      base_url=settings.llm_base_url or "http://127.0.0.1:11434", temperature=0)
+    # The same timeout as the other providers: a stalled Ollama never holds a question forever.
+    return ChatOllama(model=_model_name(config),
+                      base_url=config.base_url or "http://127.0.0.1:11434", temperature=0,
+                      client_kwargs={"timeout": config.timeout_s})
 
 
-def _local(settings: Settings) -> BaseChatModel:
+def _local(config: LLMConfig) -> BaseChatModel:
     from retrieval.local_llm import LocalConfig, LocalModelError, local_server, resolve_model
 
     try:
-        path = resolve_model(settings.llm_model_path, settings.cache_dir)
-        server = local_server(LocalConfig(path, settings.llm_threads,
-                                          settings.llm_context_size))
+        path = resolve_model(config.model_path, _cache_dir(config))
+        server = local_server(LocalConfig(path, config.threads, config.context_size))
     except LocalModelError as exc:
         raise LLMConfigError(str(exc)) from exc
-    return _openai_chat(settings.llm_model or path.stem, server.base_url, settings)
+    return _openai_chat(config.model or path.stem, server.base_url, config)
 
 
-Builder = Callable[["Settings"], BaseChatModel]
+def _cache_dir(config: LLMConfig) -> Path:
+    if config.cache_dir is None:
+        raise LLMConfigError("Le fournisseur local a besoin du dossier de cache des modèles "
+                             "(CONTRACTQA_DATA_DIR).")
+    return config.cache_dir
+
+
+Builder = Callable[[LLMConfig], BaseChatModel]
 PROVIDERS: dict[str, Builder] = {"openai": _openai, "ollama": _ollama, "local": _local}
 
 
-def model_label(settings: Settings) -> str | None:
+def model_label(config: LLMConfig) -> str | None:
     """The model name shown with answers (the file name for the local provider)."""
-    if settings.llm_provider == "local" and not settings.llm_model:
+    if config.provider == "local" and not config.model:
         from retrieval.local_llm import resolve_model
 
-        return resolve_model(settings.llm_model_path, settings.cache_dir).stem
-    return settings.llm_model
+        return resolve_model(config.model_path, _cache_dir(config)).stem
+    return config.model
 
 
-def build_llm(settings: Settings) -> BaseChatModel | None:
+def build_llm(config: LLMConfig) -> BaseChatModel | None:
     """None in extractive mode (the default); a LangChain chat model otherwise."""
-    provider = settings.llm_provider
+    provider = config.provider
     if provider == "none":
         return None
     builder = PROVIDERS.get(provider)
@@ -90,4 +113,4 @@ def build_llm(settings: Settings) -> BaseChatModel | None:
         raise LLMConfigError(
             f"CONTRACTQA_LLM_PROVIDER={provider} est inconnu : choisissez parmi none, "
             + ", ".join(PROVIDERS) + ".")
-    return builder(settings)
+    return builder(config)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from contractqa.settings import Settings
+from contractqa.wiring import llm_config
 from retrieval import gguf
 from retrieval.gguf import GGUFModel, ModelFileError, join, verify
 from retrieval.llm import LLMConfigError, build_llm
@@ -66,7 +67,7 @@ def test_local_provider_without_model_says_how(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, llm_provider="local",  # type: ignore[call-arg]
                         data_dir=tmp_path)
     with pytest.raises(LLMConfigError, match="make llm"):
-        build_llm(settings)
+        build_llm(llm_config(settings))
 
 
 def test_local_provider_rejects_corrupt_packaged_model(tmp_path: Path) -> None:
@@ -75,10 +76,10 @@ def test_local_provider_rejects_corrupt_packaged_model(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, llm_provider="local",  # type: ignore[call-arg]
                         data_dir=tmp_path, llm_model_path=bad)
     with pytest.raises(LLMConfigError, match="sha256"):
-        build_llm(settings)
+        build_llm(llm_config(settings))
 
 
 def test_unknown_provider_lists_the_known_ones() -> None:
     settings = Settings(_env_file=None, llm_provider="gpt5")  # type: ignore[call-arg]
     with pytest.raises(LLMConfigError, match="none, openai, ollama, local"):
-        build_llm(settings)
+        build_llm(llm_config(settings))

@@ -15,6 +15,7 @@ import pytest
 
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
+from contractqa.wiring import llm_config
 from retrieval.chain import ChainConfig, QAChain
 from retrieval.gguf import QWEN_05B, join
 from retrieval.llm import build_llm
@@ -47,7 +48,7 @@ def local_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 def _chain(service: ContractQA, settings: Settings, threshold: float = 0.19) -> QAChain:
-    llm = build_llm(settings)
+    llm = build_llm(llm_config(settings))
     return QAChain(service.chain.search, ChainConfig(abstain_threshold=threshold), llm,
                    "qwen2.5-coder-0.5b")
 
@@ -137,4 +138,4 @@ def test_missing_model_is_an_error_not_a_download(tmp_path: Path) -> None:
     from retrieval.llm import LLMConfigError
 
     with pytest.raises(LLMConfigError, match="make llm"):
-        build_llm(settings)
+        build_llm(llm_config(settings))

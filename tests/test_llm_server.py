@@ -11,6 +11,7 @@ from langchain_openai import ChatOpenAI
 
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
+from contractqa.wiring import llm_config
 from retrieval.chain import ABSTAIN
 from retrieval.llm import LLMConfigError, build_llm
 from tests.llm_replay import Failure, ReplayServer, message_text
@@ -55,7 +56,7 @@ def replay(server: ReplayServer) -> ReplayServer:
 
 @pytest.mark.integration
 def test_build_llm_openai(server: ReplayServer) -> None:
-    llm = build_llm(llm_settings(server.base_url))
+    llm = build_llm(llm_config(llm_settings(server.base_url)))
     assert isinstance(llm, ChatOpenAI)
     assert llm.model_name == "replay"
     assert llm.openai_api_base == server.base_url
@@ -64,7 +65,7 @@ def test_build_llm_openai(server: ReplayServer) -> None:
 @pytest.mark.integration
 def test_non_streaming_completion(replay: ReplayServer) -> None:
     replay.script("Bonjour [1].")
-    llm = build_llm(llm_settings(replay.base_url))
+    llm = build_llm(llm_config(llm_settings(replay.base_url)))
     assert llm is not None
     reply = llm.invoke([SystemMessage("Règles"), HumanMessage("Question ?")])
     assert reply.content == "Bonjour [1]."
@@ -78,7 +79,7 @@ def test_non_streaming_completion(replay: ReplayServer) -> None:
 @pytest.mark.integration
 def test_streaming_completion(replay: ReplayServer) -> None:
     replay.script("Un deux trois quatre [1].")
-    llm = build_llm(llm_settings(replay.base_url))
+    llm = build_llm(llm_config(llm_settings(replay.base_url)))
     assert llm is not None
     pieces = [str(chunk.content) for chunk in llm.stream([HumanMessage("Question ?")])]
     assert "".join(pieces) == "Un deux trois quatre [1]."
@@ -171,23 +172,24 @@ def test_server_error_falls_back_with_notice(llm_service: ContractQA,
 # Configuration -------------------------------------------------------------------------------
 
 def test_build_llm_none_by_default() -> None:
-    assert build_llm(Settings(_env_file=None, llm_provider="none")) is None  # type: ignore[call-arg]
+    assert build_llm(llm_config(Settings(_env_file=None, llm_provider="none"))) is None  # type: ignore[call-arg]
 
 
 def test_build_llm_ollama_base_url() -> None:
     settings = Settings(_env_file=None, llm_provider="ollama",  # type: ignore[call-arg]
                         llm_model="mistral", llm_base_url="http://127.0.0.1:11500")
-    llm = build_llm(settings)
+    llm = build_llm(llm_config(settings))
     assert isinstance(llm, ChatOllama)
     assert llm.model == "mistral"
     assert llm.base_url == "http://127.0.0.1:11500"
     assert llm.temperature == 0
+    assert llm.client_kwargs == {"timeout": settings.llm_timeout_s}  # never waits forever
 
 
 def test_build_llm_ollama_default_url() -> None:
     settings = Settings(_env_file=None, llm_provider="ollama",  # type: ignore[call-arg]
                         llm_model="mistral", llm_base_url=None)
-    llm = build_llm(settings)
+    llm = build_llm(llm_config(settings))
     assert isinstance(llm, ChatOllama)
     assert llm.base_url == "http://127.0.0.1:11434"
 
@@ -197,7 +199,7 @@ def test_missing_model_is_a_clear_error(provider: str) -> None:
     settings = Settings(_env_file=None, llm_provider=provider,  # type: ignore[call-arg]
                         llm_model=None, llm_base_url="http://127.0.0.1:1/v1")
     with pytest.raises(LLMConfigError, match="CONTRACTQA_LLM_MODEL") as info:
-        build_llm(settings)
+        build_llm(llm_config(settings))
     assert f"CONTRACTQA_LLM_PROVIDER={provider}" in str(info.value)
 
 
@@ -205,13 +207,13 @@ def test_missing_base_url_is_a_clear_error() -> None:
     settings = Settings(_env_file=None, llm_provider="openai",  # type: ignore[call-arg]
                         llm_model="replay", llm_base_url=None)
     with pytest.raises(LLMConfigError, match="CONTRACTQA_LLM_BASE_URL"):
-        build_llm(settings)
+        build_llm(llm_config(settings))
 
 
 def test_settings_read_llm_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONTRACTQA_LLM_PROVIDER", "ollama")
     monkeypatch.setenv("CONTRACTQA_LLM_MODEL", "qwen")
     monkeypatch.delenv("CONTRACTQA_LLM_BASE_URL", raising=False)
-    llm = build_llm(Settings(_env_file=None))  # type: ignore[call-arg]
+    llm = build_llm(llm_config(Settings(_env_file=None)))  # type: ignore[call-arg]
     assert isinstance(llm, ChatOllama)
     assert llm.model == "qwen"

@@ -13,6 +13,7 @@ import pytest
 
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
+from contractqa.wiring import build_chain
 from retrieval.chain import ABSTAIN, QAChain
 from retrieval.rerank import CrossEncoderReranker, RerankerError, get_reranker
 
@@ -49,7 +50,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 def _chain(service: ContractQA, model: Path, threshold: float) -> QAChain:
     settings = service.settings.model_copy(
         update={"reranker": f"cross-encoder:{model}", "abstain_threshold": threshold})
-    return QAChain.from_settings(settings, service.store, service.embedder)
+    return build_chain(settings, service.store, service.embedder)
 
 
 def test_scores_are_the_models_own_probabilities(cross_encoder_dir: Path) -> None:
