@@ -23,6 +23,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="also copy the chat screenshot to docs/screenshot-chat.png (README)")
 
 
+# Fixtures that build a real index (Chroma and the embedder): a test using one is an
+# integration test, so `pytest -m "not integration"` stays a quick check of the logic.
+_REAL_INDEX = {"sample_service", "corpus_dir", "corpus_cache"}
+# Modules whose tests start the app, its API or the CLI on a real index, or load real models.
+_REAL_MODULES = {"test_api", "test_app_handlers", "test_chain_llm", "test_embeddings",
+                 "test_formats", "test_identity", "test_ingest", "test_inputs", "test_jobs"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if module in _REAL_MODULES or _REAL_INDEX & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(autouse=True)
 def block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests may only talk to servers they start on the loopback interface."""
