@@ -32,7 +32,7 @@ Progress = Callable[[str, float], None]
 _REPO_DOCS = frozenset({"readme", "sources", "changelog", "license", "licence", "copying"})
 _REPO_DOC_SUFFIXES = ("", ".md", ".rst")
 # Bump when parsing, chunking or alias derivation changes: an unchanged file is then re-indexed.
-PIPELINE_VERSION = "11"
+PIPELINE_VERSION = "12"  # 12: lettered and ordinal sub-articles, styled sections (issue 15)
 
 
 @dataclass
