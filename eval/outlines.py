@@ -4,8 +4,12 @@
 sub-article as the contract prints it (number, heading, section), written by helpers who read
 the file and never saw the parser's output. For each file the parser is scored on:
 
-- article boundaries: precision and recall of the (annex or body, number) pairs it finds;
-- headings: the share of matched articles whose heading equals the printed one;
+- article boundaries: precision and recall of the (annex or body, number) pairs it finds, each
+  pair counted as often as it occurs (a number the contract prints twice is two articles);
+  a lettered or ordinal sub-article ("a", "3°", printed again under each article) is keyed
+  under its article, as the parser labels it ("9.a", "6.3°");
+- headings: the share of matched articles whose heading equals the printed one (a number
+  printed twice: the first found against the first printed, and so on);
 - words kept: the share of the words of an independent extraction (poppler's pdftotext for a
   PDF, the document's own paragraphs for the others) found in the parser's articles, and the
   parser's own word check (extracted words that cleaning kept, and the ones it dropped
@@ -17,6 +21,7 @@ the file and never saw the parser's output. For each file the parser is scored o
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections import Counter
 from dataclasses import dataclass
@@ -26,6 +31,7 @@ from typing import Any
 from eval.metrics import POOL_DIR, POOL_GOLD_DIR, document_path
 from french.normalize import fold, folded_words
 from ingest.pipeline import parse_file
+from ingest.structure import roman_value
 
 OUTLINES_DIR = POOL_GOLD_DIR / "outlines"
 
@@ -57,6 +63,34 @@ class OutlineScore:
         return {**self.__dict__, "precision": round(self.precision, 4),
                 "recall": round(self.recall, 4),
                 "heading_accuracy": round(self.heading_accuracy, 4)}
+
+
+# A sub-article numbered within its article: a letter or an ordinal ("a", "B", "3°").
+_SUB_ITEM = re.compile(r"^(?:[A-Za-z]|\d{1,2}°)$")
+
+
+def _gold_numbers(articles: list[dict[str, Any]]) -> list[str | None]:
+    """The gold's numbers, a lettered or ordinal one prefixed with its article's ("9.a"); under
+    a section with no number it stays bare ("A"), as the parser labels it."""
+    numbers: list[str | None] = []
+    parent: str | None = None
+    section: str | None = None
+    for article in articles:
+        number = article["number"]
+        if article["section"] != section:
+            section, parent = article["section"], None
+        if number and _SUB_ITEM.match(number) and not _roman_next(parent, number):
+            numbers.append(f"{parent}.{number}" if parent else number)
+            continue
+        parent = number
+        numbers.append(number)
+    return numbers
+
+
+def _roman_next(parent: str | None, number: str) -> bool:
+    """"V" after "IV" is the next roman article, not a lettered item."""
+    before = roman_value(parent or "")
+    return before is not None and roman_value(number) == before + 1
 
 
 def _key(section: str | None, number: str | None, heading: str | None) -> str:
@@ -91,18 +125,30 @@ def _words(text: str) -> Counter[str]:
     return Counter(folded_words(text))
 
 
+def _by_key(pairs: list[tuple[str, str | None]]) -> dict[str, list[str | None]]:
+    """Key -> the headings of the articles with that key, in reading order."""
+    out: dict[str, list[str | None]] = {}
+    for key, heading in pairs:
+        out.setdefault(key, []).append(heading)
+    return out
+
+
 def score_outline(path: Path, gold: dict[str, Any]) -> OutlineScore:
     parsed, _profile, _hash = parse_file(path)
-    expected = {_key(a["section"], a["number"], a["heading"]): a["heading"]
-                for a in gold["articles"] if a["number"] != ""}
-    found = {_key(a.section, a.number, a.heading): a.heading for a in parsed.articles
-             if a.number not in (None, "Préambule")}
-    matched = set(expected) & set(found)
-    headings_ok = sum(_plain(expected[k]) == _plain(found[k]) for k in matched)
+    articles = gold["articles"]
+    expected = _by_key([(_key(a["section"], number, a["heading"]), a["heading"])
+                        for a, number in zip(articles, _gold_numbers(articles), strict=True)
+                        if a["number"] != ""])
+    found = _by_key([(_key(a.section, a.number, a.heading), a.heading) for a in parsed.articles
+                     if a.number not in (None, "Préambule")])
+    pairs = [(e, f) for key in expected.keys() & found.keys()
+             for e, f in zip(expected[key], found[key], strict=False)]
+    headings_ok = sum(_plain(e) == _plain(f) for e, f in pairs)
     reference = _words(independent_text(path))
     kept = _words("\n".join(a.text for a in parsed.articles))
     recall = sum(min(n, kept[w]) for w, n in reference.items()) / max(sum(reference.values()), 1)
-    return OutlineScore(parsed.document_id, len(expected), len(found), len(matched),
+    return OutlineScore(parsed.document_id, sum(map(len, expected.values())),
+                        sum(map(len, found.values())), len(pairs),
                         headings_ok, round(recall, 4), round(parsed.words.kept_share, 4),
                         parsed.words.unexplained)
 

@@ -329,7 +329,8 @@ def _heading_level(paragraph: object) -> int | None:
 # read cell by cell, each paragraph a line; a data table row by row as "cell | cell". A cell of
 # more than 3 paragraphs or 400 characters is layout: the data tables of the pool's contracts
 # (fees, hours, service levels) have short cells; the internship agreement's columns hold whole
-# articles (measured on the pool's DOCX and the tests' tables).
+# articles (measured on the pool's DOCX and the tests' tables). A table nested in a layout cell
+# is judged the same way (the agreement's article 13 and signatures sit in one).
 _LAYOUT_PARAGRAPHS = 3
 _LAYOUT_CHARS = 400
 
@@ -346,15 +347,18 @@ def _is_layout_table(table: object) -> bool:
 def _layout_cells(table: object) -> list[str]:
     """The paragraphs of a layout table, cell by cell in reading order (merged cells once)."""
     lines: list[str] = []
-    seen: set[int] = set()
+    # The cell elements themselves, not their id(): a freed lxml proxy's id is reused by the
+    # next cell's (a nested table of the pool's internship agreement lost a cell that way).
+    seen: set[object] = set()
     for row in getattr(table, "rows", []):
         for cell in row.cells:
-            if id(cell._tc) in seen:
+            if cell._tc in seen:
                 continue
-            seen.add(id(cell._tc))
+            seen.add(cell._tc)
             for block in cell.iter_inner_content():
-                if hasattr(block, "rows"):
-                    lines.extend(_table_rows(block))
+                if hasattr(block, "rows"):  # a table in the cell: laid out, or data rows
+                    lines.extend(_layout_cells(block) if _is_layout_table(block)
+                                 else _table_rows(block))
                 else:
                     lines.append(block.text)
             lines.append("")
@@ -366,11 +370,11 @@ def _table_rows(table: object) -> list[str]:
     rows: list[str] = []
     for row in getattr(table, "rows", []):
         cells: list[str] = []
-        seen: set[int] = set()
+        seen: set[object] = set()  # elements, not id()s: see _layout_cells
         for cell in row.cells:
-            if id(cell._tc) in seen:
+            if cell._tc in seen:
                 continue
-            seen.add(id(cell._tc))
+            seen.add(cell._tc)
             cells.append(" ".join(cell.text.split()))
         if any(cells):
             rows.append(" | ".join(cells))

@@ -55,6 +55,8 @@ def flat(text: str) -> str:
 
 # Numbered articles (all levels) and top-level articles per section. Graham's article 17
 # ("ANNEXES", a list of sub-processors) is left out: see test_graham_annex_list_consistent.
+# Issue 15: lettered sub-headings right under an article count too (NumSpot's DPA V.A-B);
+# those under a numbered sub-article (Graham's 4.3.1 A.-D., NumSpot's 6.3 a.-c.) stay in it.
 COUNTS: dict[Path, tuple[dict[str | None, int], dict[str | None, int]]] = {
     CRAFT: (
         {"MSA": 88, "CCMF": 7, "CGUA": 5, "DPA": 14, "Annexe A": 4, "Annexe B": 26,
@@ -64,7 +66,7 @@ COUNTS: dict[Path, tuple[dict[str | None, int], dict[str | None, int]]] = {
     ),
     GRAHAM: ({None: 93}, {None: 17}),
     NUMSPOT: (
-        {None: 56, "Annexe 1": 4, "Annexe 2": 21, "Annexe 3": 10},
+        {None: 56, "Annexe 1": 4, "Annexe 2": 23, "Annexe 3": 10},
         {None: 18, "Annexe 1": 4, "Annexe 2": 6, "Annexe 3": 10},
     ),
     SILLAGE: ({None: 79}, {None: 24}),
@@ -110,6 +112,7 @@ TRIPLES: list[tuple[Path, str | None, str, str | None]] = [
     (NUMSPOT, None, "10.1", "Responsabilité"),
     (NUMSPOT, None, "18.9", "Tribunal compétent et loi applicable"),
     (NUMSPOT, "Annexe 2", "V.11", "Notification des Violations de Données Personnelles"),
+    (NUMSPOT, "Annexe 2", "V.B", "Obligations du responsable de traitement"),
     (NUMSPOT, "Annexe 3", "SLA10", "Support"),
     (SILLAGE, None, "7.2.3", "Développement logiciel et abonnement SaaS"),
     (SILLAGE, None, "16.2", "Limitation de responsabilité"),
@@ -248,7 +251,7 @@ def test_numspot_no_article_from_table_of_contents() -> None:
 def test_numspot_relative_items_become_sub_articles() -> None:
     doc = parsed(NUMSPOT)
     six = [a.number for a in numbered(doc) if a.number.startswith("6")]
-    assert six == ["6", "6.1", "6.2", "6.3"]
+    assert six == ["6", "6.1", "6.2", "6.3"]  # 6.3's "a. Résiliation pour manquement"… stay
     assert find(doc, None, "6.3").lines[0].text.strip().startswith("3.")
 
 
