@@ -371,6 +371,11 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
     async def demo() -> FileResponse:
         return FileResponse(STATIC / "demo.html", media_type="text/html; charset=utf-8")
 
+    # The review table's endpoints (contractqa/review_api.py), before the /api fallback.
+    from contractqa.review_api import review_router
+
+    app.include_router(review_router(service, settings, audit, require))
+
     @app.api_route("/api/{rest:path}", include_in_schema=False,
                    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
     async def api_fallback(request: Request, rest: str) -> None:
