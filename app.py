@@ -21,6 +21,13 @@ from contractqa.settings import Settings
 from contractqa.ui.contracts import clean_message
 from contractqa.ui.handlers import UPLOAD_TYPES, UIHandlers
 from contractqa.ui.render import SOURCES_PLACEHOLDER
+from contractqa.ui.review import (
+    CELL_FILTERS,
+    CELL_PLACEHOLDER,
+    REVIEW_PLACEHOLDER,
+    SHOW_ALL,
+    ReviewHandlers,
+)
 from ingest.progress import IngestProgress, ProgressCallback, milestones
 
 if TYPE_CHECKING:
@@ -83,6 +90,12 @@ mark.cq-hl { background: #fde68a; color: #1f2937; padding: 0 .1em; border-radius
 .cq-num { text-align: right !important; }
 .cq-outline { max-height: 420px; overflow-y: auto; }
 .cq-outline-title { font-weight: 600; margin: .3rem 0; }
+.cq-review-status { font-size: .9rem; padding: .4rem 0; }
+.cq-review-summary { font-weight: 600; margin: .3rem 0; }
+#cq-review-grid [role=gridcell], #cq-review-grid th { font-size: .8rem; }
+#cq-review-grid span { font-family: var(--font); }
+#cq-review-grid [data-col="0"], #cq-review-grid [data-testid="header-0"] { position: sticky;
+  left: 0; z-index: 3; background: var(--background-fill-secondary); font-weight: 600; }
 """
 
 COPY_JS = """
@@ -134,7 +147,7 @@ def _mode_badge(service: ContractQA) -> str:
 
 
 def build_ui(service: ContractQA) -> gr.Blocks:
-    """The chat, the sources panel and the contracts tab, wired to the facade."""
+    """The chat, the sources panel, the contracts tab and the review tab, wired to the facade."""
     h = UIHandlers(service)
     with gr.Blocks(title="ContractQA — questions sur vos contrats", analytics_enabled=False) as ui:
         gr.HTML(
@@ -224,6 +237,7 @@ def build_ui(service: ContractQA) -> gr.Blocks:
                         elem_id="cq-article-picker",
                     )
                     article_view = gr.HTML("", elem_id="cq-article", js_on_load=None)
+            review_tab, review = _review_tab()
         confirmed = gr.Checkbox(value=False, visible="hidden")
 
         # Events --------------------------------------------------------------------------
@@ -260,7 +274,75 @@ def build_ui(service: ContractQA) -> gr.Blocks:
             concurrency_limit=1, concurrency_id="contracts",
         )
         ui.load(h.refresh, [selector], [selector, doc_table, doc_picker], api_visibility="private")
+        _review_events(ReviewHandlers(service), ui, review_tab, review)
     return ui
+
+
+def _review_tab() -> tuple[gr.Tab, dict[str, Any]]:
+    """The « Revue » tab: contracts × a list of questions, one cited cell each."""
+    c: dict[str, Any] = {}
+    with gr.Tab("Revue", id="review") as tab:
+        with gr.Row(equal_height=False):
+            c["documents"] = gr.Dropdown(
+                choices=[], value=[], multiselect=True, label="Contrats passés en revue",
+                info="Laissez vide pour tous les contrats.", scale=4,
+                elem_id="cq-review-docs")
+            c["checklist"] = gr.Dropdown(choices=[], value=None, label="Liste de questions",
+                                         scale=3, elem_id="cq-review-checklist")
+            c["extra"] = gr.Textbox(label="Questions ajoutées (une par ligne)", lines=2,
+                                    max_lines=8, scale=4, elem_id="cq-review-questions")
+            c["run"] = gr.Button("Lancer la revue", variant="primary", scale=1,
+                                 min_width=140, elem_id="cq-review-run")
+        with gr.Accordion("Enregistrer ces questions comme liste réutilisable", open=False):
+            with gr.Row():
+                c["name"] = gr.Textbox(label="Nom de la liste", scale=4,
+                                       elem_id="cq-review-list-name")
+                c["save"] = gr.Button("Enregistrer la liste", size="sm", scale=1,
+                                      elem_id="cq-review-save")
+        c["status"] = gr.HTML(REVIEW_PLACEHOLDER, elem_id="cq-review-status", js_on_load=None)
+        with gr.Row():
+            c["question_filter"] = gr.Dropdown(
+                choices=[], value=[], multiselect=True, label="Questions affichées",
+                info="Laissez vide pour toutes.", scale=4, elem_id="cq-review-filter-q")
+            c["cell_filter"] = gr.Radio(CELL_FILTERS, value=SHOW_ALL, label="Cellules", scale=3,
+                                        elem_id="cq-review-filter-cells")
+            c["text_filter"] = gr.Textbox(label="Rechercher un mot", scale=3,
+                                          elem_id="cq-review-filter-text")
+        c["grid"] = gr.Dataframe(headers=["Contrat"], value=[], interactive=False, wrap=True,
+                                 max_height=620, label="Tableau de revue",
+                                 elem_id="cq-review-grid")
+        with gr.Row():
+            c["xlsx"] = gr.DownloadButton("Télécharger le tableau (XLSX)", interactive=False,
+                                          size="sm", elem_id="cq-review-xlsx")
+            c["csv"] = gr.DownloadButton("CSV", interactive=False, size="sm",
+                                         elem_id="cq-review-csv")
+            c["md"] = gr.DownloadButton("Markdown", interactive=False, size="sm",
+                                        elem_id="cq-review-md")
+        c["cell"] = gr.HTML(CELL_PLACEHOLDER, elem_id="cq-review-cell", js_on_load=None)
+        c["review"] = gr.State(None)
+        c["layout"] = gr.State(None)
+    return tab, c
+
+
+def _review_events(h: ReviewHandlers, ui: gr.Blocks, tab: gr.Tab, c: dict[str, Any]) -> None:
+    """Wire the « Revue » tab to its handlers."""
+    loaded = [c["documents"], c["checklist"]]
+    ui.load(h.load, loaded, loaded, api_visibility="private")
+    tab.select(h.load, loaded, loaded, api_visibility="private")
+    c["run"].click(
+        h.run, [c["documents"], c["checklist"], c["extra"]],
+        [c["review"], c["layout"], c["status"], c["grid"], c["question_filter"], c["cell"],
+         c["xlsx"], c["csv"], c["md"]],
+        show_progress="full", show_progress_on=[c["grid"]], api_visibility="private",
+        concurrency_limit=2, concurrency_id="review")
+    filters = [c["review"], c["question_filter"], c["cell_filter"], c["text_filter"]]
+    for trigger in (c["question_filter"].change, c["cell_filter"].change,
+                    c["text_filter"].submit):
+        trigger(h.filter, filters, [c["layout"], c["grid"]], api_visibility="private")
+    c["grid"].select(h.select, [c["review"], c["layout"]], [c["cell"]],
+                     api_visibility="private")
+    c["save"].click(h.save_checklist, [c["name"], c["checklist"], c["extra"]],
+                    [c["checklist"]], api_visibility="private")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from contractqa import __version__
 from contractqa.jobs import JobRunner
+from contractqa.review_api import review_router
 from contractqa.routes.context import ApiContext
 from contractqa.routes.documents import documents_router
 from contractqa.routes.questions import questions_router
@@ -120,8 +121,9 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeaders, origins=origins)
 
     ctx = ApiContext(service, settings, audit, pool, uploads, jobs)
-    routers = [questions_router(ctx), documents_router(ctx), static_router(ctx)]
-    for router in routers:
+    routers = [questions_router(ctx), documents_router(ctx), static_router(ctx),
+               review_router(service, settings, audit, ctx.require)]
+    for router in routers:  # all before the /api fallback
         app.include_router(router)
     routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
 

@@ -1,5 +1,5 @@
-"""The `contractqa` command: ingest, documents, articles, ask, serve, delete; eval and bench
-registered by the eval package (see COMMANDS)."""
+"""The `contractqa` command: ingest, documents, articles, ask, review, serve, delete, models;
+eval and bench registered by the eval package (see COMMANDS)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ import json
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contractqa.settings import Settings
 
 # Commands registered by other packages (`[project.entry-points."contractqa.commands"]`): a
 # function that adds its subparsers, each with a `func(args, settings) -> int` default.
 COMMANDS = "contractqa.commands"
+
+if TYPE_CHECKING:
+    from contractqa.review import Cell, Review, ReviewQuestion
+    from contractqa.service import ContractQA
+
 # Exit code when another process kept the index locked past CONTRACTQA_WRITE_LOCK_TIMEOUT_S.
 EXIT_BUSY = 3
 
@@ -157,6 +162,93 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _review_questions(args: argparse.Namespace, service: ContractQA
+                      ) -> tuple[list[ReviewQuestion], str]:
+    """The checklist's questions then the --question ones, and the review's title."""
+    from contractqa.review import custom_questions
+
+    base: list[ReviewQuestion] = []
+    title = "Questions personnalisées"
+    if args.checklist:
+        checklist = service.checklists.get(args.checklist)
+        base, title = list(checklist.questions), checklist.title
+    return base + custom_questions(args.question or [], [q.question for q in base]), title
+
+
+def _print_checklists(service: ContractQA, as_json: bool) -> None:
+    found = service.checklists.all()
+    if as_json:
+        _print_json([c.to_json() for c in found])
+        return
+    for c in found:
+        kind = "fournie" if c.builtin else "enregistrée"
+        print(f"{c.id}  {c.title}  ({len(c.questions)} questions, {kind})")
+
+
+def _print_review(review: Review) -> None:
+    from contractqa.review_export import citation_text
+
+    for d in review.documents:
+        print(f"\n{d.title} ({d.document_id})")
+        for q in review.questions:
+            cell = review.cell(d.document_id, q.id)
+            if cell is None:
+                continue
+            if cell.status == "found":
+                quote = " ".join(cell.quote.split())
+                quote = quote if len(quote) <= 160 else quote[:157] + "…"
+                print(f"  {q.label} : « {quote} » — {citation_text(cell)}")
+            else:
+                print(f"  {q.label} : {cell.text}")
+
+
+def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    from contractqa.review import ReviewTooLarge
+    from contractqa.review_export import ExportFormat, write_export
+    from contractqa.review_storage import ChecklistError
+    from contractqa.service import ContractQA, UnknownDocuments
+
+    service = ContractQA(settings)
+    try:
+        if args.list_checklists:
+            _print_checklists(service, args.json)
+            return 0
+        questions, title = _review_questions(args, service)
+        if args.save_checklist:
+            saved = service.checklists.save(args.save_checklist, questions)
+            if args.json:
+                _print_json(saved.to_json())
+            else:
+                print(f"Liste « {saved.title} » enregistrée ({len(saved.questions)} questions) : "
+                      f"`contractqa review --checklist {saved.id}`.")
+            return 0
+
+        def progress(done: int, total: int, cell: Cell) -> None:
+            if not args.json and (done == total or done % 10 == 0):
+                print(f"[{done / total:4.0%}] {done}/{total} cellules", file=sys.stderr,
+                      flush=True)
+
+        review = service.review(questions, args.documents or None, title=title,
+                                checklist=args.checklist, progress=progress,
+                                refresh=args.refresh)
+    except (ChecklistError, UnknownDocuments, ReviewTooLarge) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    targets: list[tuple[ExportFormat, str | None]] = [("xlsx", args.xlsx), ("csv", args.csv),
+                                                      ("md", args.md)]
+    written = [str(write_export(review, fmt, Path(path))) for fmt, path in targets if path]
+    if args.json:
+        _print_json({**review.to_json(), "files": written})
+        return 0
+    _print_review(review)
+    counts = review.counts()
+    print(f"\nRevue {review.id} : {len(review.cells)} cellules ({counts['absent']} « Non prévu », "
+          f"{review.cached_cells} reprises du cache) en {review.seconds:g} s.")
+    for path in written:
+        print(f"Exporté : {path}")
+    return 0
+
+
 def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
     from contractqa.service import ContractQA
 
@@ -236,6 +328,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--document", action="append")
     p.add_argument("--batch")
     p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("review", help="tableau de revue : contrats × questions, cellules citées")
+    p.add_argument("--checklist", help="liste de questions (voir --list-checklists)")
+    p.add_argument("--question", action="append", help="question ajoutée (répétable)")
+    p.add_argument("--documents", nargs="+", help="identifiants des contrats (défaut : tous)")
+    p.add_argument("--xlsx", help="exporter le tableau en XLSX dans ce fichier")
+    p.add_argument("--csv", help="exporter le tableau en CSV (;) dans ce fichier")
+    p.add_argument("--md", help="exporter le tableau en Markdown dans ce fichier")
+    p.add_argument("--refresh", action="store_true", help="recalculer les cellules en cache")
+    p.add_argument("--list-checklists", action="store_true", help="lister les listes de questions")
+    p.add_argument("--save-checklist", metavar="TITRE",
+                   help="enregistrer ces questions comme liste réutilisable, sans lancer la revue")
+    p.set_defaults(func=cmd_review)
     p = sub.add_parser("delete", help="retirer un contrat de l'index")
     p.add_argument("document_id")
     p.set_defaults(func=cmd_delete)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contractqa.review import (
+    Review,
+    ReviewProgress,
+    ReviewQuestion,
+    ReviewRunner,
+    Summarizer,
+    llm_summarizer,
+)
+from contractqa.review_storage import CellCache, ChecklistStore, ReviewStore
 from contractqa.settings import Settings
 from contractqa.wiring import build_chain, build_parts
 from french.normalize import nfc
@@ -43,6 +53,15 @@ class Upload:
             self.previous.replace(self.path)
         else:
             self.path.unlink(missing_ok=True)
+
+
+class UnknownDocuments(ValueError):
+    """Document ids that are not in the index."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+        super().__init__(f"Contrats inconnus : {', '.join(ids)}. La liste des contrats indexés "
+                         "est donnée par `contractqa documents` (ou GET /api/documents).")
 
 
 class EmptyQuestion(ValueError):
@@ -121,6 +140,9 @@ class ContractQA:
         self.store = parts.store
         self.ingestor = parts.ingestor
         self.chain = build_chain(settings, self.store, self.embedder)
+        self.checklists = ChecklistStore(settings.data_dir / "checklists")
+        self.reviews = ReviewStore(settings.data_dir / "reviews")
+        self._cells: CellCache | None = None
 
     # Writes (one writer per data dir, whatever the process) ----------------------------------
     @contextmanager
@@ -177,11 +199,14 @@ class ContractQA:
 
     # Questions -----------------------------------------------------------------------------
     def ask(
-        self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None
+        self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None,
+        generate: bool = True,
     ) -> Answer:
+        """The answer; `generate=False` quotes the contracts even when an LLM is configured."""
         question = _question(question)
         self.catch_up()
-        return self.chain.answer(question, documents=documents, history=history or [])
+        return self.chain.answer(question, documents=documents, history=history or [],
+                                 generate=generate)
 
     def stream(
         self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None
@@ -190,3 +215,40 @@ class ContractQA:
         question = _question(question)
         self.catch_up()
         return self.chain.stream(question, documents=documents, history=history or [])
+
+    # Reviews: contracts × questions, one cited cell each ------------------------------------
+    @property
+    def review_cells(self) -> CellCache:
+        """The cache of review cells (opened on first use)."""
+        if self._cells is None:
+            self._cells = CellCache(self.settings.data_dir / "reviews" / "cells.sqlite")
+        return self._cells
+
+    def _summarizer(self) -> Summarizer | None:
+        return llm_summarizer(self.chain.llm) if self.chain.llm is not None else None
+
+    def review_documents(self, documents: list[str] | None = None) -> list[DocumentRecord]:
+        """The indexed contracts a review covers, in the order asked (all when None)."""
+        records = self.documents()
+        if not documents:
+            return records
+        by_id = {r.document_id: r for r in records}
+        unknown = [d for d in documents if d not in by_id]
+        if unknown:
+            raise UnknownDocuments(unknown)
+        return [by_id[d] for d in dict.fromkeys(documents)]
+
+    def review(self, questions: list[ReviewQuestion], documents: list[str] | None = None, *,
+               title: str = "", checklist: str | None = None,
+               progress: ReviewProgress | None = None, stop: threading.Event | None = None,
+               refresh: bool = False) -> Review:
+        """Ask every question of every contract (cells cached), save and return the table."""
+        records = self.review_documents(documents)
+        runner = ReviewRunner(self, self.review_cells, self._summarizer(), refresh)
+        review = runner.run(questions, records, title or "Questions personnalisées", checklist,
+                            progress, stop)
+        self.reviews.save(review)
+        return review
+
+    def saved_review(self, review_id: str) -> Review | None:
+        return self.reviews.load(review_id)

@@ -33,7 +33,10 @@ def register(sub: Any) -> None:
                    help="courbe refus/abstention par seuil et seuil recommandé")
     p.add_argument("--outlines", action="store_true",
                    help="qualité du découpage contre les plans relevés à la main (pool)")
+    p.add_argument("--review", action="store_true",
+                   help="exactitude par cellule du tableau de revue (eval/review_map.toml)")
     p.set_defaults(func=_eval)
     p = sub.add_parser("bench", help="mesurer vitesse et mémoire")
-    p.add_argument("what", nargs="?", default="all", choices=["all", "ingest", "query"])
+    p.add_argument("what", nargs="?", default="all",
+                   choices=["all", "ingest", "query", "review"])
     p.set_defaults(func=_bench)

@@ -193,6 +193,10 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
     if getattr(args, "outlines", False):
         return _outlines(getattr(args, "json", False))
+    if getattr(args, "review", False):
+        from eval.review import main as review_main
+
+        return review_main(getattr(args, "json", False), settings)
 
     questions = load_gold(gold_paths(getattr(args, "dataset", None)))
     if getattr(args, "limit", None):

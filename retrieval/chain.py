@@ -228,23 +228,26 @@ class QAChain:
 
     # Answers ---------------------------------------------------------------------------------
     def answer(self, question: str, documents: list[str] | None = None,
-               history: list[Turn] | None = None, top_k: int | None = None) -> Answer:
+               history: list[Turn] | None = None, top_k: int | None = None,
+               generate: bool = True) -> Answer:
+        """The final answer; `generate=False` gives the extractive one even with an LLM."""
         final: Answer | None = None
-        for event in self.stream(question, documents, history, top_k):
+        for event in self.stream(question, documents, history, top_k, generate):
             if event.kind == "answer":
                 final = event.answer
         assert final is not None
         return final
 
     def stream(self, question: str, documents: list[str] | None = None,
-               history: list[Turn] | None = None, top_k: int | None = None
-               ) -> Iterator[AnswerEvent]:
+               history: list[Turn] | None = None, top_k: int | None = None,
+               generate: bool = True) -> Iterator[AnswerEvent]:
         question = question.strip()
         if not question:
             raise ValueError("La question est vide.")
         retrieved = self.retrieve(question, documents, history, top_k)
         extractive = self._extractive(question, retrieved)
-        if self.llm is None or (extractive.abstained and retrieved.kind == "search"):
+        if (self.llm is None or not generate
+                or (extractive.abstained and retrieved.kind == "search")):
             events = _replay(extractive)
         else:
             events = self._generate(question, retrieved, extractive)

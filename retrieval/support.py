@@ -63,6 +63,11 @@ def _spelled(text: str) -> set[str]:
     return {str(_WORDS[w]) for w in words if w in _WORDS}
 
 
+def missing_figures(text: str, evidence: str) -> set[str]:
+    """The figures of `text` that `evidence` holds neither in digits nor spelled out."""
+    return figures(text) - figures(evidence) - _spelled(evidence)
+
+
 def split_claims(text: str) -> list[Claim]:
     """Sentences with their markers; a paragraph's closing markers cover its unmarked
     sentences, and a marker alone after a full stop belongs to the sentence before it."""
@@ -108,7 +113,7 @@ def check(claim: Claim, citations: dict[int, Citation]) -> Claim:
         return claim
     cited = [citations[n] for n in claim.markers]
     text = " ".join(_evidence(c) for c in cited)
-    missing = figures(body) - figures(text) - _spelled(text)
+    missing = missing_figures(body, text)
     if missing:
         claim.supported = False
         claim.reason = ("chiffre absent de l'extrait cité : " + ", ".join(sorted(missing)))
