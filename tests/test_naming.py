@@ -181,3 +181,20 @@ def test_one_companys_two_contracts_are_told_apart_by_their_kind() -> None:
     assert router.route("Quel préavis chez Quorvel ?").documents == ["cdi", "cgv"]
     assert router.route("Quelle période d'essai prévoit le contrat de travail de Quorvel ?"
                         ).documents == ["cdi"]
+
+
+def test_a_question_describing_its_contract_by_two_words_only_it_holds() -> None:
+    """"la plateforme de jeux promotionnels": words no other contract holds name it; one such
+    word alone (a rare term another contract may also answer about) does not."""
+    from ingest.store import DocumentRecord
+    from retrieval.routing import Router, corpus_vocabulary
+
+    texts = {f"c{i}": f"Le prestataire fournit le service {i}. Le prix est payable."
+             for i in range(6)}
+    texts["jeux"] = "La plateforme de jeux promotionnels est fournie. Le prix est payable."
+    records = [DocumentRecord(doc, "Contrat", f"{doc}.txt", doc, 1, 1) for doc in texts]
+    router = Router(records, corpus_vocabulary(list(texts.items()), records))
+    assert router.route("Quel prix pour la plateforme de jeux promotionnels ?").documents == [
+        "jeux"]
+    assert router.route("Quel prix pour les jeux ?").documents == []
+    assert router.route("Quel est le prix ?").documents == []
