@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from contractqa.settings import Settings
 from eval.metrics import CORPORA, GoldQuestion
+from eval.types import EvalConfig, EvalResult
 from ingest.embeddings import EmbeddingModel, get_embedding_model
 from ingest.loaders import load
 from ingest.pipeline import expand
@@ -15,7 +17,6 @@ from retrieval.models import Answer, Citation
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
-    from eval.runner import EvalConfig, EvalResult
 
 MINILM = "sentence-transformers:all-MiniLM-L6-v2"
 CHUNK_CHARS = 1000
@@ -89,9 +90,11 @@ class TutorialRAG:
         return Answer(question, text, False, "extractive", citations)
 
 
-def baseline_configs() -> list[EvalConfig]:
-    from eval.runner import EvalConfig
+# The runner's `evaluate`, handed in: the baselines never import the runner.
+Evaluate = Callable[[Settings, list[GoldQuestion], EvalConfig], EvalResult]
 
+
+def baseline_configs() -> list[EvalConfig]:
     return [
         EvalConfig("tutorial (1000 chars, MiniLM, dense)", MINILM, "dense", False, tutorial=True),
         EvalConfig("bm25 only, no routing", None, "bm25", False),
@@ -103,12 +106,10 @@ def baseline_configs() -> list[EvalConfig]:
     ]
 
 
-def run_baselines(settings: Settings, questions: list[GoldQuestion],
+def run_baselines(settings: Settings, questions: list[GoldQuestion], evaluate: Evaluate,
                   default: EvalResult | None = None, log: TextIO | None = None
                   ) -> list[EvalResult]:
     """Every baseline configuration on the same questions; the default run is reused."""
-    from eval.runner import evaluate
-
     results: list[EvalResult] = []
     for config in baseline_configs():
         same_as_default = (default is not None and not config.tutorial and config.routing

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from contractqa.settings import Settings
+from eval.numbers import percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS = ROOT / "data" / "contracts"
@@ -31,11 +32,6 @@ GOLD = ROOT / "eval" / "gold"
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def bench_ingest(settings: Settings, data_dir: Path) -> dict[str, Any]:
@@ -92,7 +88,7 @@ def bench_query(settings: Settings, data_dir: Path) -> dict[str, Any]:
     return {
         "questions": len(timings),
         "p50_ms": round(statistics.median(timings), 1),
-        "p95_ms": round(_percentile(timings, 0.95), 1),
+        "p95_ms": round(percentile(timings, 0.95) or 0.0, 1),
         "max_ms": round(max(timings), 1),
         "peak_memory_mb": round(_peak_mb(), 1),
     }

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval.numbers import percentile
 from retrieval.models import Answer, Citation
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,10 +258,8 @@ def _mean(values: list[float]) -> float | None:
 
 
 def _pct(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))], 1)
+    value = percentile(values, p)
+    return None if value is None else round(value, 1)
 
 
 def aggregate(records: list[QuestionRecord]) -> dict[str, Any]:

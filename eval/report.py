@@ -6,17 +6,12 @@ import base64
 import html
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eval.baselines import BASELINE_COLUMNS
 from eval.metrics import CORPORA
-
-if TYPE_CHECKING:
-    from eval.runner import EvalResult
-
-
-def _fmt(value: Any) -> str:
-    return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+from eval.numbers import fmt
+from eval.types import EvalResult, metrics_table
 
 
 def baseline_table(results: list[EvalResult]) -> str:
@@ -28,7 +23,7 @@ def baseline_table(results: list[EvalResult]) -> str:
         cells = [r.config.name]
         for s in scopes:
             m = r.metrics["overall"] if s == "overall" else r.metrics["by_corpus"].get(s, {})
-            cells += [_fmt(m.get(c)) for c in BASELINE_COLUMNS]
+            cells += [fmt(m.get(c)) for c in BASELINE_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -83,8 +78,6 @@ def failures_md(result: EvalResult) -> str:
 
 
 def markdown(result: EvalResult, baselines: list[EvalResult]) -> str:
-    from eval.runner import metrics_table
-
     parts = ["# contractqa eval report\n",
              f"{result.metrics['overall']['questions']} questions, {result.seconds} s.\n",
              "## Default configuration\n", metrics_table(result.metrics), "",
@@ -107,8 +100,6 @@ def _md_table_html(table: str) -> str:
 
 
 def to_html(result: EvalResult, baselines: list[EvalResult], png: bytes) -> str:
-    from eval.runner import metrics_table
-
     image = base64.b64encode(png).decode("ascii")
     body = [f"<h1>contractqa eval</h1><p>{result.metrics['overall']['questions']} questions, "
             f"{result.seconds} s. Gate: {html.escape('; '.join(result.gate) or 'OK')}</p>",

@@ -38,6 +38,7 @@ from contractqa.review import (
 )
 from contractqa.settings import Settings
 from eval.metrics import CORPORA, GoldQuestion, gold_paths, load_gold, norm, norm_article
+from eval.numbers import fmt
 from retrieval.models import Answer
 
 MAP_FILE = Path(__file__).resolve().parent / "review_map.toml"
@@ -216,14 +217,10 @@ def breakdown_table(scores: list[CellScore]) -> str:
         groups[f"{s.cell.checklist}/{s.cell.question.id}"].append(s)
     for name, rows in [*groups.items(), ("overall", scores)]:
         m = summarise(rows)
-        lines.append(f"| {name} | {m['cells']} | {_fmt(m['cell_accuracy'])} | "
-                     f"{_fmt(m['citation_accuracy'])} | {_fmt(m['quote_accuracy'])} | "
-                     f"{_fmt(m['absent_accuracy'])} |")
+        lines.append(f"| {name} | {m['cells']} | {fmt(m['cell_accuracy'])} | "
+                     f"{fmt(m['citation_accuracy'])} | {fmt(m['quote_accuracy'])} | "
+                     f"{fmt(m['absent_accuracy'])} |")
     return "\n".join(lines)
-
-
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
 
 
 def main(as_json: bool, settings: Settings) -> int:
@@ -241,9 +238,9 @@ def main(as_json: bool, settings: Settings) -> int:
           f"questions in {MAP_FILE.name}, {result.seconds} s):\n")
     print(breakdown_table(scores))
     print(f"\nBaseline (the plain answer's first quote): cell accuracy "
-          f"{_fmt(baseline['cell_accuracy'])}, citation {_fmt(baseline['citation_accuracy'])}, "
-          f"quote {_fmt(baseline['quote_accuracy'])}, Non prévu when silent "
-          f"{_fmt(baseline['absent_accuracy'])}.")
+          f"{fmt(baseline['cell_accuracy'])}, citation {fmt(baseline['citation_accuracy'])}, "
+          f"quote {fmt(baseline['quote_accuracy'])}, Non prévu when silent "
+          f"{fmt(baseline['absent_accuracy'])}.")
     wrong = [s for s in scores if not s.correct]
     print(f"\n{len(wrong)} wrong cells:")
     for s in wrong:

@@ -7,7 +7,6 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +24,13 @@ from eval.metrics import (
     load_gold,
     score,
 )
+from eval.numbers import fmt
+from eval.types import EvalConfig, EvalResult, metrics_table
 from ingest.embeddings import EmbeddingModel
 from ingest.store import ChunkStore
 from retrieval.chain import QAChain
 from retrieval.models import Answer
-from retrieval.retriever import SearchConfig, SearchMode
+from retrieval.retriever import SearchConfig
 
 THRESHOLDS = Path(__file__).resolve().parent / "thresholds.json"
 # The headline: each batch of new contracts measured once, before any change made with it in
@@ -39,26 +40,6 @@ HEADLINE = ("hit@5", "mrr@10", "citation_accuracy", "facts_found", "false_refusa
             "abstention_recall", "other_contract_rate")
 TOP_K = 10
 Answerer = Callable[[str], Answer]
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """One configuration to measure; the default is what users get."""
-
-    name: str = "default"
-    embeddings: str | None = None  # None: settings.embeddings
-    mode: SearchMode = "hybrid"
-    routing: bool = True
-    tutorial: bool = False
-
-
-@dataclass
-class EvalResult:
-    config: EvalConfig
-    records: list[QuestionRecord]
-    metrics: dict[str, Any]
-    seconds: float
-    gate: list[str] = field(default_factory=list)
 
 
 def ingest_contracts(settings: Settings, store: ChunkStore, embedder: EmbeddingModel) -> None:
@@ -158,32 +139,9 @@ def headline_table(batches: list[dict[str, Any]]) -> str:
              "| batch | date | commit | questions | " + " | ".join(HEADLINE) + " |",
              "|---" * (len(HEADLINE) + 4) + "|"]
     for b in batches:
-        values = " | ".join(_fmt(b["metrics"].get(m)) for m in HEADLINE)
+        values = " | ".join(fmt(b["metrics"].get(m)) for m in HEADLINE)
         lines.append(f"| {b['batch']} | {b['date']} | {b['commit']} | {b['questions']} | "
                      f"{values} |")
-    return "\n".join(lines)
-
-
-def _fmt(value: Any) -> str:
-    return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-COLUMNS = ("questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "target_coverage",
-           "citation_accuracy", "facts_found", "abstention_precision", "abstention_recall",
-           "false_refusal_rate", "other_contract_rate", "documents_covered", "citation_validity",
-           "answered_by_model", "unsupported_answers", "prompt_tokens_mean", "latency_p50_ms",
-           "latency_p95_ms")
-
-
-def metrics_table(metrics: dict[str, Any], columns: tuple[str, ...] = COLUMNS) -> str:
-    rows = [("overall", metrics["overall"])]
-    rows += [(f"corpus {k}", v) for k, v in metrics["by_corpus"].items()]
-    rows += [(f"questions {k}", v) for k, v in metrics.get("by_origin", {}).items()]
-    rows += [(f"type {k}", v) for k, v in metrics["by_type"].items()]
-    cols = [c for c in columns if any(m.get(c) is not None for _, m in rows)]
-    lines = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    lines += [f"| {name} | " + " | ".join(_fmt(m.get(c)) for c in cols) + " |"
-              for name, m in rows]
     return "\n".join(lines)
 
 
@@ -206,7 +164,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     result = evaluate(settings, questions, thresholds=load_thresholds())
     baselines: list[EvalResult] = []
     if getattr(args, "baselines", False):
-        baselines = run_baselines(settings, questions, default=result, log=log)
+        baselines = run_baselines(settings, questions, evaluate, default=result, log=log)
     if getattr(args, "report", None):
         write_report(Path(args.report), result, baselines)
         print(f"report written to {args.report}", file=log)

@@ -8,7 +8,8 @@ import pytest
 
 from contractqa.settings import Settings
 from eval.metrics import CORPORA, GoldQuestion, gold_paths, load_gold
-from eval.runner import EvalConfig, EvalResult, evaluate, load_thresholds
+from eval.runner import evaluate, load_thresholds
+from eval.types import EvalConfig, EvalResult
 
 pytestmark = pytest.mark.integration
 
