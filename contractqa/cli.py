@@ -278,7 +278,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import app
+    from contractqa.ui import app
 
     ingest = [Path(p) for p in args.ingest] if args.ingest else None
     app.serve(settings, ingest_paths=ingest)
