@@ -139,3 +139,23 @@ def test_missing_model_is_an_error_not_a_download(tmp_path: Path) -> None:
 
     with pytest.raises(LLMConfigError, match="make llm"):
         build_llm(llm_config(settings))
+
+
+def test_review_cell_summary_by_the_real_model(local_settings: Settings) -> None:
+    """A review cell's one-line summary from the 0.5B: kept only if its figures are in the
+    quote, else dropped with the reason; never a figure the contract does not hold."""
+    from contractqa.review import Cell, ReviewQuestion, llm_summarizer, summarise_cell
+    from retrieval.support import missing_figures
+
+    llm = build_llm(llm_config(local_settings))
+    assert llm is not None
+    quote = ("Le préavis de résiliation est de trois (3) mois, notifié par lettre recommandée "
+             "avec accusé de réception.")
+    cell = Cell("contrat", "preavis", "found", quote=quote)
+    question = ReviewQuestion("preavis", "Préavis", "Quel est le préavis de résiliation ?")
+    summarise_cell(cell, question, llm_summarizer(llm))
+    assert (cell.summary is None) != (cell.summary_note == "")
+    if cell.summary is not None:
+        assert "\n" not in cell.summary and not missing_figures(cell.summary, quote)
+    else:
+        assert cell.summary_note.startswith(("Résumé", "Le modèle"))
