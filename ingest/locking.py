@@ -39,16 +39,17 @@ def writer_lock(data_dir: Path, timeout: float, notify: Notify | None = None) ->
         lock.acquire(timeout=0)
     except Timeout:
         (notify or _log_warning)(
-            f"Un autre processus modifie l'index ({data_dir}) : attente de la fin de son "
-            f"écriture (au plus {timeout:g} s)…"
+            f"Une autre indexation ou suppression modifie l'index ({data_dir}) : attente de "
+            f"sa fin (au plus {timeout:g} s)…"
         )
         try:
             lock.acquire(timeout=timeout)
         except Timeout:
             raise IndexBusy(
-                f"L'index {data_dir} est toujours en cours de modification par un autre "
-                f"processus après {timeout:g} s d'attente. Réessayez quand l'autre indexation "
-                "ou suppression sera terminée (ou augmentez CONTRACTQA_WRITE_LOCK_TIMEOUT_S)."
+                f"L'index {data_dir} est toujours en cours de modification (une autre "
+                f"indexation ou suppression, de ce serveur ou d'un autre processus) après "
+                f"{timeout:g} s d'attente. Réessayez quand elle sera terminée (ou augmentez "
+                "CONTRACTQA_WRITE_LOCK_TIMEOUT_S)."
             ) from None
     try:
         yield

@@ -77,7 +77,7 @@ def test_second_writer_waits_with_a_message_then_refuses_cleanly(tmp_path: Path)
         assert waiting.poll() is None, "the second writer must wait for the lock"
     out, err = waiting.communicate(timeout=300)
     assert waiting.returncode == 0, out + err
-    assert "Un autre processus modifie l'index" in err, err
+    assert "Une autre indexation ou suppression modifie l'index" in err, err
     assert f"OK  {KIMPLE.stem}" in out
 
 
