@@ -314,10 +314,12 @@ def breakdown(records: list[QuestionRecord]) -> dict[str, Any]:
 
 
 def check_gate(metrics: dict[str, Any], thresholds: dict[str, Any]) -> list[str]:
-    """Threshold misses, per corpus or origin: {"sample": {"hit@5": {"min": 0.8}, ...}, ...}."""
+    """Threshold misses, per corpus or origin, or over every question ("overall"):
+    {"sample": {"hit@5": {"min": 0.8}, ...}, ...}."""
     missed: list[str] = []
     for corpus, rules in thresholds.items():
-        got = metrics["by_corpus"].get(corpus) or metrics.get("by_origin", {}).get(corpus)
+        got = (metrics["overall"] if corpus == "overall"
+               else metrics["by_corpus"].get(corpus) or metrics.get("by_origin", {}).get(corpus))
         if not got:
             continue
         for metric, bound in rules.items():

@@ -7,7 +7,7 @@ nothing here knows a particular contract.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -63,6 +63,10 @@ _NAMING_CUE = re.compile(
 # question is sent to the wrong contract.
 _SUBJECT_MIN_DOCS = 5
 _SUBJECT_MIN_WORDS = 2
+# ... and when it holds at least twice as many of them as any other contract: "la plateforme
+# d'assistant vocal pour restaurants" has two words of the Graham contract alone, one
+# ("restaurants") of a convention de stage alone (same 644 questions).
+_SUBJECT_LEAD = 2
 _CONTENT_WORD = re.compile(r"[a-z]{5,}")
 # A web address names its site even in lowercase: "les CGU de gensdeconfiance.com".
 _DOMAIN = re.compile(r"\.(?:com|fr|net|org|eu|io|ai|gouv\.fr)\b")
@@ -93,6 +97,19 @@ def _article_label(reference: str) -> str:
 
 def _word(pattern: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![a-z0-9]){re.escape(pattern)}(?![a-z0-9])")
+
+
+def _phrase(variant: str) -> re.Pattern[str]:
+    """A multiword name as a question may write it, singular or plural ("la Réserve
+    d'Instance" for the contract's "Réserves d'Instances"); a single word as written."""
+    if " " not in variant:
+        return _word(variant)
+    parts = re.split(r"([a-z0-9]+)", variant)
+    pattern = "".join(
+        re.escape(w[:-1] if w[-1] in "sx" else w) + "[sx]?" if i % 2 and len(w) >= 5
+        else re.escape(w)
+        for i, w in enumerate(parts))
+    return re.compile(rf"(?<![a-z0-9]){pattern}(?![a-z0-9])")
 
 
 def file_name_words(source: str) -> list[str]:
@@ -292,14 +309,16 @@ class Router:
         de jeux promotionnels"): a question describing its contract without naming it."""
         if len(self.vocabulary) < _SUBJECT_MIN_DOCS:
             return []
-        owners: set[str] = set()
-        rare = 0
+        rare: Counter[str] = Counter()
         for word in set(_CONTENT_WORD.findall(folded)) - STOPWORDS:
             holders = [d for d, vocab in self.vocabulary.items() if word in vocab]
             if len(holders) == 1:
-                owners.add(holders[0])
-                rare += 1
-        return sorted(owners) if len(owners) == 1 and rare >= _SUBJECT_MIN_WORDS else []
+                rare[holders[0]] += 1
+        ranked = rare.most_common(2)
+        if not ranked or ranked[0][1] < _SUBJECT_MIN_WORDS:
+            return []
+        runner_up = ranked[1][1] if len(ranked) > 1 else 0
+        return [ranked[0][0]] if ranked[0][1] >= _SUBJECT_LEAD * runner_up else []
 
     def _unknown_names(self, question: str) -> list[str]:
         """Capitalised names in a naming position that no indexed contract contains."""
@@ -329,7 +348,7 @@ class Router:
 
         # A rare name names every contract whose text holds it, not only those it was found a
         # candidate of: "la Société 24ème" is the company's CGV and its employment contract.
-        kept = [(_word(v), v, docs | _holders(vocabulary, v)) for v, docs in owners.items()
+        kept = [(_phrase(v), v, docs | _holders(vocabulary, v)) for v, docs in owners.items()
                 if len(docs) <= limit and _frequency(vocabulary, v) <= limit]
         return sorted(((p, v, d) for p, v, d in kept if len(d) <= limit),
                       key=lambda item: -len(item[1]))

@@ -78,3 +78,13 @@ def test_calibrate_command_reports_the_refusal_curve(
     # Searched answers carry the confidence the curve is built from (lookups do not).
     confidences = [q["confidence"] for q in data["questions"] if q["confidence"] is not None]
     assert len(confidences) >= 20 and all(0.0 <= c <= 1.0 for c in confidences)
+
+
+def test_overall_rules_gate_every_question() -> None:
+    from eval.metrics import check_gate
+
+    metrics = {"overall": {"facts_found": 0.74, "other_contract_rate": 0.01},
+               "by_corpus": {"sample": {"facts_found": 0.9}}}
+    rules = {"overall": {"facts_found": {"min": 0.75}, "other_contract_rate": {"max": 0.02}},
+             "sample": {"facts_found": {"min": 0.75}}}
+    assert check_gate(metrics, rules) == ["overall facts_found = 0.74 < min 0.75"]

@@ -198,3 +198,45 @@ def test_a_question_describing_its_contract_by_two_words_only_it_holds() -> None
         "jeux"]
     assert router.route("Quel prix pour les jeux ?").documents == []
     assert router.route("Quel est le prix ?").documents == []
+
+
+def test_a_question_describing_its_contract_by_more_words_than_another_holds() -> None:
+    """Two words only one contract holds outweigh one word only another holds: "l'assistant
+    vocal pour restaurants", where a convention de stage alone mentions restaurants."""
+    from ingest.store import DocumentRecord
+    from retrieval.routing import Router, corpus_vocabulary
+
+    texts = {f"c{i}": f"Le prestataire fournit le service {i}. Le prix est payable."
+             for i in range(5)}
+    texts["vocal"] = "L'assistant vocal répond aux appels. Le prix est payable."
+    texts["stage"] = "Le stagiaire travaille dans un des restaurants. Le prix est payable."
+    records = [DocumentRecord(doc, "Contrat", f"{doc}.txt", doc, 1, 1) for doc in texts]
+    router = Router(records, corpus_vocabulary(list(texts.items()), records))
+    assert router.route("Quel prix pour l'assistant vocal des restaurants ?").documents == [
+        "vocal"]
+    # One word each: no contract leads.
+    assert router.route("Quel prix pour le vocal des restaurants ?").documents == []
+
+
+def test_a_defined_term_written_singular_and_plural_names_its_contract() -> None:
+    """A contract writes its defined term in several forms, none three times ("Réserve
+    d'Instance", "Réserves d'Instance", "Réserves d'Instances"): counted together, the term
+    names the contract, whichever form the question writes."""
+    from ingest.aliases import derive_profile
+    from ingest.store import DocumentRecord
+    from retrieval.routing import Router, corpus_vocabulary
+
+    reserved = ("Le client souscrit une Réserve d'Instance pour un an. Le prix des Réserves "
+                "d'Instance est payable d'avance. Le prix des Réserves d'Instances n'est pas "
+                "remboursable. Le client cède sa Réserve d'Instance avec notre accord.")
+    profile = derive_profile("Conditions générales de vente", reserved)
+    assert [c for c in profile.candidates if "Instance" in c] == ["Réserve d'Instance"]
+    texts = {f"c{i}": f"Le prestataire fournit le service {i} pour une durée d'un an."
+             for i in range(9)} | {"cloud": reserved}
+    records = [DocumentRecord(doc, "Contrat", f"{doc}.txt", doc, 1, 1,
+                              candidates=list(derive_profile("Contrat", text).candidates))
+               for doc, text in texts.items()]
+    router = Router(records, corpus_vocabulary(list(texts.items()), records))
+    for question in ("Quelle durée pour une Réserve d'Instance ?",
+                     "Les Réserves d'Instances sont-elles remboursables ?"):
+        assert router.route(question).documents == ["cloud"], question
