@@ -20,8 +20,12 @@ EXTRA_DIR = ROOT / "data" / "extra-contracts"
 SYNTHETIC_DIR = ROOT / "data" / "synthetic-contracts"
 # Real public contracts as lawyers receive them (PDF, DOCX), collected for a measurement nobody
 # tuned on; their files are not in this repository (see eval/gold/pool/SOURCES.md): the eval
-# reads them from CONTRACTQA_POOL_DIR, else data/pool-contracts, when that folder exists.
-POOL_DIR = Path(os.environ.get("CONTRACTQA_POOL_DIR") or ROOT / "data" / "pool-contracts")
+# reads them from CONTRACTQA_POOL_DIR, else data/pool-contracts, else the steering repository's
+# ../shared/pool-contracts (where the samples come from), the first that exists; `make test`
+# then gates the pool with the other corpora.
+POOL_DIR = Path(os.environ.get("CONTRACTQA_POOL_DIR") or next(
+    (d for d in (ROOT / "data" / "pool-contracts", ROOT.parent / "shared" / "pool-contracts")
+     if d.is_dir()), ROOT / "data" / "pool-contracts"))
 POOL_GOLD_DIR = GOLD_DIR / "pool"
 # The corpora the eval indexes and reports apart: the five samples, three more real contracts,
 # synthetic contracts written in article conventions the real ones do not use, and the pool.
