@@ -40,7 +40,7 @@ run: install
 
 test: install llm browser-deps
 	$(BIN)/ruff check .
-	$(BIN)/mypy contractqa french ingest retrieval eval app.py
+	$(BIN)/mypy contractqa french ingest retrieval eval bench app.py
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 

@@ -14,6 +14,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
@@ -29,7 +30,7 @@ def main() -> int:
     results = {}
     for name, prompt in (("verdict line", AnswerPrompt()), ("json schema", JsonAnswerPrompt())):
         chain = QAChain(base.search, base.config, base.llm, base.model_name, prompt)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for q in questions:
             t0 = time.perf_counter()
             a = chain.answer(q.question, top_k=10)

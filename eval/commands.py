@@ -1,6 +1,6 @@
-"""The `contractqa eval` and `contractqa bench` commands, registered by entry point (group
-`contractqa.commands` in pyproject.toml) as simonw/llm registers plugin commands: the CLI
-never imports the eval, and an install without it simply lacks the two commands."""
+"""The `contractqa eval` command, registered by entry point (group `contractqa.commands` in
+pyproject.toml) as simonw/llm registers plugin commands: the CLI never imports the eval, and an
+install without it simply lacks the command."""
 
 from __future__ import annotations
 
@@ -12,12 +12,6 @@ from contractqa.settings import Settings
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from eval.runner import main
-
-    return main(args, settings)
-
-
-def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.bench import main
 
     return main(args, settings)
 
@@ -36,7 +30,3 @@ def register(sub: Any) -> None:
     p.add_argument("--review", action="store_true",
                    help="exactitude par cellule du tableau de revue (eval/review_map.toml)")
     p.set_defaults(func=_eval)
-    p = sub.add_parser("bench", help="mesurer vitesse et mémoire")
-    p.add_argument("what", nargs="?", default="all",
-                   choices=["all", "ingest", "query", "review"])
-    p.set_defaults(func=_bench)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.helpers_docs import require_font
 
@@ -129,7 +130,8 @@ def without_unicode_maps(source: Path, out: Path) -> None:
 
     writer = PdfWriter(clone_from=PdfReader(str(source)))
     for page in writer.pages:
-        fonts = page["/Resources"].get_object().get("/Font")
+        resources: Any = page["/Resources"]
+        fonts = resources.get_object().get("/Font")
         if fonts is None:
             continue
         for ref in fonts.get_object().values():
