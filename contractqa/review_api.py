@@ -161,15 +161,70 @@ def _progress_event(done: int, total: int, cell: Cell) -> dict[str, Any]:
             "question_id": cell.question_id, "status": cell.status, "cached": cell.cached}
 
 
-def review_router(service: ContractQA, settings: Settings, audit: AuditLog,
-                  require: Callable[[str], Callable[..., Awaitable[Principal]]]) -> APIRouter:
-    """The review endpoints, sharing `create_api`'s audit log and scope check."""
-    router = APIRouter(tags=["revues"])
-    pool = ThreadPoolExecutor(REVIEW_THREADS, thread_name_prefix="contractqa-review")
-    Asker = Annotated[Principal, Depends(require("ask"))]
+class ReviewStream:
+    """One review filled on the review threads, its cells streamed as server-sent events:
+    `start`, a `progress` per cell, then `review` or `error`. When the client goes away, the
+    review stops at its next cell."""
 
-    async def run(fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.wrap_future(pool.submit(fn, *args))
+    def __init__(self, fill: Callable[[Callable[[int, int, Cell], None], threading.Event], Review],
+                 finish: Callable[[Review | None, int], None],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.fill = fill
+        self.finish = finish
+        self.loop = loop
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.stop = threading.Event()
+
+    def post(self, kind: str, data: Any) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, (kind, data))
+        except RuntimeError:  # the server's loop is closed: nobody listens any more
+            self.stop.set()
+
+    def progress(self, done: int, total: int, cell: Cell) -> None:
+        self.post("progress", _progress_event(done, total, cell))
+
+    def work(self) -> None:
+        try:
+            review = self.fill(self.progress, self.stop)
+        except ReviewCancelled:  # the client went away: nothing to send or save
+            return
+        except ReviewTooLarge as exc:
+            self.post("too_large", str(exc))
+            return
+        except Exception:
+            log.exception("Erreur pendant /api/reviews")
+            self.post("failed", None)
+            return
+        self.post("done", review)
+
+    async def events(self, pool: ThreadPoolExecutor, start: dict[str, Any]
+                     ) -> AsyncIterator[bytes]:
+        pool.submit(self.work)
+        yield sse("start", start)
+        try:
+            kind, data = await self.queue.get()
+            while kind == "progress":
+                yield sse("progress", data)
+                kind, data = await self.queue.get()
+        finally:
+            self.stop.set()  # the client went away: the review stops at its next cell
+        if kind == "done":
+            self.finish(data, 200)
+            yield sse("review", review_json(data))
+        elif kind == "too_large":
+            self.finish(None, 422)
+            yield sse("error", {"error": {"code": "review_too_large", "message": data}})
+        else:
+            self.finish(None, 500)
+            yield sse("error", {"error": {"code": "internal_error",
+                                          "message": "Erreur interne."}})
+
+
+def checklists_router(service: ContractQA, audit: AuditLog, Asker: Any,
+                      run: Callable[..., Awaitable[Any]]) -> APIRouter:
+    """The question lists: read them, save one's own."""
+    router = APIRouter(tags=["revues"])
 
     def checklist_out(c: Checklist) -> ChecklistOut:
         return ChecklistOut(**c.to_json())
@@ -191,6 +246,21 @@ def review_router(service: ContractQA, settings: Settings, audit: AuditLog,
                     checklist=saved.id, questions=len(saved.questions))
         return checklist_out(saved)
 
+    return router
+
+
+def review_router(service: ContractQA, settings: Settings, audit: AuditLog,
+                  require: Callable[[str], Callable[..., Awaitable[Principal]]]) -> APIRouter:
+    """The review endpoints, sharing `create_api`'s audit log and scope check."""
+    router = APIRouter(tags=["revues"])
+    pool = ThreadPoolExecutor(REVIEW_THREADS, thread_name_prefix="contractqa-review")
+    Asker = Annotated[Principal, Depends(require("ask"))]
+
+    async def run(fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.wrap_future(pool.submit(fn, *args))
+
+    router.include_router(checklists_router(service, audit, Asker, run))
+
     @router.post("/api/reviews", response_class=StreamingResponse,
                  responses={200: {"content": {"text/event-stream": {}}}, **ERRORS})
     async def start_review(body: ReviewRequest, request: Request, who: Asker
@@ -208,66 +278,25 @@ def review_router(service: ContractQA, settings: Settings, audit: AuditLog,
             check_size(len(records), len(questions))
         except ReviewTooLarge as exc:
             raise ApiError(422, "review_too_large", str(exc)) from None
-        total = len(records) * len(questions)
-        loop = asyncio.get_running_loop()
-        events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        stop = threading.Event()
-
-        def post(kind: str, data: Any) -> None:
-            try:
-                loop.call_soon_threadsafe(events.put_nowait, (kind, data))
-            except RuntimeError:  # the server's loop is closed: nobody listens any more
-                stop.set()
-
-        def progress(done: int, total: int, cell: Cell) -> None:
-            post("progress", _progress_event(done, total, cell))
-
-        def work() -> None:
-            try:
-                review = service.review(questions, [r.document_id for r in records],
-                                        title=title, checklist=checklist, progress=progress,
-                                        stop=stop, refresh=body.refresh)
-            except ReviewCancelled:  # the client went away: nothing to send or save
-                return
-            except ReviewTooLarge as exc:
-                post("too_large", str(exc))
-                return
-            except Exception:
-                log.exception("Erreur pendant /api/reviews")
-                post("failed", None)
-                return
-            post("done", review)
+        client = request.client.host if request.client else None
 
         def finish(review: Review | None, status: int) -> None:
-            audit.write("review", who, client=request.client.host if request.client else None,
-                        checklist=checklist, documents=len(records), questions=len(questions),
+            audit.write("review", who, client=client, checklist=checklist,
+                        documents=len(records), questions=len(questions),
                         review_id=review.id if review else None, status=status,
                         cached_cells=review.cached_cells if review else None,
                         duration_ms=round((time.perf_counter() - t0) * 1000))
 
-        async def produce() -> AsyncIterator[bytes]:
-            pool.submit(work)
-            yield sse("start", {"total": total, "documents": [r.document_id for r in records],
-                                "questions": [q.to_json() for q in questions]})
-            try:
-                kind, data = await events.get()
-                while kind == "progress":
-                    yield sse("progress", data)
-                    kind, data = await events.get()
-            finally:
-                stop.set()  # the client went away: the review stops at its next cell
-            if kind == "done":
-                finish(data, 200)
-                yield sse("review", review_json(data))
-            elif kind == "too_large":
-                finish(None, 422)
-                yield sse("error", {"error": {"code": "review_too_large", "message": data}})
-            else:
-                finish(None, 500)
-                yield sse("error", {"error": {"code": "internal_error",
-                                              "message": "Erreur interne."}})
+        def fill(progress: Callable[[int, int, Cell], None], stop: threading.Event) -> Review:
+            return service.review(questions, [r.document_id for r in records], title=title,
+                                  checklist=checklist, progress=progress, stop=stop,
+                                  refresh=body.refresh)
 
-        return StreamingResponse(produce(), media_type="text/event-stream",
+        start = {"total": len(records) * len(questions),
+                 "documents": [r.document_id for r in records],
+                 "questions": [q.to_json() for q in questions]}
+        produce = ReviewStream(fill, finish, asyncio.get_running_loop()).events(pool, start)
+        return StreamingResponse(produce, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     async def saved(review_id: str) -> Review:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from contractqa.review import Cell, Review
 from contractqa.ui.render import article_label, format_pages
@@ -106,34 +106,47 @@ def to_markdown(review: Review) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def to_xlsx(review: Review) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.worksheet.hyperlink import Hyperlink
+_ABSENT_FILL = "FEF3C7"
+_HEADER_FILL = "E0E7FF"
+_SOURCE_HEADERS = ["Contrat", "Identifiant", "Question", "Citation exacte", "Article",
+                   "Intitulé", "Partie", "Pages", "Confiance", "Résumé", "Remarque",
+                   "Extrait complet"]
 
-    wrap = Alignment(wrap_text=True, vertical="top")
-    bold = Font(bold=True)
-    absent_fill = PatternFill("solid", start_color="FEF3C7", end_color="FEF3C7")
-    header_fill = PatternFill("solid", start_color="E0E7FF", end_color="E0E7FF")
+
+def to_xlsx(review: Review) -> bytes:
+    """The table (each cell linked to its row of sources), the sources, the questions."""
+    from openpyxl import Workbook
 
     book = Workbook()
     grid = book.active
     grid.title = "Revue"
     sources = book.create_sheet("Sources")
     questions = book.create_sheet("Questions")
+    source_row = _xlsx_sources(sources, review)
+    _xlsx_grid(grid, review, source_row)
+    _xlsx_questions(questions, review)
+    for sheet, widths in ((grid, [32] + [46] * len(review.questions)),
+                          (sources, [28, 22, 24, 60, 10, 28, 14, 10, 10, 40, 30, 80]),
+                          (questions, [28, 90, 24])):
+        _xlsx_layout(sheet, widths)
+    grid.auto_filter.ref = grid.dimensions
+    sources.auto_filter.ref = sources.dimensions
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
-    source_headers = ["Contrat", "Identifiant", "Question", "Citation exacte", "Article",
-                      "Intitulé", "Partie", "Pages", "Confiance", "Résumé", "Remarque",
-                      "Extrait complet"]
-    sources.append(source_headers)
-    source_row: dict[tuple[str, str], int] = {}
+
+def _xlsx_sources(sheet: Any, review: Review) -> dict[tuple[str, str], int]:
+    """One row per cell with its citation; returns each cell's row."""
+    sheet.append(_SOURCE_HEADERS)
+    rows: dict[tuple[str, str], int] = {}
     for d in review.documents:
         for q in review.questions:
             cell = review.cell(d.document_id, q.id)
             if cell is None:
                 continue
             s = cell.source
-            sources.append([
+            sheet.append([
                 d.title, d.document_id, q.label,
                 cell.quote if cell.status == "found" else cell.text,
                 s.article if s else "", s.heading if s else "", s.section if s else "",
@@ -142,51 +155,60 @@ def to_xlsx(review: Review) -> bytes:
                 cell.summary or "", " ".join(x for x in (cell.note, cell.summary_note) if x),
                 s.excerpt if s else "",
             ])
-            source_row[(d.document_id, q.id)] = sources.max_row
+            rows[(d.document_id, q.id)] = sheet.max_row
+    return rows
 
-    grid.append(["Contrat", *[q.label for q in review.questions]])
+
+def _xlsx_grid(sheet: Any, review: Review, source_row: dict[tuple[str, str], int]) -> None:
+    """A row per contract, a column per question; a cell links to its source row, and one
+    the contract does not provide for is shaded."""
+    from openpyxl.styles import PatternFill
+    from openpyxl.worksheet.hyperlink import Hyperlink
+
+    absent = PatternFill("solid", start_color=_ABSENT_FILL, end_color=_ABSENT_FILL)
+    sheet.append(["Contrat", *[q.label for q in review.questions]])
     for d in review.documents:
-        grid.append([d.title, *[cell_text(review.cell(d.document_id, q.id))
-                                for q in review.questions]])
-        row = grid.max_row
+        sheet.append([d.title, *[cell_text(review.cell(d.document_id, q.id))
+                                 for q in review.questions]])
+        row = sheet.max_row
         for col, q in enumerate(review.questions, start=2):
             target = source_row.get((d.document_id, q.id))
-            xl = grid.cell(row, col)
+            xl = sheet.cell(row, col)
             if target:
                 xl.hyperlink = Hyperlink(ref=xl.coordinate, location=f"'Sources'!A{target}")
             cell = review.cell(d.document_id, q.id)
             if cell is not None and cell.status != "found":
-                xl.fill = absent_fill
+                xl.fill = absent
 
-    questions.append(["Colonne", "Question posée à chaque contrat", "Identifiant"])
+
+def _xlsx_questions(sheet: Any, review: Review) -> None:
+    """The questions asked, then what the review was."""
+    sheet.append(["Colonne", "Question posée à chaque contrat", "Identifiant"])
     for q in review.questions:
-        questions.append([q.label, q.question, q.id])
-    questions.append([])
+        sheet.append([q.label, q.question, q.id])
+    sheet.append([])
     for key, value in (("Revue", review.title), ("Identifiant de la revue", review.id),
                        ("Créée le", review.created_at.replace("T", " ")),
                        ("Mode", mode_label(review)),
                        ("Contrats", len(review.documents)),
                        ("Cellules « Non prévu »", review.counts()["absent"])):
-        questions.append([key, value])
+        sheet.append([key, value])
 
-    for sheet, widths in ((grid, [32] + [46] * len(review.questions)),
-                          (sources, [28, 22, 24, 60, 10, 28, 14, 10, 10, 40, 30, 80]),
-                          (questions, [28, 90, 24])):
-        for i, width in enumerate(widths, start=1):
-            sheet.column_dimensions[_column(i)].width = width
-        for row in sheet.iter_rows():
-            for xl in row:
-                xl.alignment = wrap
-        for xl in sheet[1]:
-            xl.font = bold
-            xl.fill = header_fill
-        sheet.freeze_panes = "B2"
-    grid.auto_filter.ref = grid.dimensions
-    sources.auto_filter.ref = sources.dimensions
 
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+def _xlsx_layout(sheet: Any, widths: list[int]) -> None:
+    """Column widths, wrapped text, a bold shaded header row frozen with the first column."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for i, width in enumerate(widths, start=1):
+        sheet.column_dimensions[_column(i)].width = width
+    for row in sheet.iter_rows():
+        for xl in row:
+            xl.alignment = wrap
+    for xl in sheet[1]:
+        xl.font = Font(bold=True)
+        xl.fill = PatternFill("solid", start_color=_HEADER_FILL, end_color=_HEADER_FILL)
+    sheet.freeze_panes = "B2"
 
 
 def _column(index: int) -> str:

@@ -1,4 +1,5 @@
-"""Documents and upload jobs: list, outline, upload (indexed in the background), delete."""
+"""Documents and upload jobs: list, outline, upload (indexed in the background), delete; the
+jobs' list and status."""
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
 import asyncio
@@ -86,6 +87,88 @@ def upload_summary(out: UploadOut) -> str:
     return f"Échec : {len(failed)} fichier(s) sur {len(out.results)} non indexé(s). {reasons}"
 
 
+def receive(ctx: ApiContext, files: list[UploadFile],
+            ) -> tuple[list[Received], dict[str, FileResultOut]]:
+    """Save each supported file as a partial in uploads/; refuse the others at once."""
+    received: list[Received] = []
+    results: dict[str, FileResultOut] = {}
+    try:
+        for f in files:
+            name = safe_filename(f.filename)
+            if name is None:
+                results[f.filename or "?"] = FileResultOut(
+                    filename=f.filename or "?", document_id=None, status="error",
+                    message=f"Format non pris en charge (acceptés : {', '.join(SUPPORTED)}).")
+                continue
+            partial = partial_upload(ctx.uploads, name)
+            received.append(Received(name, partial))
+            with partial.open("wb") as fh:
+                shutil.copyfileobj(f.file, fh, 1 << 20)
+            results[name] = FileResultOut(filename=name, document_id=Path(name).stem,
+                                          status="error")
+    except BaseException:
+        for r in received:
+            r.partial.unlink(missing_ok=True)
+        raise
+    return received, results
+
+
+def index_received(ctx: ApiContext, received: list[Received],
+                   progress: ProgressCallback) -> IngestReport | None:
+    """Place the received files in uploads/ and index them (in the job, one at a time)."""
+    saved: list[Upload] = []
+    report = None
+    try:
+        for r in received:
+            saved.append(place_upload(ctx.uploads, r.partial, r.name))
+        if saved:
+            report = ctx.service.ingest([u.path for u in saved], progress=progress)
+    finally:
+        for r in received[len(saved):]:
+            r.partial.unlink(missing_ok=True)
+        settle_uploads(saved, report)
+    return report
+
+
+def upload_work(ctx: ApiContext, received: list[Received], results: dict[str, FileResultOut],
+                who: Principal, client: str | None) -> Work[UploadOut]:
+    def work(job_id: str, progress: ProgressCallback) -> Outcome[UploadOut]:
+        try:
+            report = index_received(ctx, received, progress)
+        except IndexBusy as exc:  # another process kept the index: its French message
+            report = None
+            for waiting in results.values():
+                waiting.message = waiting.message or str(exc)
+        for r in report.results if report else []:
+            name = Path(r.path).name
+            results[name] = FileResultOut(
+                filename=name, document_id=r.document_id, status=r.status,
+                message=r.message.replace(str(ctx.uploads) + "/", ""), articles=r.articles,
+                chunks=r.chunks, note=r.note.replace(str(ctx.uploads) + "/", ""))
+        out = UploadOut(ok=all(r.status != "error" for r in results.values()),
+                        results=list(results.values()))
+        ctx.audit.write("upload", who, client=client, job_id=job_id,
+                        files=[[r.filename, r.status] for r in out.results])
+        return Outcome(out.ok, upload_summary(out), out)
+
+    return work
+
+
+def delete_now(ctx: ApiContext, document_id: str) -> bool:
+    """Delete once no upload job runs (waiting for one at most the API timeout)."""
+    wait = min(ctx.settings.write_lock_timeout_s, ctx.settings.api_timeout_s)
+    with ctx.jobs.exclusive(wait):
+        record = next((d for d in ctx.service.documents() if d.document_id == document_id),
+                      None)
+        deleted = ctx.service.delete(document_id)
+        uploaded = ctx.uploads / Path(record.source).name if record else None
+        if (deleted and record and uploaded and uploaded.is_file()
+                and record.origin in ("", str(uploaded.resolve()))
+                and (record.origin or uploaded.stem == document_id)):
+            uploaded.unlink()  # the copy saved by POST /api/documents (or by the UI)
+        return deleted
+
+
 def documents_router(ctx: ApiContext) -> APIRouter:
     router = APIRouter(tags=["documents"])
     Asker = Annotated[Principal, Depends(ctx.require("ask"))]
@@ -97,7 +180,7 @@ def documents_router(ctx: ApiContext) -> APIRouter:
         return [document_out(r) for r in await ctx.call(ctx.service.documents)]
 
     @router.get("/api/documents/{document_id}/articles", response_model=list[ArticleOut],
-             responses=ERRORS)
+                responses=ERRORS)
     async def articles(document_id: str, _: Asker) -> list[dict[str, Any]]:
         """The article outline of one contract."""
         try:
@@ -106,71 +189,9 @@ def documents_router(ctx: ApiContext) -> APIRouter:
             raise ApiError(404, "document_not_found",
                            f"Document inconnu : {document_id}.") from None
 
-    def receive(files: list[UploadFile]) -> tuple[list[Received], dict[str, FileResultOut]]:
-        """Save each supported file as a partial in uploads/; refuse the others at once."""
-        received: list[Received] = []
-        results: dict[str, FileResultOut] = {}
-        try:
-            for f in files:
-                name = safe_filename(f.filename)
-                if name is None:
-                    results[f.filename or "?"] = FileResultOut(
-                        filename=f.filename or "?", document_id=None, status="error",
-                        message=f"Format non pris en charge (acceptés : {', '.join(SUPPORTED)}).")
-                    continue
-                partial = partial_upload(ctx.uploads, name)
-                received.append(Received(name, partial))
-                with partial.open("wb") as fh:
-                    shutil.copyfileobj(f.file, fh, 1 << 20)
-                results[name] = FileResultOut(filename=name, document_id=Path(name).stem,
-                                              status="error")
-        except BaseException:
-            for r in received:
-                r.partial.unlink(missing_ok=True)
-            raise
-        return received, results
-
-    def index_received(received: list[Received], progress: ProgressCallback) -> IngestReport | None:
-        """Place the received files in uploads/ and index them (in the job, one at a time)."""
-        saved: list[Upload] = []
-        report = None
-        try:
-            for r in received:
-                saved.append(place_upload(ctx.uploads, r.partial, r.name))
-            if saved:
-                report = ctx.service.ingest([u.path for u in saved], progress=progress)
-        finally:
-            for r in received[len(saved):]:
-                r.partial.unlink(missing_ok=True)
-            settle_uploads(saved, report)
-        return report
-
-    def upload_work(received: list[Received], results: dict[str, FileResultOut],
-                    who: Principal, client: str | None) -> Work[UploadOut]:
-        def work(job_id: str, progress: ProgressCallback) -> Outcome[UploadOut]:
-            try:
-                report = index_received(received, progress)
-            except IndexBusy as exc:  # another process kept the index: its French message
-                report = None
-                for waiting in results.values():
-                    waiting.message = waiting.message or str(exc)
-            for r in report.results if report else []:
-                name = Path(r.path).name
-                results[name] = FileResultOut(
-                    filename=name, document_id=r.document_id, status=r.status,
-                    message=r.message.replace(str(ctx.uploads) + "/", ""), articles=r.articles,
-                    chunks=r.chunks, note=r.note.replace(str(ctx.uploads) + "/", ""))
-            out = UploadOut(ok=all(r.status != "error" for r in results.values()),
-                            results=list(results.values()))
-            ctx.audit.write("upload", who, client=client, job_id=job_id,
-                        files=[[r.filename, r.status] for r in out.results])
-            return Outcome(out.ok, upload_summary(out), out)
-
-        return work
-
     @router.post("/api/documents", status_code=202, response_model=JobOut,
-              responses={200: {"model": UploadOut, "description": "avec ?wait=true"},
-                         503: {"model": ErrorOut}, **ERRORS})
+                 responses={200: {"model": UploadOut, "description": "avec ?wait=true"},
+                            503: {"model": ErrorOut}, **ERRORS})
     async def upload(files: Annotated[list[UploadFile], File(description="PDF, DOCX ou TXT")],
                      request: Request, who: Admin,
                      wait: Annotated[bool, Query(description="répondre une fois indexés")] = False,
@@ -181,17 +202,17 @@ def documents_router(ctx: ApiContext) -> APIRouter:
         and at the end the per-file results). With `?wait=true`, answers once the files are
         indexed: 200 and the per-file results.
         """
-        received, results = await run_in_threadpool(receive, files)
+        received, results = await run_in_threadpool(receive, ctx, files)
         client = request.client.host if request.client else None
         try:
             job = ctx.jobs.submit([r.name for r in received],
-                              upload_work(received, results, who, client))
+                                  upload_work(ctx, received, results, who, client))
         except QueueFull as exc:
             for r in received:
                 r.partial.unlink(missing_ok=True)
             raise ApiError(503, "too_many_jobs", str(exc), {"Retry-After": "60"}) from None
         ctx.audit.write("upload_queued", who, client=client, job_id=job.job_id,
-                    files=[r.name for r in received])
+                        files=[r.name for r in received])
         if wait:
             done = await asyncio.wrap_future(job.future)
             if done.result is None:
@@ -199,6 +220,35 @@ def documents_router(ctx: ApiContext) -> APIRouter:
             return JSONResponse(done.result.model_dump())
         return JSONResponse(job_out(job).model_dump(), status_code=202,
                             headers={"Location": job_url(job.job_id), "Retry-After": "2"})
+
+    @router.delete("/api/documents/{document_id}",
+                   responses={503: {"model": ErrorOut}, **ERRORS})
+    async def delete(document_id: str, request: Request, who: Admin) -> dict[str, Any]:
+        """Remove a contract from the index (and its uploaded file, if any) (scope admin).
+
+        While an upload job is indexing, waits for it at most CONTRACTQA_API_TIMEOUT_S, then
+        answers 503 (`index_busy`, `Retry-After`) naming the job.
+        """
+        client = request.client.host if request.client else None
+        try:
+            deleted = await run_in_threadpool(delete_now, ctx, document_id)
+        except WriterBusy as exc:
+            ctx.audit.write("delete", who, client=client, document_id=document_id, status=503)
+            message = busy_message(exc.job, f"la suppression de « {document_id} »")
+            raise ApiError(503, "index_busy", message, {"Retry-After": "30"}) from None
+        ctx.audit.write("delete", who, client=client, document_id=document_id,
+                        status=200 if deleted else 404)
+        if not deleted:
+            raise ApiError(404, "document_not_found", f"Document inconnu : {document_id}.")
+        return {"document_id": document_id, "deleted": True}
+
+    return router
+
+
+def jobs_router(ctx: ApiContext) -> APIRouter:
+    """The upload jobs: list and status (scope admin)."""
+    router = APIRouter(tags=["documents"])
+    Admin = Annotated[Principal, Depends(ctx.require("admin"))]
 
     @router.get("/api/jobs", response_model=list[JobOut], responses=ERRORS)
     async def list_jobs(_: Admin) -> list[JobOut]:
@@ -214,40 +264,5 @@ def documents_router(ctx: ApiContext) -> APIRouter:
                            f"que les {ctx.settings.api_jobs_kept} dernières tâches terminées, et "
                            "aucune après un redémarrage.")
         return job_out(job)
-
-    def delete_now(document_id: str) -> bool:
-        """Delete once no upload job runs (waiting for one at most the API timeout)."""
-        wait = min(ctx.settings.write_lock_timeout_s, ctx.settings.api_timeout_s)
-        with ctx.jobs.exclusive(wait):
-            record = next((d for d in ctx.service.documents() if d.document_id == document_id),
-                          None)
-            deleted = ctx.service.delete(document_id)
-            uploaded = ctx.uploads / Path(record.source).name if record else None
-            if (deleted and record and uploaded and uploaded.is_file()
-                    and record.origin in ("", str(uploaded.resolve()))
-                    and (record.origin or uploaded.stem == document_id)):
-                uploaded.unlink()  # the copy saved by POST /api/documents (or by the UI)
-            return deleted
-
-    @router.delete("/api/documents/{document_id}",
-                responses={503: {"model": ErrorOut}, **ERRORS})
-    async def delete(document_id: str, request: Request, who: Admin) -> dict[str, Any]:
-        """Remove a contract from the index (and its uploaded file, if any) (scope admin).
-
-        While an upload job is indexing, waits for it at most CONTRACTQA_API_TIMEOUT_S, then
-        answers 503 (`index_busy`, `Retry-After`) naming the job.
-        """
-        client = request.client.host if request.client else None
-        try:
-            deleted = await run_in_threadpool(delete_now, document_id)
-        except WriterBusy as exc:
-            ctx.audit.write("delete", who, client=client, document_id=document_id, status=503)
-            message = busy_message(exc.job, f"la suppression de « {document_id} »")
-            raise ApiError(503, "index_busy", message, {"Retry-After": "30"}) from None
-        ctx.audit.write("delete", who, client=client, document_id=document_id,
-                    status=200 if deleted else 404)
-        if not deleted:
-            raise ApiError(404, "document_not_found", f"Document inconnu : {document_id}.")
-        return {"document_id": document_id, "deleted": True}
 
     return router
