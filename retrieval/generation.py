@@ -1,17 +1,109 @@
-"""Turn a model's raw output into the answer shown: abstention, supported sentences, or the
-extractive fallback. The chain streams; this module decides."""
+"""Generate an answer with a chat model, streamed, and turn the model's raw output into the
+answer shown: abstention, supported sentences, or the extractive fallback."""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from langchain_core.language_models import BaseChatModel
+
+from ingest.chunking import count_tokens
 from retrieval.abstention import says_silent
 from retrieval.extractive import source_line
 from retrieval.models import Answer, Citation
 from retrieval.prompts import AnswerPrompt
 from retrieval.support import check_answer
 
+if TYPE_CHECKING:
+    from retrieval.planner import Retrieved
+
 ABSTAIN = "Les contrats indexés ne contiennent pas de clause sur ce point."
 NO_SUPPORT = ("Aucune phrase de la réponse générée n'était appuyée par l'extrait qu'elle cite : "
               "réponse extractive affichée à la place.")
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AnswerEvent:
+    """A streamed piece of an answer: text deltas, then the final validated answer."""
+
+    kind: Literal["delta", "answer"]
+    text: str = ""
+    answer: Answer | None = None
+
+
+class Generator:
+    """The answer written by a chat model from the retrieved excerpts, streamed; the prompt
+    owns the output contract (its verdict line, markers) and `settle` checks the result."""
+
+    def __init__(self, llm: BaseChatModel, prompt: AnswerPrompt, context_tokens: int,
+                 model_name: str | None) -> None:
+        self.llm = llm
+        self.prompt = prompt
+        self.context_tokens = context_tokens
+        self.model_name = model_name
+
+    def stream(self, question: str, retrieved: Retrieved, fallback: Answer
+               ) -> Iterator[AnswerEvent]:
+        context, used = self.prompt.context(retrieved.citations, self.context_tokens, question)
+        inputs = {"context": context,
+                  "question": self.prompt.question(question, retrieved.previous)}
+        template = self.prompt.template()
+        parts: list[str] = []
+        prompt_tokens: int | None = None
+        shown = self.prompt.stream_filter()  # the verdict line is read, not shown
+        fmt = self.prompt.response_format()
+        model = self.llm.bind(response_format=fmt) if fmt else self.llm
+        try:
+            for chunk in (template | model).stream(inputs):
+                usage = getattr(chunk, "usage_metadata", None)
+                if usage:
+                    prompt_tokens = int(usage.get("input_tokens") or 0) or prompt_tokens
+                delta = chunk.content if isinstance(chunk.content, str) else ""
+                parts.append(delta)
+                if text := shown.feed(delta):
+                    yield AnswerEvent("delta", text)
+        except Exception as exc:  # noqa: BLE001 - any model/server failure: show the quotes
+            log.warning("LLM failed: %r", exc)
+            yield AnswerEvent("answer", answer=self.fallback(
+                fallback, f"Le modèle n'a pas répondu ({_why(exc)}) : réponse extractive "
+                          "affichée à la place."))
+            return
+        if text := shown.flush():
+            yield AnswerEvent("delta", text)
+        answer = settle("".join(parts), used, fallback, self.prompt, self.model_name)
+        # The server's count when it reports usage, else tiktoken's count of the messages.
+        answer.prompt_tokens = prompt_tokens or sum(
+            count_tokens(str(m.content)) for m in template.format_messages(**inputs))
+        yield AnswerEvent("answer", answer=answer)
+
+    def fallback(self, extractive: Answer, notice: str) -> Answer:
+        return Answer(extractive.question, extractive.answer, extractive.abstained,
+                      "llm-fallback", extractive.citations, model=self.model_name,
+                      routed=extractive.routed, notice=notice)
+
+
+def replay(answer: Answer) -> Iterator[AnswerEvent]:
+    """An answer already composed, streamed word by word."""
+    for piece in re.findall(r"\S+\s*", answer.answer):
+        yield AnswerEvent("delta", piece)
+    yield AnswerEvent("answer", answer=answer)
+
+
+def _why(exc: Exception) -> str:
+    """Why the model failed, in French and without class names (the log keeps the detail)."""
+    name = type(exc).__name__.lower()
+    if "timeout" in name or isinstance(exc, TimeoutError):
+        return "délai dépassé"
+    if "connect" in name or isinstance(exc, ConnectionError):
+        return "serveur injoignable"
+    if "auth" in name or "permission" in name:
+        return "accès refusé par le serveur du modèle"
+    return "erreur du serveur du modèle"
 
 
 def consulted_block(citations: list[Citation]) -> str:
