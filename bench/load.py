@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from eval.numbers import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
     "Quel est le plafond de responsabilité prévu dans le MSA de Craft AI ?",
@@ -69,11 +71,10 @@ def rss_mb(pid: int) -> dict[str, float | None]:
     return fields
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))], 1)
+def _ms(values: list[float], q: float) -> float | None:
+    """The eval's nearest-rank percentile (q in 0..100), to 0.1 ms."""
+    value = percentile(values, q / 100)
+    return None if value is None else round(value, 1)
 
 
 async def load(url: str, token: str, clients: int, duration: float) -> dict[str, Any]:
@@ -110,8 +111,8 @@ async def load(url: str, token: str, clients: int, duration: float) -> dict[str,
         "requests": done, "ok": len(latencies), "errors": sum(errors.values()),
         "error_kinds": dict(errors), "elapsed_s": round(elapsed, 1),
         "requests_per_s": round(done / elapsed, 2) if elapsed else None,
-        "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
-                       "p99": percentile(latencies, 99),
+        "latency_ms": {"p50": _ms(latencies, 50), "p95": _ms(latencies, 95),
+                       "p99": _ms(latencies, 99),
                        "max": round(max(latencies), 1) if latencies else None},
     }
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from eval.numbers import percentile
 from retrieval.models import Answer, Citation
+from retrieval.support import MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLD_DIR = ROOT / "eval" / "gold"
@@ -227,16 +228,13 @@ def score(q: GoldQuestion, answer: Answer, latency_ms: float) -> QuestionRecord:
     return record
 
 
-_MARKER = re.compile(r"\[(\d+)\]")
-
-
 def _quotes_other_contract(q: GoldQuestion, answer: Answer) -> bool | None:
     """Whether an answer to a question naming one contract quotes another: the citations its
     text refers to by marker (all its citations when it has no marker)."""
     if not q.document or q.type in ("comparison", "multihop") or answer.abstained:
         return None
     body = answer.answer.split("Sources :")[0]
-    referred = {int(n) for n in _MARKER.findall(body)}
+    referred = {int(n) for n in MARKER.findall(body)}
     quoted = [c for c in answer.citations if c.n in referred] or answer.citations
     return any(c.document_id != q.document for c in quoted)
 
