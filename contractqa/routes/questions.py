@@ -3,7 +3,7 @@
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -29,6 +29,37 @@ class OpenedStream:
     started: float
     events: Iterator[Any]
     first: Any
+
+
+async def next_event(ctx: ApiContext, events: Iterator[Any], deadline: float) -> Any:
+    """The answer's next event, computed on the API's threads, by `deadline`."""
+    left = max(0.01, deadline - time.perf_counter())
+    return await ctx.call(next, events, _END, timeout=left)
+
+
+def stream_opener(ctx: ApiContext, Asker: Any) -> Callable[..., Awaitable[OpenedStream]]:
+    """The dependency that starts an answer and waits for its first event: it runs before the
+    stream, so its errors (unknown documents, timeout) are plain HTTP errors."""
+
+    async def open_stream(body: AskRequest, request: Request, who: Asker) -> OpenedStream:
+        t0 = time.perf_counter()
+
+        def start() -> Iterator[Any]:
+            ctx.check_documents(body.documents)
+            return iter(ctx.service.stream(*ask_args(body)))
+
+        try:
+            events = await ctx.call(start)
+            first = await next_event(ctx, events, t0 + ctx.settings.api_timeout_s)
+        except TimeoutError:
+            ctx.audit_answer("ask_stream", who, request, body, t0, 504)
+            raise ctx.timeout_error() from None
+        except ApiError as exc:
+            ctx.audit_answer("ask_stream", who, request, body, t0, exc.status)
+            raise
+        return OpenedStream(body, request, who, t0, events, first)
+
+    return open_stream
 
 
 def questions_router(ctx: ApiContext) -> APIRouter:
@@ -57,29 +88,7 @@ def questions_router(ctx: ApiContext) -> APIRouter:
         finally:
             ctx.audit_answer("ask", who, request, body, t0, status, answer)
 
-    async def next_event(events: Iterator[Any], deadline: float) -> Any:
-        left = max(0.01, deadline - time.perf_counter())
-        return await ctx.call(next, events, _END, timeout=left)
-
-    async def open_stream(body: AskRequest, request: Request, who: Asker) -> OpenedStream:
-        """Start the answer and wait for its first event (a dependency: runs before the
-        stream, so its errors are plain HTTP errors)."""
-        t0 = time.perf_counter()
-
-        def start() -> Iterator[Any]:
-            ctx.check_documents(body.documents)
-            return iter(ctx.service.stream(*ask_args(body)))
-
-        try:
-            events = await ctx.call(start)
-            first = await next_event(events, t0 + ctx.settings.api_timeout_s)
-        except TimeoutError:
-            ctx.audit_answer("ask_stream", who, request, body, t0, 504)
-            raise ctx.timeout_error() from None
-        except ApiError as exc:
-            ctx.audit_answer("ask_stream", who, request, body, t0, exc.status)
-            raise
-        return OpenedStream(body, request, who, t0, events, first)
+    open_stream = stream_opener(ctx, Asker)
 
     @router.post("/api/ask/stream", response_class=EventSourceResponse,
                  responses={200: {"content": {"text/event-stream": {}}}, **ERRORS})
@@ -101,7 +110,7 @@ def questions_router(ctx: ApiContext) -> APIRouter:
                     return
                 if event.kind == "delta" and event.text:
                     yield ServerSentEvent(event="delta", data={"text": event.text})
-                event = await next_event(s.events, deadline)
+                event = await next_event(ctx, s.events, deadline)
         except TimeoutError:
             status = 504
             yield ServerSentEvent(event="error", data={"error": {
