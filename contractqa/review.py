@@ -194,7 +194,10 @@ _NUMBERING = re.compile(r"^(?:article|art\.?|annexe)?\s*[\w.]*\d[\w.]*\s*[:.)\-â
 
 
 def quoted_sentences(answer: Answer) -> list[tuple[int, str]]:
-    """The sentences an extractive answer quotes, in its order, with their citation number."""
+    """The sentences an extractive answer quotes, in its order, with their citation number
+    (read back from its text for an answer without its parts, e.g. a saved one)."""
+    if answer.quotes:
+        return [(q.citation, q.sentence) for q in answer.quotes]
     body = answer.answer.split("\nSources :")[0]
     return [(int(n), sentence) for sentence, n in ((m.group(1), m.group(2))
                                                    for m in _QUOTED.finditer(body))]

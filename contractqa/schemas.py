@@ -46,10 +46,18 @@ class UnsupportedOut(BaseModel):
     reason: str | None
 
 
+class QuoteOut(BaseModel):
+    citation: int = Field(description="numéro de la citation dont la phrase est tirée")
+    sentence: str
+
+
 class AnswerOut(BaseModel):
     id: str | None
     question: str
-    answer: str
+    answer: str = Field(description="la réponse, suivie de la liste de ses sources")
+    body: str = Field("", description="la réponse sans la liste des sources")
+    quotes: list[QuoteOut] = Field(
+        default_factory=list, description="phrases citées (réponses extractives)")
     abstained: bool
     mode: str
     model: str | None

@@ -233,7 +233,7 @@ def _quotes_other_contract(q: GoldQuestion, answer: Answer) -> bool | None:
     text refers to by marker (all its citations when it has no marker)."""
     if not q.document or q.type in ("comparison", "multihop") or answer.abstained:
         return None
-    body = answer.answer.split("Sources :")[0]
+    body = answer.body or answer.answer.split("Sources :")[0]
     referred = {int(n) for n in MARKER.findall(body)}
     quoted = [c for c in answer.citations if c.n in referred] or answer.citations
     return any(c.document_id != q.document for c in quoted)

@@ -4,14 +4,21 @@ listing the closest excerpts. Nothing is reworded: every quote is the contract's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from french.sentences import sentences
 from retrieval.answer_type import ExpectedAnswer
 from retrieval.definitions import defining_sentence
-from retrieval.extractive import Evidence, Meaning, best_sentences, quote_answer, sources_block
+from retrieval.extractive import (
+    Evidence,
+    Meaning,
+    highlighted,
+    quote_lines,
+    select_sentences,
+    sources_block,
+)
 from retrieval.generation import ABSTAIN
-from retrieval.models import Answer, Citation
+from retrieval.models import Answer, Citation, Quote
 from retrieval.planner import Retrieved
 
 NOT_INDEXED = ("Aucun contrat indexé ne correspond à {names}. Vérifiez le nom du contrat, ou "
@@ -20,8 +27,19 @@ INTRO = "D'après les contrats indexés (citations exactes, sans reformulation) 
 
 
 @dataclass(frozen=True)
+class Composed:
+    """An answer's text before its list of sources, the sentences it quotes, and each
+    citation's highlighted sentence."""
+
+    body: str
+    quotes: list[Quote] = field(default_factory=list)
+    highlights: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Composer:
-    """The extractive answer to a question from its retrieved citations."""
+    """The extractive answer to a question from its retrieved citations (left unchanged: the
+    answer carries highlighted copies)."""
 
     idf: dict[str, float]
     abstain_threshold: float
@@ -33,27 +51,31 @@ class Composer:
             unknown = retrieved.route.unknown
             text = NOT_INDEXED.format(names=", ".join(f"« {n} »" for n in unknown)) if (
                 unknown) else ABSTAIN
-            return Answer(question, text, True, "extractive", [], routed=routed)
+            return Answer(question, text, True, "extractive", [], routed=routed, body=text)
         # A follow-up ("Et chez NumSpot ?") has few words of its own: its quotes are chosen by
         # the previous question's words too. (Choosing every question's quotes without the
         # contract names that routed it was measured: facts found 0.681 -> 0.667, sample.)
         asked = f"{retrieved.previous} {question}" if retrieved.previous else question
+        abstained = (retrieved.kind == "search"
+                     and retrieved.confidence < self.abstain_threshold)
         if retrieved.kind == "comparison":
-            text = comparison_table(asked, retrieved, self.idf)
+            composed = comparison_table(asked, retrieved, self.idf)
         elif retrieved.kind == "lookup":
-            text = self._lookup(asked, citations, retrieved.route.articles)
-        elif retrieved.confidence < self.abstain_threshold:
-            return Answer(question, f"{ABSTAIN} Les extraits les plus proches sont listés pour "
-                          f"vérification.\n\n{sources_block(citations)}", True, "extractive",
-                          citations, routed=routed)
+            composed = self._lookup(asked, citations, retrieved.route.articles)
+        elif abstained:
+            composed = Composed(f"{ABSTAIN} Les extraits les plus proches sont listés pour "
+                                "vérification.")
         else:
-            text = self._quotes(asked, retrieved, meaning)
-        return Answer(question, text, False, "extractive", citations, routed=routed)
+            composed = self._quotes(asked, retrieved, meaning)
+        return Answer(question, f"{composed.body}\n\n{sources_block(citations)}", abstained,
+                      "extractive", highlighted(citations, composed.highlights), routed=routed,
+                      body=composed.body, quotes=composed.quotes)
 
-    def _lookup(self, asked: str, citations: list[Citation], articles: list[str]) -> str:
+    def _lookup(self, asked: str, citations: list[Citation], articles: list[str]) -> Composed:
         """The text of the article asked for (and its sub-articles), each excerpt cited."""
+        highlights: dict[int, str] = {}
         for c in citations:
-            best_sentences(asked, [c], self.idf, limit=1, depth=1)  # sets the highlight
+            highlights |= select_sentences(asked, [c], self.idf, limit=1, depth=1).highlights
         first = citations[0]
         requested = next((a for a in articles if first.article and (
             first.article == a or first.article.startswith(a + "."))), first.article)
@@ -63,19 +85,25 @@ class Composer:
         text = "\n\n".join(f"« {c.excerpt} » [{c.n}]" for c in citations
                            if c.article and requested and
                            (c.article == requested or c.article.startswith(requested + ".")))
-        return f"{intro}\n\n{text}\n\n{sources_block(citations)}"
+        return Composed(f"{intro}\n\n{text}", highlights=highlights)
 
-    def _quotes(self, asked: str, retrieved: Retrieved, meaning: Meaning) -> str:
+    def _quotes(self, asked: str, retrieved: Retrieved, meaning: Meaning) -> Composed:
         citations = retrieved.citations
+        definitions = definition_evidence(retrieved)
+        if definitions:
+            return Composed(quote_lines(definitions, INTRO),
+                            [Quote(e.citation, e.sentence) for e in definitions],
+                            {e.citation: e.sentence for e in definitions})
         # Quotes come from one contract, the best-ranked one: an answer mixing contracts would
         # put another contract's words beside the one asked about (340 questions: answers
         # quoting another contract than their gold's, sample 9.6 % -> 5.1 %, extra 7.7 % ->
         # 6.6 %; facts found unchanged or higher).
         quoted = [c for c in citations if c.document_id == citations[0].document_id]
-        evidence = definition_evidence(retrieved) or best_sentences(
-            asked, quoted, self.idf, holds_value=ExpectedAnswer.of(asked).value_in,
-            meaning=meaning)
-        return quote_answer(evidence, citations, INTRO)
+        chosen = select_sentences(asked, quoted, self.idf,
+                                  holds_value=ExpectedAnswer.of(asked).value_in, meaning=meaning)
+        return Composed(quote_lines(chosen.evidence, INTRO),
+                        [Quote(e.citation, e.sentence) for e in chosen.evidence],
+                        chosen.highlights)
 
 
 def definition_evidence(retrieved: Retrieved) -> list[Evidence]:
@@ -86,24 +114,28 @@ def definition_evidence(retrieved: Retrieved) -> list[Evidence]:
     for c in retrieved.citations[: retrieved.defining]:
         sentence = defining_sentence(retrieved.defined_term, sentences(c.excerpt))
         if sentence:
-            c.highlight = sentence
             evidence.append(Evidence(c.n, sentence, 1.0))
     return evidence
 
 
-def comparison_table(question: str, retrieved: Retrieved, idf: dict[str, float]) -> str:
+def comparison_table(question: str, retrieved: Retrieved, idf: dict[str, float]) -> Composed:
     """One row per contract: the sentence that answers, its citation and where it is."""
     rows = ["| Contrat | Ce que prévoit le contrat | Source |", "|---|---|---|"]
     holds_value = ExpectedAnswer.of(question).value_in
+    quotes: list[Quote] = []
+    highlights: dict[int, str] = {}
     for citations in retrieved.per_document.values():
-        evidence = best_sentences(question, citations, idf, limit=1, depth=2,
+        chosen = select_sentences(question, citations, idf, limit=1, depth=2,
                                   holds_value=holds_value)
+        evidence = chosen.evidence
+        highlights |= chosen.highlights
         c = next((x for x in citations if evidence and x.n == evidence[0].citation), citations[0])
         quote = evidence[0].sentence if evidence else c.excerpt[:300]
+        quotes.append(Quote(c.n, quote))
         where = f"{c.section + ' — ' if c.section else ''}{_label(c)}"
         rows.append(f"| {c.document_title} | « {quote.replace('|', '/')} » [{c.n}] | {where} |")
     intro = "Comparaison, contrat par contrat (citations exactes) :"
-    return f"{intro}\n\n" + "\n".join(rows) + "\n\n" + sources_block(retrieved.citations)
+    return Composed(f"{intro}\n\n" + "\n".join(rows), quotes, highlights)
 
 
 def _label(c: Citation) -> str:

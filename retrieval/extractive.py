@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from french.sentences import sentences
 from french.tokens import tokenize
@@ -60,10 +60,18 @@ MEANING_WEIGHT = 1.0
 Meaning = Callable[[list[str]], list[float]]
 
 
-def best_sentences(question: str, citations: list[Citation], idf: dict[str, float],
-                   limit: int = 3, per_citation: int = 2, depth: int = 3,
-                   holds_value: Callable[[str], bool] | None = None,
-                   meaning: Meaning | None = None) -> list[Evidence]:
+@dataclass(frozen=True)
+class Selection:
+    """The sentences chosen to answer, and each citation's best sentence (its highlight)."""
+
+    evidence: list[Evidence]
+    highlights: dict[int, str]
+
+
+def select_sentences(question: str, citations: list[Citation], idf: dict[str, float],
+                     limit: int = 3, per_citation: int = 2, depth: int = 3,
+                     holds_value: Callable[[str], bool] | None = None,
+                     meaning: Meaning | None = None) -> Selection:
     """The sentences that best answer the question, from the top `depth` citations.
 
     `meaning` gives each sentence's closeness in meaning to the question (0 to 1), if known.
@@ -75,6 +83,7 @@ def best_sentences(question: str, citations: list[Citation], idf: dict[str, floa
     flat = [s for _r, _c, found in units for s in found]
     closeness = dict(zip(flat, meaning(flat), strict=True)) if meaning and flat else {}
     candidates: list[Evidence] = []
+    highlights: dict[int, str] = {}
     for rank, citation, found in units:
         scored = sorted(
             (Evidence(citation.n, s, (score_sentence(s, query_terms, idf, numeric, holds_value)
@@ -85,7 +94,7 @@ def best_sentences(question: str, citations: list[Citation], idf: dict[str, floa
         )
         candidates.extend(scored[:per_citation])
         if scored:
-            citation.highlight = scored[0].sentence
+            highlights[citation.n] = scored[0].sentence
     candidates.sort(key=lambda e: -e.score)
     chosen = [e for e in candidates if e.score > 0][:limit]
     if not chosen and candidates:
@@ -94,7 +103,23 @@ def best_sentences(question: str, citations: list[Citation], idf: dict[str, floa
     if chosen:
         top = chosen[0].score
         chosen = [e for e in chosen if e.score >= 0.6 * top]
-    return chosen
+    return Selection(chosen, highlights)
+
+
+def best_sentences(question: str, citations: list[Citation], idf: dict[str, float],
+                   limit: int = 3, per_citation: int = 2, depth: int = 3,
+                   holds_value: Callable[[str], bool] | None = None,
+                   meaning: Meaning | None = None) -> list[Evidence]:
+    """The sentences of `select_sentences`, without the highlights."""
+    return select_sentences(question, citations, idf, limit, per_citation, depth, holds_value,
+                            meaning).evidence
+
+
+def highlighted(citations: list[Citation], highlights: dict[int, str]) -> list[Citation]:
+    """Copies of the citations with their highlighted sentence (the inputs are left as they
+    are)."""
+    return [replace(c, highlight=highlights[c.n]) if c.n in highlights else c
+            for c in citations]
 
 
 def source_line(c: Citation) -> str:
@@ -111,7 +136,6 @@ def sources_block(citations: list[Citation]) -> str:
     return "Sources :\n" + "\n".join(source_line(c) for c in citations)
 
 
-def quote_answer(evidence: list[Evidence], citations: list[Citation], intro: str) -> str:
-    lines = [intro, ""]
-    lines += [f"- « {e.sentence} » [{e.citation}]" for e in evidence]
-    return "\n".join(lines) + "\n\n" + sources_block(citations)
+def quote_lines(evidence: list[Evidence], intro: str) -> str:
+    """The intro, then each quoted sentence on its own line with its citation marker."""
+    return "\n".join([intro, "", *(f"- « {e.sentence} » [{e.citation}]" for e in evidence)])

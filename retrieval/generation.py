@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -49,7 +49,9 @@ class Generator:
 
     def stream(self, question: str, retrieved: Retrieved, fallback: Answer
                ) -> Iterator[AnswerEvent]:
-        context, used = self.prompt.context(retrieved.citations, self.context_tokens, question)
+        # The extractive answer's citations: the same, with their highlighted sentence.
+        shown_citations = fallback.citations or retrieved.citations
+        context, used = self.prompt.context(shown_citations, self.context_tokens, question)
         inputs = {"context": context,
                   "question": self.prompt.question(question, retrieved.previous)}
         template = self.prompt.template()
@@ -82,9 +84,7 @@ class Generator:
         yield AnswerEvent("answer", answer=answer)
 
     def fallback(self, extractive: Answer, notice: str) -> Answer:
-        return Answer(extractive.question, extractive.answer, extractive.abstained,
-                      "llm-fallback", extractive.citations, model=self.model_name,
-                      routed=extractive.routed, notice=notice)
+        return replace(extractive, mode="llm-fallback", model=self.model_name, notice=notice)
 
 
 def replay(answer: Answer) -> Iterator[AnswerEvent]:
@@ -127,17 +127,17 @@ def settle(raw: str, used: list[Citation], fallback: Answer, prompt: AnswerPromp
                   routed=fallback.routed, verdict=draft.verdict)
     if draft.verdict == "not_found" or (not supported and says_silent(draft.text)):
         base.answer = f"{ABSTAIN}\n\n{consulted_block(used)}"
+        base.body = ABSTAIN
         base.abstained = True
         return base
     if not supported:
-        return Answer(fallback.question, fallback.answer, fallback.abstained, "llm-fallback",
-                      fallback.citations, model=model, routed=fallback.routed, notice=NO_SUPPORT,
-                      unsupported=unsupported, verdict=draft.verdict)
+        return replace(fallback, mode="llm-fallback", model=model, notice=NO_SUPPORT,
+                       unsupported=unsupported, verdict=draft.verdict)
     kept = [c for c in claims if c.supported]
     cited = sorted({n for c in supported for n in c.markers})
     sources = [c for c in used if c.n in cited]
-    base.answer = (" ".join(c.sentence for c in kept) + "\n\nSources :\n"
-                   + "\n".join(source_line(c) for c in sources))
+    base.body = " ".join(c.sentence for c in kept)
+    base.answer = base.body + "\n\nSources :\n" + "\n".join(source_line(c) for c in sources)
     base.unsupported = unsupported
     if unsupported:
         removed = len(unsupported)

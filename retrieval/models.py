@@ -30,6 +30,18 @@ class Citation:
         return data
 
 
+@dataclass(frozen=True)
+class Quote:
+    """A sentence an answer quotes, in the contract's own words, and the citation it is from;
+    in a comparison, one per contract (a row of the table)."""
+
+    citation: int
+    sentence: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
 class Turn:
     """A previous exchange of a conversation (for follow-up questions)."""
@@ -61,12 +73,18 @@ class Answer:
     unsupported: list[dict[str, object]] = field(default_factory=list)
     verdict: str | None = None
     prompt_tokens: int | None = None
+    # The answer as parts, for renderers: its text without the list of sources that ends
+    # `answer`, and the sentences it quotes (extractive answers).
+    body: str = ""
+    quotes: list[Quote] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "question": self.question,
             "answer": self.answer,
+            "body": self.body,
+            "quotes": [q.to_json() for q in self.quotes],
             "abstained": self.abstained,
             "mode": self.mode,
             "model": self.model,

@@ -338,3 +338,27 @@ def test_lookup_and_search_on_a_contract_with_other_conventions(settings: Settin
     assert not price.abstained
     assert price.citations[0].article == "3", [(c.article, c.heading) for c in price.citations]
     assert "1 200 euros" in price.answer
+
+
+def test_an_answer_comes_in_parts_and_leaves_what_was_retrieved_unchanged(
+        sample_service: ContractQA) -> None:
+    """The answer's text before its sources and the sentences it quotes come apart (what the
+    UI, the review and the eval read), and composing it marks copies of the citations."""
+    from retrieval.compose import Composer
+
+    chain = sample_service.chain
+    question = "Quel est le plafond de responsabilité prévu dans les CGV NumSpot ?"
+    answer = chain.answer(question)
+    assert answer.quotes and "Sources :" not in answer.body
+    assert answer.answer.startswith(answer.body) and "\n\nSources :\n[1]" in answer.answer
+    by_n = {c.n: c for c in answer.citations}
+    for quote in answer.quotes:
+        assert f"« {quote.sentence} » [{quote.citation}]" in answer.body
+        assert _collapse(quote.sentence) in _collapse(by_n[quote.citation].excerpt)
+    assert any(c.highlight for c in answer.citations)
+    assert set(answer.to_json()) >= {"body", "quotes"}
+    retrieved = chain.retrieve(question)
+    composed = Composer(chain.search.lexical().idf, chain.config.abstain_threshold).compose(
+        question, retrieved, lambda units: [0.0] * len(units))
+    assert any(c.highlight for c in composed.citations)
+    assert not any(c.highlight for c in retrieved.citations)

@@ -202,7 +202,7 @@ def answer_markdown(answer: Answer, titles: dict[str, str]) -> str:
         lines += [f"*{_md_text(note)}*", ""]
     if answer.abstained:
         lines += ["**Aucune clause trouvée.**", ""]
-    lines.append(_md_text(split_sources_block(answer.answer)))
+    lines.append(_md_text(answer.body or split_sources_block(answer.answer)))
     if answer.citations:
         label = "Passages consultés" if answer.abstained else "Sources"
         lines += ["", f"**{label}** (détail dans le panneau « Sources ») :"]
