@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from french.numbers import has_amount, has_duration
 from french.sentences import sentences
 from french.tokens import expand_query, tokenize
 
@@ -28,17 +29,6 @@ _AMOUNT_QUESTION = re.compile(
     r"redevances?)\b)",
     re.IGNORECASE,
 )
-_NUMBER = (r"(?:\d+|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|"
-           r"trente|quarante-cinq|soixante|quatre-vingt-dix)")
-_DURATION = re.compile(
-    rf"\b{_NUMBER}\s*(?:\([^)]{{1,30}}\)\s*)?(?:jours?|mois|ans|ann[ée]es?|semaines?|heures?)\b",
-    re.IGNORECASE,
-)
-_AMOUNT = re.compile(
-    r"\d[\d\s.,]*\s*(?:€|euros?\b|%)|montant (?:total )?des sommes|\bfois le montant",
-    re.IGNORECASE,
-)
-
 
 @dataclass(frozen=True)
 class ExpectedAnswer:
@@ -59,7 +49,7 @@ class ExpectedAnswer:
 
     def value_in(self, sentence: str) -> bool:
         """True when the sentence holds a value of an asked kind (a duration, an amount)."""
-        return any((_DURATION if kind == "duration" else _AMOUNT).search(sentence)
+        return any((has_duration if kind == "duration" else has_amount)(sentence)
                    for kind in self.kinds)
 
     def held_by(self, text: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from french.normalize import fold
+from french.numbers import figures
 from french.tokens import tokenize
 from retrieval.models import Citation
 
@@ -22,15 +22,7 @@ MARKER = re.compile(r"\[(\d+)\]")
 # faithful short reformulation shares over half its words; a sentence on another topic shares
 # none). Calibrate on the `unsupported` reasons of an LLM eval run before relying on it.
 MIN_OVERLAP = 0.3
-_FIGURE = re.compile(r"\d+(?:[\s\u00a0\u202f.]\d{3})*(?:,\d+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[^\s\[])")
-_WORDS = {
-    "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7,
-    "huit": 8, "neuf": 9, "dix": 10, "onze": 11, "douze": 12, "treize": 13, "quatorze": 14,
-    "quinze": 15, "seize": 16, "vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50,
-    "soixante": 60, "quatre-vingt": 80, "quatre-vingts": 80, "quatre-vingt-dix": 90,
-    "cent": 100, "mille": 1000,
-}
 
 
 @dataclass
@@ -46,26 +38,9 @@ class Claim:
         return {"sentence": self.sentence, "markers": self.markers, "reason": self.reason}
 
 
-def figures(text: str) -> set[str]:
-    """The numbers of a text, normalised ("1 000,50" -> "1000.5"; "30" -> "30")."""
-    out: set[str] = set()
-    for raw in _FIGURE.findall(MARKER.sub(" ", text)):
-        digits = re.sub(r"[\s\u00a0\u202f]", "", raw)
-        if re.fullmatch(r"\d{1,3}(\.\d{3})+", digits):
-            digits = digits.replace(".", "")  # "1.000": a thousands separator
-        value = digits.replace(",", ".")
-        out.add(value.rstrip("0").rstrip(".") if "." in value else value.lstrip("0") or "0")
-    return out
-
-
-def _spelled(text: str) -> set[str]:
-    words = re.findall(r"[a-z]+(?:-[a-z]+)*", fold(text))
-    return {str(_WORDS[w]) for w in words if w in _WORDS}
-
-
 def missing_figures(text: str, evidence: str) -> set[str]:
     """The figures of `text` that `evidence` holds neither in digits nor spelled out."""
-    return figures(text) - figures(evidence) - _spelled(evidence)
+    return figures(text) - figures(evidence, spelled=True)
 
 
 def split_claims(text: str) -> list[Claim]:

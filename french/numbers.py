@@ -1,0 +1,64 @@
+"""Numbers, amounts and durations as French contracts write them: digits with a space, a
+non-breaking space or a dot between thousands and a decimal comma ("1 000,50", "1.000"),
+spelled-out numbers ("quatorze jours", "quarante-cinq", "deux mille cinq cents": text2num, a
+maintained parser, not a word list), multipliers ("10 k€", "1 M€") and currencies ("50 000
+EUR", "euros", "€")."""
+
+from __future__ import annotations
+
+import re
+
+from text_to_num import alpha2digit
+
+_MARKER = re.compile(r"\[\d+\]")  # an answer's citation marker is not a figure
+_FIGURE = re.compile(r"\d+(?:[\s\u00a0\u202f.]\d{3})*(?:,\d+)?")
+_MULTIPLIED = re.compile(r"(\d+(?:,\d+)?)\s*([kKM])\s*(?:€|EUR\b|euros?\b)")
+_MULTIPLIERS = {"k": 1_000, "K": 1_000, "M": 1_000_000}
+# A number, digits or spelled out, before a unit of time; a parenthesised repeat of it in
+# digits ("trente (30) jours") is allowed between them.
+_UNIT_OF_TIME = r"(?:jours?|mois|ans|ann[ée]es?|semaines?|heures?|minutes?)"
+DURATION = re.compile(rf"\b\d+(?:,\d+)?\s*(?:\([^)]{{1,30}}\)\s*)?{_UNIT_OF_TIME}\b",
+                      re.IGNORECASE)
+AMOUNT = re.compile(
+    r"\d[\d\s.,]*\s*(?:[kKM]\s*)?(?:€|EUR\b|euros?\b|%)|montant (?:total )?des sommes|"
+    r"\bfois le montant",
+    re.IGNORECASE,
+)
+
+
+def to_digits(text: str) -> str:
+    """`text` with its spelled-out numbers written in digits ("quatorze jours" -> "14 jours",
+    "un an" -> "1 an"), the rest unchanged."""
+    return str(alpha2digit(text, "fr", threshold=0))
+
+
+def _normalise(raw: str) -> str:
+    digits = re.sub(r"[\s\u00a0\u202f]", "", raw)
+    if re.fullmatch(r"\d{1,3}(\.\d{3})+", digits):
+        digits = digits.replace(".", "")  # "1.000": a thousands separator
+    value = digits.replace(",", ".")
+    return value.rstrip("0").rstrip(".") if "." in value else value.lstrip("0") or "0"
+
+
+def figures(text: str, spelled: bool = False) -> set[str]:
+    """The numbers of a text, normalised ("1 000,50" -> "1000.5", "030" -> "30"); an amount
+    with a multiplier also as its value ("10 k€" -> "10", "10000"); with `spelled`, the
+    numbers written in words too ("quatorze" -> "14")."""
+    text = _MARKER.sub(" ", text)
+    if spelled:
+        text = to_digits(text)
+    out = {_normalise(raw) for raw in _FIGURE.findall(text)}
+    for number, multiplier in _MULTIPLIED.findall(text):
+        value = float(number.replace(",", ".")) * _MULTIPLIERS[multiplier]
+        out.add(str(int(value)) if value.is_integer() else str(value))
+    return out
+
+
+def has_duration(text: str) -> bool:
+    """Whether a text states a duration ("quatorze jours", "30 jours", "trente (30) jours")."""
+    return bool(DURATION.search(text) or DURATION.search(to_digits(text)))
+
+
+def has_amount(text: str) -> bool:
+    """Whether a text states an amount or a rate ("50 000 EUR", "10 k€", "3 %")."""
+    return bool(AMOUNT.search(text) or AMOUNT.search(to_digits(text)))
