@@ -142,7 +142,7 @@ def furniture(pages: list[Page]) -> list[Excluded]:
 def contents(pages: list[Page], links: dict[int, list[tuple[float, float]]]) -> list[Excluded]:
     """Rows ending with a dot leader and a page number, and on pages holding enough of them,
     the rows the PDF links to another place of the document."""
-    out = []
+    out: list[Excluded] = []
     for page in pages:
         leaders = [r for r in page.rows
                    if (m := _LEADER.search(r.text)) and 0 < int(m.group(1)) <= len(pages)]

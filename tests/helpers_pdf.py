@@ -4,7 +4,7 @@ table of contents, capitals, wrapped headings, two columns; and a PDF whose font
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tests.helpers_docs import require_font
@@ -105,6 +105,22 @@ def contract_pdf(
 
 
 
+# Headings as a generated table of contents lists them, without the articles' numbers.
+TOPICS = ["Objet", "Durée", "Prix", "", "Facturation", "Paiement", "Responsabilité",
+          "Assurances", "Confidentialité", "Données personnelles", "Sous-traitance",
+          "Résiliation", "Force majeure", "Cession", "Propriété intellectuelle", "Garanties",
+          "Réversibilité", "Audit", "Sécurité", "Pénalités", "Révision des prix", "Réclamations",
+          "Notifications", "Intégralité", "Divisibilité", "Tolérance", "Indépendance des parties",
+          "Loi applicable", "Litiges", "Élection de domicile", "Annexes", "Signatures"]
+
+
+def dotted_articles() -> list[Article]:
+    """32 short articles named as above (the fourth keeps its long, wrapping heading)."""
+    articles = sample_articles(count=len(TOPICS), sentences=1)
+    return [replace(a, heading=topic or a.heading)
+            for a, topic in zip(articles, TOPICS, strict=True)]
+
+
 DOTTED_FOOTER = "CGU API IP_PROD_v4.0.odt"
 
 
@@ -135,13 +151,14 @@ def dotted_contents_pdf(out: Path, articles: list[Article]) -> None:
     pdf.cell(0, 8, "Table des matières", align="C", new_x="LMARGIN", new_y="NEXT")
     for k, article in enumerate(articles):
         heading, page = article.heading, str(4 + k // 8)
+        link = pdf.add_link(page=1)  # each entry links into the document, as Word's do
         if pdf.get_string_width(heading) > 140:  # wraps: the first line has no leader
             cut = heading.rfind(" ", 0, len(heading) // 2)
-            pdf.cell(0, 6, heading[:cut], new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 6, heading[:cut], new_x="LMARGIN", new_y="NEXT", link=link)
             heading = heading[cut + 1:]
         dots = "." * int((150 - pdf.get_string_width(heading + " ")) / pdf.get_string_width("."))
-        pdf.cell(155, 9, f"{heading} {dots}")
-        pdf.cell(0, 9, page, align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(155, 9, f"{heading} {dots}", link=link)
+        pdf.cell(0, 9, page, align="R", new_x="LMARGIN", new_y="NEXT", link=link)
     pdf.add_page()
     for article in articles:
         pdf.multi_cell(0, 5, f"{article.number}. {article.heading}", new_x="LMARGIN",

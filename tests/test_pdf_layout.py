@@ -4,7 +4,6 @@ articles found, unreadable fonts refused with a French message."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,9 @@ from ingest.pipeline import parse_file
 from tests.helpers_pdf import (
     DOTTED_FOOTER,
     TITLE,
-    Article,
     body_words,
     contract_pdf,
+    dotted_articles,
     dotted_contents_pdf,
     sample_articles,
     without_unicode_maps,
@@ -123,21 +122,6 @@ def test_page_cut_one_word_per_line_is_joined() -> None:
     fixed = loaders._fix_pdf_text(page)
     assert fixed.split() == page.split()
     assert max(len(line.split()) for line in fixed.split("\n")) > 10
-
-
-# Headings as a generated table of contents lists them, without the articles' numbers.
-TOPICS = ["Objet", "Durée", "Prix", "", "Facturation", "Paiement", "Responsabilité",
-          "Assurances", "Confidentialité", "Données personnelles", "Sous-traitance",
-          "Résiliation", "Force majeure", "Cession", "Propriété intellectuelle", "Garanties",
-          "Réversibilité", "Audit", "Sécurité", "Pénalités", "Révision des prix", "Réclamations",
-          "Notifications", "Intégralité", "Divisibilité", "Tolérance", "Indépendance des parties",
-          "Loi applicable", "Litiges", "Élection de domicile", "Annexes", "Signatures"]
-
-
-def dotted_articles() -> list[Article]:
-    articles = sample_articles(count=len(TOPICS), sentences=1)
-    return [replace(a, heading=topic or a.heading) for a, topic in zip(articles, TOPICS,
-                                                                       strict=True)]
 
 
 @pytest.fixture(scope="module")
