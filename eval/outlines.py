@@ -10,10 +10,12 @@ the file and never saw the parser's output. For each file the parser is scored o
   under its article, as the parser labels it ("9.a", "6.3°");
 - headings: the share of matched articles whose heading equals the printed one (a number
   printed twice: the first found against the first printed, and so on);
-- words kept: the share of the words of an independent extraction (poppler's pdftotext for a
-  PDF, the document's own paragraphs for the others) found in the parser's articles, and the
-  parser's own word check (extracted words that cleaning kept, and the ones it dropped
-  without a recorded reason, which must be 0).
+- words kept: the share of the words of an independent extraction found in the parser's
+  articles: every word outside running headers and footers, page numbers and tables of
+  contents, these told apart from the file itself and never from the parser's decisions
+  (poppler's positions and the PDF's own links for a PDF, the body's paragraphs of a DOCX:
+  `eval/independent.py` defines them); and the parser's own word check (extracted words that
+  cleaning kept, and the ones it dropped without a recorded reason, which must be 0).
 
 `contractqa eval --outlines` prints the table; `docs/figures.md` keeps its figures.
 """
@@ -22,12 +24,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval.independent import independent_words
 from eval.metrics import POOL_DIR, POOL_GOLD_DIR, document_path
 from french.normalize import fold, folded_words
 from ingest.pipeline import parse_file
@@ -106,21 +108,6 @@ def _plain(text: str | None) -> str:
     return " ".join(folded_words(text or ""))
 
 
-def independent_text(path: Path) -> str:
-    """The file's words as another tool reads them: poppler for a PDF, else the file's own
-    paragraphs (python-docx, or the raw text)."""
-    if path.suffix.lower() == ".pdf":
-        return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
-                              capture_output=True, text=True).stdout
-    if path.suffix.lower() == ".docx":
-        from docx import Document
-
-        doc = Document(str(path))
-        cells = [c.text for t in doc.tables for r in t.rows for c in r.cells]
-        return "\n".join([p.text for p in doc.paragraphs] + cells)
-    return path.read_text(encoding="utf-8", errors="replace")
-
-
 def _words(text: str) -> Counter[str]:
     return Counter(folded_words(text))
 
@@ -144,7 +131,8 @@ def score_outline(path: Path, gold: dict[str, Any]) -> OutlineScore:
     pairs = [(e, f) for key in expected.keys() & found.keys()
              for e, f in zip(expected[key], found[key], strict=False)]
     headings_ok = sum(_plain(e) == _plain(f) for e, f in pairs)
-    reference = _words(independent_text(path))
+    words, _excluded = independent_words(path)
+    reference = _words(" ".join(words))
     kept = _words("\n".join(a.text for a in parsed.articles))
     recall = sum(min(n, kept[w]) for w, n in reference.items()) / max(sum(reference.values()), 1)
     return OutlineScore(parsed.document_id, sum(map(len, expected.values())),

@@ -119,7 +119,10 @@ def clean_with_report(lines: list[Line]) -> Cleaned:
     lines = _split_glued_titles(lines)
     reasons: dict[int, str] = {}
     paged = len({ln.page for ln in lines}) > 1
-    reasons.update(_table_of_contents(lines))
+    # Running headers and footers found first are skipped inside a table of contents: one that
+    # runs over two pages has a footer between its entries ("CGU ….odt 3", which itself ends
+    # with a number, in the pool's DGFiP CGU); they are then found again around it.
+    reasons.update(_table_of_contents(lines, set(_running_headers(lines, {}))))
     reasons.update(_running_headers(lines, reasons))
     for i, ln in enumerate(lines):
         if i in reasons:
@@ -176,13 +179,15 @@ def _toc_key(text: str) -> str:
     return " ".join(_TOC_TAIL.sub("", text).replace(".", " ").split()).casefold()
 
 
-def _table_of_contents(lines: list[Line]) -> dict[int, str]:
+def _table_of_contents(lines: list[Line], furniture: set[int]) -> dict[int, str]:
     """Index -> reason for the lines of tables of contents.
 
     A run of at least three entries ending with a page number ("Titre ..... 12", "Titre\\t12",
     "Article 3 Durée12") is one; so is the run of heading-like lines under a "SOMMAIRE" title
     whose entries all come back later in the text as headings (a table without page numbers).
     The "SOMMAIRE" line itself is kept: it is one word, and the outline shows it is not a title.
+    The lines of `furniture` (running headers, footers, page numbers) may sit inside a run; they
+    are neither entries nor removed as such.
     """
     removed: dict[int, str] = {}
     i = 0
@@ -190,10 +195,11 @@ def _table_of_contents(lines: list[Line]) -> dict[int, str]:
         # With the first lines of wrapped entries, else (when that run is no table of
         # contents) without them, as before issue 15's HubEE CGU.
         for wrapped in (True, False):
-            j = _run_end(lines, i, wrapped)
-            if _is_contents_run([lines[k].text for k in range(i, j)]):
-                removed.update({k: CONTENTS for k in range(i, j)})
-                i = j - 1
+            j = _run_end(lines, i, wrapped, furniture)
+            entries = _until_page_goes_back(lines, [k for k in range(i, j) if k not in furniture])
+            if _is_contents_run([lines[k].text for k in entries]):
+                removed.update({k: CONTENTS for k in entries})
+                i = entries[-1]
                 break
         i += 1
     for i, line in enumerate(lines):
@@ -202,11 +208,33 @@ def _table_of_contents(lines: list[Line]) -> dict[int, str]:
     return removed
 
 
-def _run_end(lines: list[Line], start: int, wrapped: bool) -> int:
-    """The end of the run of entries from `start` (blank lines inside it included)."""
-    j = start
-    while j < len(lines) and (_is_toc_entry(lines[j].text) or (j > start and not lines[j].text)
-                              or (wrapped and j > start and _wrapped_entry(lines, j))):
+def _until_page_goes_back(lines: list[Line], entries: list[int]) -> list[int]:
+    """The entries up to the first whose page number is lower than the one before: a table of
+    contents never goes back, and what follows it after a page's footer may end with a number
+    too ("Article 1 – Clause numéro 1", the first heading of the tests' printed contracts)."""
+    last = 0
+    for n, k in enumerate(entries):
+        if match := _TRAILING_NUMBER.search(lines[k].text):
+            if int(match.group(1)) < last:
+                return entries[:n]
+            last = int(match.group(1))
+    return entries
+
+
+def _run_end(lines: list[Line], start: int, wrapped: bool, furniture: set[int]) -> int:
+    """The end of the run of entries from `start`, blank lines inside it included, and the
+    running footer and header between two pages once the run holds MIN_TOC_ENTRIES entries (a
+    table of contents that goes on over the page: 19 entries before the footer in the pool's
+    DGFiP CGU; pages that each hold one heading ending with a number are no such run)."""
+    if start in furniture:
+        return start
+    j, entries = start, 0
+    while j < len(lines):
+        text = lines[j].text
+        if _is_toc_entry(text) or (wrapped and j > start and _wrapped_entry(lines, j)):
+            entries += 1
+        elif j == start or not (not text or (j in furniture and entries >= MIN_TOC_ENTRIES)):
+            break
         j += 1
     return j
 
@@ -214,7 +242,8 @@ def _run_end(lines: list[Line], start: int, wrapped: bool) -> int:
 def _wrapped_entry(lines: list[Line], index: int) -> bool:
     """The first line of an entry that wrapped: between two entries, its title goes on on the
     next line, whose leader dots end it ("Traitements effectués … via" / "DataPass ….. 5", the
-    pool's HubEE CGU). A sentence would end with a stop."""
+    pool's HubEE CGU; "Déclaration de conformité … des données" / "à caractère personnel …… 7",
+    the DGFiP CGU's). A sentence would end with a stop."""
     text = lines[index].text.strip()
     return (index + 1 < len(lines) and _is_toc_entry(lines[index + 1].text)
             and 0 < len(text) <= MAX_ENTRY_CHARS and not text.endswith((".", ";", ":", ","))

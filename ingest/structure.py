@@ -321,6 +321,29 @@ def _section_label(title_lines: list[str]) -> str:
     return " ".join(title.split()[:6]).title()
 
 
+def _uses_keyword(lines: list[Line]) -> bool:
+    """A contract with two "ARTICLE N" lines numbers its articles with the keyword: a bare
+    "2." is then an item (the sample's Graham DPA, "2. TWILIO INC." under ARTICLE 17)."""
+    return sum(1 for ln in lines if _KEYWORD.match(ln.text.strip())) >= 2
+
+
+@dataclass
+class _Walk:
+    """One document being read line by line: what was found before the walk, the article being
+    filled and what surrounds it."""
+
+    lines: list[Line]
+    items: dict[int, _Item]  # lettered and ordinal sub-headings, by line index
+    styles: _Styles | None
+    uses_keyword: bool
+    state: _State = field(default_factory=_State)
+    current: Article = field(default_factory=lambda: Article(None, PREAMBLE, None, [], level=1))
+    sections: list[str] = field(default_factory=list)
+    pending_title: list[Line] = field(default_factory=list)  # a sub-document's title lines
+    carried: bool = False  # `current` holds only a divider title and what follows it
+    title_only: bool = False  # `current` is a sub-document's preamble holding only its title
+
+
 class StructureParser:
     """Build the article outline of one cleaned document."""
 
@@ -333,98 +356,120 @@ class StructureParser:
               contents: Sequence[str] = ()) -> ParsedDocument:
         """The outline of a contract; `contents` are the entries of its table of contents
         (removed by cleaning), whose titles mark sections that carry no number."""
-        # A contract with two "ARTICLE N" lines numbers its articles with the keyword: a bare
-        # "2." is then an item (the sample's Graham DPA, "2. TWILIO INC." under ARTICLE 17).
-        uses_keyword = sum(1 for ln in lines if _KEYWORD.match(ln.text.strip())) >= 2
-        title = _document_title(lines)
-        items = _sub_headings(lines)
-        styles = _styles(lines)
-        state = _State()
-        current = Article(None, PREAMBLE, None, [], level=1)
-        sections: list[str] = []
-        pending_title: list[Line] = []  # a sub-document's title lines, kept in its preamble
-        carried = False  # `current` holds only a divider title and what follows it
-        title_only = False  # `current` is a sub-document's preamble holding only its title
+        walk = _Walk(lines, _sub_headings(lines), _styles(lines), _uses_keyword(lines))
         for index, line in enumerate(lines):
-            text = line.text
-            next_line = _next_text(lines, index)
-            if index in items and (parent := _item_parent(state, items[index])):
-                self._close(state, current)
-                current = _item_article(state, items[index], parent, line)
-                carried = title_only = False
-                continue
-            heading = _parse_heading(text) if text.strip() else None
-            if heading is None and (level := _styled_level(line, styles, state)):
-                self._close(state, current)
-                current = _styled_article(state, line, level)
-                carried = title_only = False
-                continue
-            if heading is None and _is_divider(text):
-                heading = _chapter(lines, index)
-            if heading is None and text.strip() and is_upper_title(text) and state.top:
-                # A capitalised title followed by numbering that restarts: a sub-document.
-                if _restarts_after(lines, index):
-                    pending_title.append(line)
-                    if not _upper_continues(lines, index):
-                        label = _section_label([ln.text for ln in pending_title])
-                        self._close(state, current)
-                        if not sections and state.articles:
-                            first = _first_section_label(lines)
-                            sections.append(first)
-                            for art in state.articles:
-                                art.section = first
-                        sections.append(label)
-                        state = _State(section=label, articles=state.articles)
-                        current = Article(label, PREAMBLE, " ".join(
-                            ln.text.strip() for ln in pending_title), pending_title, level=1)
-                        pending_title, title_only = [], True
-                    continue
-            if heading is None and _is_divider(text):
-                # A title grouping the next articles: it leads the next article's text.
-                self._close(state, current)
-                current = Article(state.section, None, None, [line], level=1)
-                carried, title_only = True, False
-                continue
-            accepted = self._accept(heading, state, uses_keyword, next_line) if heading else None
-            if accepted is None:
-                current.lines.append(line)
-                title_only = title_only and not text.strip()
-                continue
-            number, level, head_text = accepted
-            annex = heading is not None and heading.kind == "annex"
-            # A divider leads the next article; a title over the annexes ("ANNEXES") leads the
-            # first annex (the sample's Craft), so its words stay in the outline.
-            lead = current.lines if (carried and not annex) or (title_only and annex) else []
-            title_only = False
-            if not lead:
-                self._close(state, current)
-            carried = False
-            if heading and heading.kind == "annex":
-                label = f"Annexe {heading.label}"
-                if label in sections:  # a cross-reference list, not a new annex
-                    current = Article(state.section, None, None, [*lead, line], level=1)
-                    continue
-                if not sections and state.articles:
-                    sections.append("")
-                sections.append(label)
-                state = _State(section=label, articles=state.articles)
-                current = Article(label, PREAMBLE, head_text, [*lead, line], level=1)
-                continue
-            current = Article(state.section, number, head_text, [*lead, line], level=level)
-            state.parent = (number, level) if number != PREAMBLE else None
-        self._close(state, current)
-        articles = state.articles
+            self._step(walk, index, line)
+        self._close(walk.state, walk.current)
+        return self._outline(document_id, _document_title(lines), walk, contents)
+
+    def _step(self, walk: _Walk, index: int, line: Line) -> None:
+        """Read one line: it opens an article, a section or a divider, or goes on the current
+        article."""
+        text = line.text
+        state = walk.state
+        if index in walk.items and (parent := _item_parent(state, walk.items[index])):
+            self._open(walk, _item_article(state, walk.items[index], parent, line))
+            return
+        heading = _parse_heading(text) if text.strip() else None
+        if heading is None and (level := _styled_level(line, walk.styles, state)):
+            self._open(walk, _styled_article(state, line, level))
+            return
+        if heading is None and _is_divider(text):
+            heading = _chapter(walk.lines, index)
+        if (heading is None and text.strip() and is_upper_title(text) and state.top
+                and _restarts_after(walk.lines, index)):
+            # A capitalised title followed by numbering that restarts: a sub-document.
+            self._sub_document_title(walk, index, line)
+            return
+        if heading is None and _is_divider(text):
+            self._divider(walk, line)
+            return
+        next_line = _next_text(walk.lines, index)
+        if heading is None or (
+                accepted := self._accept(heading, state, walk.uses_keyword, next_line)) is None:
+            walk.current.lines.append(line)
+            walk.title_only = walk.title_only and not text.strip()
+            return
+        self._open_heading(walk, heading, accepted, line)
+
+    def _open(self, walk: _Walk, article: Article) -> None:
+        """Close the current article and go on with `article` (a sub-heading, a styled one)."""
+        self._close(walk.state, walk.current)
+        walk.current = article
+        walk.carried = walk.title_only = False
+
+    def _sub_document_title(self, walk: _Walk, index: int, line: Line) -> None:
+        """A line of a sub-document's title; its last line opens the sub-document's section,
+        whose preamble holds the title."""
+        walk.pending_title.append(line)
+        if _upper_continues(walk.lines, index):
+            return
+        label = _section_label([ln.text for ln in walk.pending_title])
+        self._close(walk.state, walk.current)
+        if not walk.sections and walk.state.articles:
+            first = _first_section_label(walk.lines)
+            walk.sections.append(first)
+            for art in walk.state.articles:
+                art.section = first
+        walk.sections.append(label)
+        walk.state = _State(section=label, articles=walk.state.articles)
+        title = " ".join(ln.text.strip() for ln in walk.pending_title)
+        walk.current = Article(label, PREAMBLE, title, walk.pending_title, level=1)
+        walk.pending_title, walk.title_only = [], True
+
+    def _divider(self, walk: _Walk, line: Line) -> None:
+        """A title grouping the next articles: it leads the next article's text."""
+        self._close(walk.state, walk.current)
+        walk.current = Article(walk.state.section, None, None, [line], level=1)
+        walk.carried, walk.title_only = True, False
+
+    def _open_heading(self, walk: _Walk, heading: _Heading,
+                      accepted: tuple[str, int, str | None], line: Line) -> None:
+        """Open the article (or annex) of an accepted heading."""
+        number, level, head_text = accepted
+        annex = heading.kind == "annex"
+        # A divider leads the next article; a title over the annexes ("ANNEXES") leads the
+        # first annex (the sample's Craft), so its words stay in the outline.
+        lead = (walk.current.lines
+                if (walk.carried and not annex) or (walk.title_only and annex) else [])
+        walk.title_only = False
+        if not lead:
+            self._close(walk.state, walk.current)
+        walk.carried = False
+        if annex:
+            self._open_annex(walk, heading, head_text, [*lead, line])
+            return
+        walk.current = Article(walk.state.section, number, head_text, [*lead, line], level=level)
+        walk.state.parent = (number, level) if number != PREAMBLE else None
+
+    def _open_annex(self, walk: _Walk, heading: _Heading, head_text: str | None,
+                    lines: list[Line]) -> None:
+        label = f"Annexe {heading.label}"
+        if label in walk.sections:  # a cross-reference list, not a new annex
+            walk.current = Article(walk.state.section, None, None, lines, level=1)
+            return
+        if not walk.sections and walk.state.articles:
+            walk.sections.append("")
+        walk.sections.append(label)
+        walk.state = _State(section=label, articles=walk.state.articles)
+        walk.current = Article(label, PREAMBLE, head_text, lines, level=1)
+
+    def _outline(self, document_id: str, title: str, walk: _Walk,
+                 contents: Sequence[str]) -> ParsedDocument:
+        """The document from the articles read; with too few numbered ones, its sections
+        named by the table of contents, else its paragraphs."""
+        articles = walk.state.articles
         used = {a.section for a in articles}
-        sections = [s for s in sections if s in used]
+        sections = [s for s in walk.sections if s in used]
         if len(sections) < 1:
             for art in articles:
                 art.section = None
         numbered = [a for a in articles if a.number and a.number != PREAMBLE]
         if len(numbered) < self.min_articles:
-            headed = _by_contents(lines, contents)
+            headed = _by_contents(walk.lines, contents)
             if len(headed) > self.min_articles:
                 return ParsedDocument(document_id, title, headed, [])
-            return ParsedDocument(document_id, title, _paragraphs(lines), [], fallback=True)
+            return ParsedDocument(document_id, title, _paragraphs(walk.lines), [], fallback=True)
         return ParsedDocument(document_id, title, articles, sections)
 
     def _accept(

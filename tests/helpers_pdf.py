@@ -4,7 +4,7 @@ table of contents, capitals, wrapped headings, two columns; and a PDF whose font
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,71 @@ def contract_pdf(
         for paragraph in article.paragraphs:
             pdf.multi_cell(width, 5, _text(paragraph, article, ligatures), align="J",
                            new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(2)
+    pdf.output(str(out))
+
+
+
+# Headings as a generated table of contents lists them, without the articles' numbers.
+TOPICS = ["Objet", "Durée", "Prix", "", "Facturation", "Paiement", "Responsabilité",
+          "Assurances", "Confidentialité", "Données personnelles", "Sous-traitance",
+          "Résiliation", "Force majeure", "Cession", "Propriété intellectuelle", "Garanties",
+          "Réversibilité", "Audit", "Sécurité", "Pénalités", "Révision des prix", "Réclamations",
+          "Notifications", "Intégralité", "Divisibilité", "Tolérance", "Indépendance des parties",
+          "Loi applicable", "Litiges", "Élection de domicile", "Annexes", "Signatures"]
+
+
+def dotted_articles() -> list[Article]:
+    """32 short articles named as above (the fourth keeps its long, wrapping heading)."""
+    articles = sample_articles(count=len(TOPICS), sentences=1)
+    return [replace(a, heading=topic or a.heading)
+            for a, topic in zip(articles, TOPICS, strict=True)]
+
+
+DOTTED_FOOTER = "CGU API IP_PROD_v4.0.odt"
+
+
+def dotted_contents_pdf(out: Path, articles: list[Article]) -> None:
+    """A contract PDF as a word processor exports it with a generated table of contents: dot
+    leaders and page numbers, one entry per line, spread over two pages, an entry that wraps
+    onto a second line, and a footer naming the file and ending with the page number on every
+    page ("CGU ….odt 3"); entries without the articles' numbers ("Clause numéro 3 ….. 5")."""
+    from fpdf import FPDF
+
+    font = require_font()
+
+    class Contract(FPDF):
+        def footer(self) -> None:
+            self.set_y(-14)
+            self.set_font("DejaVu", size=8)
+            self.cell(0, 5, f"{DOTTED_FOOTER} {self.page_no()}")
+
+    pdf = Contract(format="A4")
+    pdf.add_font("DejaVu", "", str(font))
+    pdf.set_auto_page_break(auto=True, margin=20)
+    pdf.set_margins(20, 15, 20)
+    pdf.add_page()
+    pdf.set_font("DejaVu", size=14)
+    pdf.multi_cell(0, 8, TITLE, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.add_page()
+    pdf.set_font("DejaVu", size=10)
+    pdf.cell(0, 8, "Table des matières", align="C", new_x="LMARGIN", new_y="NEXT")
+    for k, article in enumerate(articles):
+        heading, page = article.heading, str(4 + k // 8)
+        link = pdf.add_link(page=1)  # each entry links into the document, as Word's do
+        if pdf.get_string_width(heading) > 140:  # wraps: the first line has no leader
+            cut = heading.rfind(" ", 0, len(heading) // 2)
+            pdf.cell(0, 6, heading[:cut], new_x="LMARGIN", new_y="NEXT", link=link)
+            heading = heading[cut + 1:]
+        dots = "." * int((150 - pdf.get_string_width(heading + " ")) / pdf.get_string_width("."))
+        pdf.cell(155, 9, f"{heading} {dots}", link=link)
+        pdf.cell(0, 9, page, align="R", new_x="LMARGIN", new_y="NEXT", link=link)
+    pdf.add_page()
+    for article in articles:
+        pdf.multi_cell(0, 5, f"{article.number}. {article.heading}", new_x="LMARGIN",
+                       new_y="NEXT")
+        for paragraph in article.paragraphs:
+            pdf.multi_cell(0, 5, paragraph, align="J", new_x="LMARGIN", new_y="NEXT")
             pdf.ln(2)
     pdf.output(str(out))
 

@@ -14,14 +14,17 @@ from ingest.loaders import load
 from ingest.models import IngestError, ParsedDocument
 from ingest.pipeline import parse_file
 from tests.helpers_pdf import (
-    HEADER as RUNNING_HEADER,
-)
-from tests.helpers_pdf import (
+    DOTTED_FOOTER,
     TITLE,
     body_words,
     contract_pdf,
+    dotted_articles,
+    dotted_contents_pdf,
     sample_articles,
     without_unicode_maps,
+)
+from tests.helpers_pdf import (
+    HEADER as RUNNING_HEADER,
 )
 
 ARTICLES = sample_articles()
@@ -119,3 +122,28 @@ def test_page_cut_one_word_per_line_is_joined() -> None:
     fixed = loaders._fix_pdf_text(page)
     assert fixed.split() == page.split()
     assert max(len(line.split()) for line in fixed.split("\n")) > 10
+
+
+@pytest.fixture(scope="module")
+def dotted_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("dotted") / "cgu.pdf"
+    dotted_contents_pdf(path, dotted_articles())
+    return path
+
+
+def test_dotted_contents_over_two_pages_with_a_numbered_footer_removed(dotted_pdf: Path) -> None:
+    """A table of contents cut by its page's footer ("CGU ….odt 2", itself ending with a
+    number) and with a wrapped entry goes whole; no body word is lost."""
+    articles = dotted_articles()
+    parsed = parse_file(dotted_pdf)[0]
+    kept = "\n".join(a.text for a in parsed.articles)
+    assert "....." not in kept and DOTTED_FOOTER not in kept
+    contents = [r for r in parsed.words.removed if r.reason == CONTENTS]
+    assert len(contents) == len(articles) + 1  # the wrapped entry is two lines
+    assert all(r.reason == HEADER for r in parsed.words.removed if DOTTED_FOOTER in r.text)
+    body = [w for a in articles
+            for w in [f"{a.number}.", *a.heading.split(), *" ".join(a.paragraphs).split()]]
+    assert in_order(body, kept_words(parsed))
+    numbered = [a for a in parsed.articles if a.number and a.number != "Préambule"]
+    assert [(a.number, a.heading) for a in numbered] == [(a.number, a.heading) for a in articles]
+    assert parsed.words.unexplained == 0
