@@ -22,7 +22,7 @@ from contractqa import __version__
 from contractqa.jobs import JobRunner
 from contractqa.review_api import review_router
 from contractqa.routes.context import ApiContext
-from contractqa.routes.documents import documents_router, jobs_router
+from contractqa.routes.documents import admin_router, documents_router, jobs_router
 from contractqa.routes.questions import questions_router
 from contractqa.routes.static import static_router
 from contractqa.schemas import (
@@ -121,7 +121,8 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeaders, origins=origins)
 
     ctx = ApiContext(service, settings, audit, pool, uploads, jobs)
-    routers = [questions_router(ctx), documents_router(ctx), jobs_router(ctx), static_router(ctx),
+    routers = [questions_router(ctx), documents_router(ctx), admin_router(ctx), jobs_router(ctx),
+               static_router(ctx),
                review_router(service, settings, audit, ctx.require)]
     for router in routers:  # all before the /api fallback
         app.include_router(router)

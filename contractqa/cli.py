@@ -1,11 +1,13 @@
-"""The `contractqa` command: ingest, documents, articles, ask, review, serve, delete, models;
-eval and bench registered by the eval package (see COMMANDS)."""
+"""The `contractqa` command: ingest, documents, matters, articles, ask, review, serve, delete,
+models, audit; eval and bench registered by their packages (see COMMANDS)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,7 +45,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             print(f"[{event.fraction:4.0%}] {event.label}", file=sys.stderr, flush=True)
 
     report = service.ingest([Path(p) for p in args.paths], progress=milestones(progress),
-                            notify=_say)
+                            notify=_say, matters=args.matter)
     if args.json:
         _print_json([r.__dict__ for r in report.results])
     else:
@@ -59,12 +61,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_documents(args: argparse.Namespace, settings: Settings) -> int:
     from contractqa.service import ContractQA
 
-    records = ContractQA(settings).documents()
+    service = ContractQA(settings)
+    records = service.documents(frozenset(args.matter) if args.matter else None)
     if args.json:
-        _print_json([r.summary() for r in records])
+        _print_json([r.summary() | {"matters": service.matters_of(r)} for r in records])
     else:
         for r in records:
-            print(f"{r.document_id}  {r.title}  ({r.articles} articles, {r.chunks} extraits)")
+            print(f"{r.document_id}  {r.title}  ({r.articles} articles, {r.chunks} extraits ; "
+                  f"dossiers : {', '.join(service.matters_of(r))})")
         if not records:
             print("Aucun contrat indexé - lancez `contractqa ingest DOSSIER`.")
     return 0
@@ -297,6 +301,55 @@ _SETTING_ERRORS = {
 }
 
 
+def _matter(text: str) -> str:
+    if not re.fullmatch(r"[\w.-]{1,64}", text):
+        raise argparse.ArgumentTypeError(
+            f"dossier invalide « {text} » : lettres, chiffres, « . », « - » ou « _ »")
+    return text
+
+
+def _since(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"date invalide « {text} » : attendu AAAA-MM-JJ ou AAAA-MM-JJTHH:MM") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_matters(args: argparse.Namespace, settings: Settings) -> int:
+    from contractqa.service import ContractQA
+
+    try:
+        record = ContractQA(settings).set_matters(args.document_id, args.matters)
+    except KeyError:
+        print(f"{args.document_id} : document inconnu (voir `contractqa documents`).",
+              file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(record.summary())
+    else:
+        print(f"{record.document_id} : dossiers {', '.join(record.matters)}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """The audit log's lines that match, oldest first (JSON lines with --json)."""
+    from contractqa.security.audit import read_audit
+
+    lines = read_audit(settings.data_dir / "audit.log", user=args.user, matter=args.matter,
+                       since=args.since)
+    for line in lines:
+        if args.json:
+            print(json.dumps(line, ensure_ascii=False))
+        else:
+            cited = ", ".join(line.get("cited") or [])
+            print(f"{line['ts']}  {line['event']:12} {line.get('token') or '-':16} "
+                  f"{line.get('question') or line.get('document_id') or ''}"
+                  f"{f'  [{cited}]' if cited else ''}")
+    return 0
+
+
 def settings_errors(exc: Any) -> str:
     """Each wrong variable, its value (never a secret's) and why, in French."""
     out = []
@@ -317,9 +370,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("ingest", help="indexer des fichiers ou dossiers")
     p.add_argument("paths", nargs="+")
+    p.add_argument("--matter", action="append", type=_matter,
+                   help="dossier des contrats (répétable ; défaut : CONTRACTQA_DEFAULT_MATTER "
+                        "pour un nouveau contrat, le sien pour un contrat déjà indexé)")
     p.set_defaults(func=cmd_ingest)
     p = sub.add_parser("documents", help="lister les contrats indexés")
+    p.add_argument("--matter", action="append", type=_matter,
+                   help="seulement les contrats de ce dossier (répétable)")
     p.set_defaults(func=cmd_documents)
+    p = sub.add_parser("matters", help="classer un contrat indexé dans des dossiers")
+    p.add_argument("document_id")
+    p.add_argument("matters", nargs="+", type=_matter)
+    p.set_defaults(func=cmd_matters)
+    p = sub.add_parser("audit", help="lire le journal d'audit")
+    p.add_argument("--user", help="seulement ce jeton ou utilisateur")
+    p.add_argument("--matter", type=_matter, help="seulement les appels voyant ce dossier")
+    p.add_argument("--since", type=_since, help="depuis cette date (AAAA-MM-JJ[THH:MM])")
+    p.set_defaults(func=cmd_audit)
     p = sub.add_parser("articles", help="plan des articles d'un fichier ou document")
     p.add_argument("target")
     p.set_defaults(func=cmd_articles)

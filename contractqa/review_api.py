@@ -271,7 +271,7 @@ def review_router(service: ContractQA, settings: Settings, audit: AuditLog,
         t0 = time.perf_counter()
         questions, title, checklist = review_questions(service, body)
         try:
-            records = await run(service.review_documents, body.documents)
+            records = await run(service.review_documents, body.documents, who.matters)
         except UnknownDocuments as exc:
             raise ApiError(404, "document_not_found", str(exc)) from None
         try:
@@ -299,23 +299,27 @@ def review_router(service: ContractQA, settings: Settings, audit: AuditLog,
         return StreamingResponse(produce, media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    async def saved(review_id: str) -> Review:
+    async def saved(review_id: str, who: Principal) -> Review:
         review = await run(service.saved_review, review_id)
+        visible = service.visible(who.matters)
+        if review is not None and visible is not None and not visible.issuperset(
+                d.document_id for d in review.documents):
+            review = None  # a table of contracts outside the caller's matters: not found
         if review is None:
             raise ApiError(404, "review_not_found", f"Revue inconnue : {review_id}. Lancez-en "
                            "une avec POST /api/reviews.")
         return review
 
     @router.get("/api/reviews/{review_id}", response_model=ReviewOut, responses=ERRORS)
-    async def get_review(review_id: str, _: Asker) -> dict[str, Any]:
+    async def get_review(review_id: str, who: Asker) -> dict[str, Any]:
         """A finished table: contracts, questions and every cell with its citation."""
-        return review_json(await saved(review_id))
+        return review_json(await saved(review_id, who))
 
     @router.get("/api/reviews/{review_id}/export/{fmt}", responses={
         200: {"content": {m: {} for m in FORMATS.values()}}, **ERRORS})
-    async def export(review_id: str, fmt: ExportFormat, _: Asker) -> Response:
+    async def export(review_id: str, fmt: ExportFormat, who: Asker) -> Response:
         """The table as a file: xlsx (with a sheet of sources), csv (`;`) or md."""
-        review = await saved(review_id)
+        review = await saved(review_id, who)
         content = await run(export_bytes, review, fmt)
         name = export_name(review, fmt)
         return Response(content, media_type=FORMATS[fmt],

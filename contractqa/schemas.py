@@ -1,6 +1,6 @@
 """The REST API's request and response bodies, as they appear in its OpenAPI schema."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -70,6 +70,11 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
 
 
+class MattersIn(BaseModel):
+    matters: list[Annotated[str, Field(pattern=r"^[\w.-]{1,64}$")]] = Field(
+        min_length=1, max_length=50, description="dossiers auxquels le contrat appartient")
+
+
 class DocumentOut(BaseModel):
     document_id: str
     title: str
@@ -79,6 +84,7 @@ class DocumentOut(BaseModel):
     sections: list[str]
     aliases: list[str]
     ingested_at: str
+    matters: list[str] = Field(default_factory=list, description="dossiers du contrat")
 
 
 class ArticleOut(BaseModel):

@@ -164,9 +164,13 @@ class ContractQA:
         return changed
 
     def ingest(self, paths: list[Path], progress: ProgressCallback | None = None,
-               notify: Notify | None = None) -> IngestReport:
+               notify: Notify | None = None, matters: list[str] | None = None
+               ) -> IngestReport:
+        """Index files; `matters`: the matters their contracts go to (none given: a new
+        contract goes to the default matter, an indexed one stays in its own)."""
         with self._writing(notify):
-            return IngestReport(self.ingestor.ingest(paths, progress=progress))
+            return IngestReport(self.ingestor.ingest(paths, progress=progress,
+                                                     matters=matters or ()))
 
     @property
     def uploads_dir(self) -> Path:
@@ -178,16 +182,46 @@ class ContractQA:
         shutil.copyfile(source, partial)
         return place_upload(self.uploads_dir, partial, source.name)
 
-    def documents(self) -> list[DocumentRecord]:
-        self.catch_up()
-        return self.store.documents()
+    # Matters: who sees which contracts ------------------------------------------------------
+    def matters_of(self, record: DocumentRecord) -> list[str]:
+        """A contract's matters (the default one for a contract put in none)."""
+        return record.matters or [self.settings.default_matter]
 
-    def outline(self, document_id: str) -> list[dict[str, object]]:
+    def visible(self, matters: frozenset[str] | None) -> frozenset[str] | None:
+        """The contracts of these matters (None: every matter, no restriction)."""
+        if matters is None:
+            return None
+        return frozenset(r.document_id for r in self.store.documents()
+                         if matters & set(self.matters_of(r)))
+
+    def set_matters(self, document_id: str, matters: list[str]) -> DocumentRecord:
+        """Put an indexed contract in these matters (KeyError if it is not indexed)."""
+        with self._writing():
+            if document_id not in self.store.records():
+                raise KeyError(document_id)
+            return self.store.set_matters(document_id, matters)
+
+    def documents(self, matters: frozenset[str] | None = None) -> list[DocumentRecord]:
+        """The indexed contracts (of these matters only, when given)."""
+        self.catch_up()
+        within = self.visible(matters)
+        return [r for r in self.store.documents() if within is None or r.document_id in within]
+
+    def _check_visible(self, document_id: str, matters: frozenset[str] | None) -> None:
+        within = self.visible(matters)
+        if within is not None and document_id not in within:
+            raise KeyError(document_id)  # as if it were not indexed
+
+    def outline(self, document_id: str, matters: frozenset[str] | None = None
+                ) -> list[dict[str, object]]:
         """The article outline of an indexed document (section, article, heading, pages, chars)."""
+        self._check_visible(document_id, matters)
         return self.store.outline(document_id)
 
-    def article_text(self, document_id: str, section: str | None, article: str | None) -> str:
+    def article_text(self, document_id: str, section: str | None, article: str | None,
+                     matters: frozenset[str] | None = None) -> str:
         """The whole article (with its sub-articles) in the contract's own words."""
+        self._check_visible(document_id, matters)
         return self.store.article_text(document_id, section, article)
 
     def delete(self, document_id: str, notify: Notify | None = None) -> bool:
@@ -200,21 +234,24 @@ class ContractQA:
     # Questions -----------------------------------------------------------------------------
     def ask(
         self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None,
-        generate: bool = True,
+        generate: bool = True, matters: frozenset[str] | None = None,
     ) -> Answer:
-        """The answer; `generate=False` quotes the contracts even when an LLM is configured."""
+        """The answer; `generate=False` quotes the contracts even when an LLM is configured;
+        `matters`: only their contracts are named, searched and quoted."""
         question = _question(question)
         self.catch_up()
         return self.chain.answer(question, documents=documents, history=history or [],
-                                 generate=generate)
+                                 generate=generate, within=self.visible(matters))
 
     def stream(
-        self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None
+        self, question: str, documents: list[str] | None = None, history: list[Turn] | None = None,
+        matters: frozenset[str] | None = None,
     ) -> Iterator[AnswerEvent]:
         """Yield `AnswerEvent`s: text deltas as they come, then the final validated answer."""
         question = _question(question)
         self.catch_up()
-        return self.chain.stream(question, documents=documents, history=history or [])
+        return self.chain.stream(question, documents=documents, history=history or [],
+                                 within=self.visible(matters))
 
     # Reviews: contracts × questions, one cited cell each ------------------------------------
     @property
@@ -227,9 +264,10 @@ class ContractQA:
     def _summarizer(self) -> Summarizer | None:
         return llm_summarizer(self.chain.llm) if self.chain.llm is not None else None
 
-    def review_documents(self, documents: list[str] | None = None) -> list[DocumentRecord]:
+    def review_documents(self, documents: list[str] | None = None,
+                         matters: frozenset[str] | None = None) -> list[DocumentRecord]:
         """The indexed contracts a review covers, in the order asked (all when None)."""
-        records = self.documents()
+        records = self.documents(matters)
         if not documents:
             return records
         by_id = {r.document_id: r for r in records}

@@ -13,7 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # An allowed origin is a scheme and a host (and port): never "*", never a path or a directive.
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 _TOKEN_NAME = re.compile(r"^[\w.@-]{1,64}$")
-_SCOPES = {"ask", "admin"}
+_SCOPES = {"ask", "edit", "admin", "reader", "editor"}
+_MATTER = re.compile(r"^[\w.-]{1,64}$")
 
 
 def _default_data_dir() -> Path:
@@ -63,6 +64,8 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_upload_mb: Annotated[float, Field(gt=0)] = 20.0
     rate_limit_per_minute: Annotated[int, Field(ge=0)] = 60  # 0: no limit
+    # The matter (dossier) of contracts indexed without one (`contractqa ingest --matter`).
+    default_matter: Annotated[str, Field(pattern=r"^[\w.-]{1,64}$")] = "general"
 
     @field_validator("chroma_url")
     @classmethod
@@ -99,18 +102,25 @@ class Settings(BaseSettings):
     @field_validator("api_tokens")
     @classmethod
     def _check_tokens(cls, tokens: SecretStr | None) -> SecretStr | None:
-        """`name:token[:scopes]` entries, checked at startup (the message never shows a token)."""
+        """`name:token[:scopes[:matters]]` entries, checked at startup (the message never
+        shows a token)."""
         for number, item in enumerate(tokens.get_secret_value().split(",") if tokens else [], 1):
             parts = item.strip().split(":")
             if not item.strip():
                 continue
-            if len(parts) not in (2, 3) or not _TOKEN_NAME.match(parts[0]) or len(parts[1]) < 8:
-                raise ValueError(f"entrée n°{number} : format attendu nom:jeton[:scopes], "
-                                 "jeton d'au moins 8 caractères")
-            written = parts[2].lower() if len(parts) == 3 else "ask"
+            if (len(parts) not in (2, 3, 4) or not _TOKEN_NAME.match(parts[0])
+                    or len(parts[1]) < 8):
+                raise ValueError(f"entrée n°{number} : format attendu "
+                                 "nom:jeton[:scopes[:dossiers]], jeton d'au moins 8 caractères")
+            written = parts[2].lower() if len(parts) >= 3 else "ask"
             scopes = set(re.split(r"[+,\s|]+", written)) - {""}
             if not scopes or scopes - _SCOPES:
-                raise ValueError(f"entrée n°{number} : scopes inconnus (attendus : ask, admin)")
+                raise ValueError(f"entrée n°{number} : scopes inconnus (attendus : ask, edit, "
+                                 "admin ; reader, editor)")
+            matters = set(re.split(r"[+,\s|]+", parts[3])) - {"", "*"} if len(parts) == 4 else set()
+            if any(not _MATTER.match(m) for m in matters):
+                raise ValueError(f"entrée n°{number} : dossiers invalides (lettres, chiffres, "
+                                 "« . », « - », « _ », séparés par « + »)")
         return tokens
 
     # REST API (contractqa/api.py)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,9 +157,13 @@ class Ingestor:
         self.chunker = Chunker(config.chunk_tokens)
         self.max_mb = config.max_file_mb
 
-    def ingest(self, paths: Iterable[Path],
-               progress: ProgressCallback | None = None) -> list[FileResult]:
-        """Index each file; `progress` hears every step of every file (see ingest.progress)."""
+    def ingest(self, paths: Iterable[Path], progress: ProgressCallback | None = None,
+               matters: Sequence[str] = ()) -> list[FileResult]:
+        """Index each file; `progress` hears every step of every file (see ingest.progress).
+
+        `matters`: the matters the files' contracts belong to (an unchanged contract is moved
+        to them; a replaced one keeps its own when none are given).
+        """
         removed = self.store.collect_garbage()
         if removed:
             log.warning("removed %d chunks left by an interrupted ingest", removed)
@@ -170,7 +174,7 @@ class Ingestor:
             step("reading", 0, 0)
             started = time.perf_counter()
             try:
-                result = self._ingest_one(path, step)
+                result = self._ingest_one(path, step, sorted(set(matters)))
             except IngestError as exc:
                 result = FileResult(str(path), document_id_for(path), "error", str(exc))
             result.seconds = round(time.perf_counter() - started, 3)
@@ -186,7 +190,7 @@ class Ingestor:
             step("embedding", min(start + EMBED_BATCH, len(texts)), len(texts))
         return np.vstack(parts)
 
-    def _ingest_one(self, path: Path, step: Step) -> FileResult:
+    def _ingest_one(self, path: Path, step: Step, matters: list[str]) -> FileResult:
         if path.suffix.lower() not in SUPPORTED:
             load(path)  # raises the unsupported-format message
         parsed, profile, content_hash = parse_file(path, self.max_mb)
@@ -196,8 +200,11 @@ class Ingestor:
         existing = self.store.records().get(document_id)
         if (existing and existing.content_hash == content_hash
                 and existing.pipeline_version == PIPELINE_VERSION):
+            if matters and matters != existing.matters:
+                self.store.set_matters(document_id, matters)
             return FileResult(str(path), document_id, "unchanged", "déjà indexé, inchangé",
                               existing.articles, existing.chunks)
+        matters = matters or (existing.matters if existing else [])
         if existing and existing.content_hash == content_hash:
             self.store.delete_document(document_id)  # re-parse with the current pipeline
             existing = None
@@ -230,6 +237,7 @@ class Ingestor:
             outline=outline_of(parsed),
             pipeline_version=PIPELINE_VERSION,
             origin=origin,
+            matters=matters,
         )
         self.store.write_document(record, chunks, vectors,
                                   progress=lambda done, total: step("writing", done, total))

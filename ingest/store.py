@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -57,6 +57,9 @@ class DocumentRecord:
     outline: list[dict[str, Any]] = field(default_factory=list)
     pipeline_version: str = ""
     origin: str = ""  # the file's absolute path; two files never share an id silently
+    # The matters (dossiers) the contract belongs to; none: the default matter, whatever the
+    # app calls it (records written before matters existed).
+    matters: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
@@ -97,6 +100,12 @@ class StoreConfig:
     def __post_init__(self) -> None:
         if not self.collection:
             raise ValueError("collection name must not be empty")
+
+
+def _record_metadata(record: DocumentRecord) -> dict[str, str]:
+    """What a record's row carries besides its JSON: what tells another process it changed."""
+    return {"content_hash": record.content_hash, "pipeline": record.pipeline_version,
+            "matters": "+".join(record.matters)}
 
 
 class ChunkStore:
@@ -224,14 +233,14 @@ class ChunkStore:
         """What the loaded records are: ids, content hashes and pipeline versions."""
         records = self.records()
         return "|".join(f"{k}:{records[k].content_hash}:{records[k].pipeline_version}"
-                        for k in sorted(records))
+                        f":{'+'.join(records[k].matters)}" for k in sorted(records))
 
     def stored_fingerprint(self) -> str:
         """The same, read from Chroma now (record metadata only: cheap)."""
         got = self._get_all("documents", ["metadatas"])
         metas = {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
         return "|".join(f"{k}:{metas[k].get('content_hash', '')}:{metas[k].get('pipeline', '')}"
-                        for k in sorted(metas))
+                        f":{metas[k].get('matters', '')}" for k in sorted(metas))
 
     def sync(self) -> bool:
         """Catch up with writes made elsewhere (another process or server); True if any.
@@ -328,8 +337,7 @@ class ChunkStore:
                     ids=[record.document_id],
                     embeddings=np.zeros((1, 1), dtype=np.float32),
                     documents=[json.dumps(asdict(record), ensure_ascii=False)],
-                    metadatas=[{"content_hash": record.content_hash,
-                                "pipeline": record.pipeline_version}],
+                    metadatas=[_record_metadata(record)],
                 )
                 stale: Any = {"$and": [{"document_id": record.document_id},
                                        {"doc_hash": {"$ne": record.content_hash}}]}
@@ -352,6 +360,20 @@ class ChunkStore:
             "part": chunk.part,
             "parts": chunk.parts,
         }
+
+    def set_matters(self, document_id: str, matters: list[str]) -> DocumentRecord:
+        """Put an indexed contract in these matters (its passages are not rewritten)."""
+        with self._lock:
+            record = replace(self._read_records()[document_id], matters=sorted(set(matters)))
+            with self._client_lock.reading():
+                self.documents_collection.upsert(
+                    ids=[record.document_id],
+                    embeddings=np.zeros((1, 1), dtype=np.float32),
+                    documents=[json.dumps(asdict(record), ensure_ascii=False)],
+                    metadatas=[_record_metadata(record)],
+                )
+            self._wrote()
+            return record
 
     def delete_document(self, document_id: str) -> bool:
         with self._lock:

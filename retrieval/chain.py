@@ -19,7 +19,7 @@ from retrieval.models import Answer, Turn
 from retrieval.planner import Planner, Retrieved
 from retrieval.prompts import AnswerPrompt
 from retrieval.retriever import HybridSearch
-from retrieval.routing import Route, Router, corpus_vocabulary
+from retrieval.routing import Route, Router, Routers
 
 __all__ = ["ABSTAIN", "NOT_INDEXED", "AnswerEvent", "ChainConfig", "QAChain", "Retrieved"]
 
@@ -45,42 +45,37 @@ class QAChain:
         self.llm = llm
         self.model_name = model_name
         self.prompt = prompt or AnswerPrompt()
-        self.planner = Planner(search, lambda: self.router)
+        self.planner = Planner(search)
         self.generator = (Generator(llm, self.prompt, config.context_tokens, model_name)
                           if llm is not None else None)
-        self._router: Router | None = None
-        self._router_key = ""
+        self.routers = Routers(search)
 
     def refresh(self) -> None:
         self.search.refresh()
-        self._router = None
+        self.routers.clear()
 
     @property
     def router(self) -> Router:
-        key = self.search.store.fingerprint()
-        if self._router is None or key != self._router_key:
-            self._router = Router(self.search.store.documents(), self._vocabulary())
-            self._router_key = key
-        return self._router
-
-    def _vocabulary(self) -> dict[str, frozenset[str]]:
-        """Each indexed document's folded words (for names rare in the rest of the corpus)."""
-        return corpus_vocabulary(((c.document_id, c.indexed_text) for c in self.search.chunks()),
-                                 self.search.store.documents())
+        """The router over every indexed contract."""
+        return self.routers.get(None)
 
     def retrieve(self, question: str, documents: list[str] | None = None,
-                 history: list[Turn] | None = None, top_k: int | None = None) -> Retrieved:
-        route = self.router.route(question) if self.config.routing else Route()
+                 history: list[Turn] | None = None, top_k: int | None = None,
+                 within: frozenset[str] | None = None) -> Retrieved:
+        """`documents`: the contracts the caller chose; `within`: those it may see (its
+        matters), None for all. An answer never comes from outside either."""
+        router = self.routers.get(within)
+        route = router.route(question) if self.config.routing else Route()
         previous = history[-1] if history and route.follow_up and not route.articles else None
         return self.planner.retrieve(question, route, previous, documents,
-                                     top_k or self.config.top_k)
+                                     top_k or self.config.top_k, router, within)
 
     def answer(self, question: str, documents: list[str] | None = None,
                history: list[Turn] | None = None, top_k: int | None = None,
-               generate: bool = True) -> Answer:
+               generate: bool = True, within: frozenset[str] | None = None) -> Answer:
         """The final answer; `generate=False` gives the extractive one even with an LLM."""
         final: Answer | None = None
-        for event in self.stream(question, documents, history, top_k, generate):
+        for event in self.stream(question, documents, history, top_k, generate, within):
             if event.kind == "answer":
                 final = event.answer
         assert final is not None
@@ -88,11 +83,12 @@ class QAChain:
 
     def stream(self, question: str, documents: list[str] | None = None,
                history: list[Turn] | None = None, top_k: int | None = None,
-               generate: bool = True) -> Iterator[AnswerEvent]:
+               generate: bool = True, within: frozenset[str] | None = None
+               ) -> Iterator[AnswerEvent]:
         question = question.strip()
         if not question:
             raise ValueError("La question est vide.")
-        retrieved = self.retrieve(question, documents, history, top_k)
+        retrieved = self.retrieve(question, documents, history, top_k, within)
         composer = Composer(self.search.lexical().idf, self.config.abstain_threshold)
         asked = f"{retrieved.previous} {question}" if retrieved.previous else question
         extractive = composer.compose(question, retrieved, self._meaning(asked))

@@ -5,7 +5,6 @@ that applies and finds something answers."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -40,9 +39,11 @@ class Plan:
     query: str  # the words searched (a follow-up carries the previous question's)
     route: Route
     scope: list[str] | None  # the contracts to search, None for all
-    documents: list[str] | None  # the caller's restriction, if any
+    documents: list[str] | None  # the contracts the answer may come from, None for all
+    chosen: bool  # the caller chose contracts (else its matters, or all, bound the answer)
     followed: bool  # a follow-up of a previous question
     k: int
+    router: Router  # the names of the contracts the caller may see
 
 
 class Strategy(Protocol):
@@ -55,7 +56,7 @@ class NotIndexed:
     """The question names a contract that is not indexed: nothing is retrieved."""
 
     def applies(self, plan: Plan) -> bool:
-        return bool(plan.route.unknown) and not plan.documents and not plan.followed
+        return bool(plan.route.unknown) and not plan.chosen and not plan.followed
 
     def retrieve(self, plan: Plan) -> Retrieved | None:
         return Retrieved([], plan.route, 0.0)
@@ -102,9 +103,8 @@ class Lookup:
 class Comparison:
     """Two named contracts, or all of them: the two best excerpts of each."""
 
-    def __init__(self, search: HybridSearch, router: Callable[[], Router]) -> None:
+    def __init__(self, search: HybridSearch) -> None:
         self.search = search
-        self.router = router
 
     def applies(self, plan: Plan) -> bool:
         route = plan.route
@@ -114,7 +114,7 @@ class Comparison:
         route = plan.route
         targets = route.documents if len(route.documents) >= 2 else (
             plan.documents or [r.document_id for r in self.search.store.documents()])
-        query = strip_names(plan.query, self.router())
+        query = strip_names(plan.query, plan.router)
         chunks: list[Chunk] = []
         scores: list[float] = []
         for doc in targets:
@@ -131,9 +131,8 @@ class Comparison:
 class Search:
     """Hybrid search in the named contracts (or all); a quoted term's defining clauses first."""
 
-    def __init__(self, search: HybridSearch, router: Callable[[], Router]) -> None:
+    def __init__(self, search: HybridSearch) -> None:
         self.search = search
-        self.router = router
 
     def applies(self, plan: Plan) -> bool:
         return True
@@ -142,7 +141,7 @@ class Search:
         route, query = plan.route, plan.query
         if route.documents:
             # Inside the named contract its name only adds noise to ranking.
-            query = strip_names(query, self.router()) or query
+            query = strip_names(query, plan.router) or query
         results = self.search.search(query, plan.k, plan.scope, route.sections)
         term = defined_term(plan.question)
         definitions = self._definitions(term, plan.scope, route)
@@ -170,22 +169,30 @@ class Search:
 class Planner:
     """Build the plan of a question and run the first strategy that applies and finds."""
 
-    def __init__(self, search: HybridSearch, router: Callable[[], Router]) -> None:
-        self.router = router
+    def __init__(self, search: HybridSearch) -> None:
         self.strategies: tuple[Strategy, ...] = (
-            NotIndexed(), Lookup(search), Comparison(search, router), Search(search, router))
+            NotIndexed(), Lookup(search), Comparison(search), Search(search))
 
     def retrieve(self, question: str, route: Route, previous: Turn | None,
-                 documents: list[str] | None, k: int) -> Retrieved:
+                 documents: list[str] | None, k: int, router: Router,
+                 within: frozenset[str] | None = None) -> Retrieved:
+        """`documents`: the contracts the caller chose; `within`: those it may see (its
+        matters), None for all. The answer comes from neither outside."""
+        chosen = bool(documents)
+        if within is not None:
+            documents = [d for d in (documents or sorted(within)) if d in within]
+            if not documents:  # nothing it may see: as if nothing were indexed
+                return Retrieved([], Route(unknown=route.unknown), 0.0)
         query = question
         if previous:
-            query = f"{strip_names(previous.question, self.router())} {question}"
+            query = f"{strip_names(previous.question, router)} {question}"
             if not route.documents:
                 route = replace(route, documents=list(previous.documents))
         scope = route.documents or None
         if documents:
             scope = [d for d in (scope or documents) if d in documents] or list(documents)
-        plan = Plan(question, query, route, scope, documents, previous is not None, k)
+        plan = Plan(question, query, route, scope, documents, chosen, previous is not None, k,
+                    router)
         for strategy in self.strategies:
             if strategy.applies(plan) and (found := strategy.retrieve(plan)) is not None:
                 found.previous = previous.question if previous else None

@@ -7,16 +7,20 @@ nothing here knows a particular contract.
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from french.normalize import fold, fold_with_offsets, folded_words, nfc
 from french.tokens import STOPWORDS
 from ingest.aliases import name_variants, title_names
 from ingest.store import DocumentRecord
+
+if TYPE_CHECKING:
+    from retrieval.retriever import HybridSearch
 
 # "l'article 8.2", "art. 7", "l'article 1er", "l'article premier", "article IV" (not "l'article
 # 28 du RGPD": a law's article is not the contract's).
@@ -388,3 +392,45 @@ class Router:
             if not key.startswith("annexe") and _word(key).search(folded):
                 return section
         return None
+
+
+# Routers kept for distinct sets of visible contracts (one per set of matters in use): each
+# holds the names of those contracts only. A firm's matters in use at once, not measured.
+ROUTERS_KEPT = 32
+
+
+class Routers:
+    """Routers over the contracts a caller may see, rebuilt when the index changes."""
+
+    def __init__(self, search: HybridSearch) -> None:
+        self.search = search
+        self._routers: OrderedDict[frozenset[str] | None, Router] = OrderedDict()
+        self._vocabulary: dict[str, frozenset[str]] = {}
+        self._key = ""
+
+    def clear(self) -> None:
+        self._routers.clear()
+        self._key = ""
+
+    def get(self, within: frozenset[str] | None) -> Router:
+        """The router over the contracts `within` (None: all): names, rare words and unknown
+        names are counted among those only, so a contract outside them is not indexed as far
+        as the question can tell."""
+        key = self.search.store.fingerprint()
+        if key != self._key:
+            self._routers.clear()
+            self._vocabulary = corpus_vocabulary(
+                ((c.document_id, c.indexed_text) for c in self.search.chunks()),
+                self.search.store.documents())
+            self._key = key
+        router = self._routers.get(within)
+        if router is None:
+            records = [r for r in self.search.store.documents()
+                       if within is None or r.document_id in within]
+            vocabulary = {d: v for d, v in self._vocabulary.items()
+                          if within is None or d in within}
+            router = self._routers[within] = Router(records, vocabulary)
+            while len(self._routers) > ROUTERS_KEPT:
+                self._routers.popitem(last=False)
+        self._routers.move_to_end(within)
+        return router

@@ -128,8 +128,10 @@ def test_ask_cites_the_article(client: TestClient, api_dir: Path) -> None:
     r = client.post("/api/ask", json={"question": question}, headers=ASK)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"id", "question", "answer", "abstained", "mode", "model", "routed",
-                         "notice", "confidence", "unsupported", "prompt_tokens", "citations"}
+    assert set(body) == {"id", "question", "answer", "body", "quotes", "abstained", "mode",
+                         "model", "routed", "notice", "confidence", "unsupported",
+                         "prompt_tokens", "citations"}
+    assert body["quotes"] and body["answer"].startswith(body["body"])
     assert 0.0 <= body["confidence"] <= 1.0  # what abstention was decided on
     assert not body["abstained"] and body["mode"] == "extractive"
     assert "10.2" in [c["article"] for c in body["citations"]]
@@ -272,7 +274,8 @@ def test_token_file_stores_hashes(service: ContractQA, tmp_path: Path) -> None:
 
 def test_scope_syntax() -> None:
     assert parse_scopes("ask") == {"ask"}
-    assert parse_scopes("admin") == parse_scopes("ask+admin") == {"ask", "admin"}
+    assert parse_scopes("admin") == parse_scopes("ask+admin") == {"ask", "edit", "admin"}
+    assert parse_scopes("edit") == parse_scopes("editor") == {"ask", "edit"}
     with pytest.raises(ValueError, match="scopes"):
         parse_scopes("root")
     store = TokenStore.from_settings(make_settings(

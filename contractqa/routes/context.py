@@ -62,8 +62,10 @@ class ApiContext:
         return ApiError(504, "timeout", f"Pas de réponse en {self.settings.api_timeout_s:g} s : "
                         "réessayez ou précisez la question.")
 
-    def check_documents(self, ids: list[str] | None) -> None:
-        unknown = sorted(set(ids or []) - {d.document_id for d in self.service.documents()})
+    def check_documents(self, ids: list[str] | None, who: Principal) -> None:
+        """404 for any id that is not indexed or not in the caller's matters (alike)."""
+        known = {d.document_id for d in self.service.documents(who.matters)}
+        unknown = sorted(set(ids or []) - known)
         if unknown:
             raise ApiError(404, "document_not_found", f"Documents inconnus : {', '.join(unknown)}.")
 

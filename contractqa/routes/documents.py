@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +23,7 @@ from contractqa.schemas import (
     FileProgressOut,
     FileResultOut,
     JobOut,
+    MattersIn,
     UploadOut,
 )
 from contractqa.security import ApiError, Principal
@@ -46,10 +47,10 @@ def safe_filename(name: str | None) -> str | None:
     return base if Path(base).suffix.lower() in SUPPORTED and Path(base).stem else None
 
 
-def document_out(r: DocumentRecord) -> DocumentOut:
+def document_out(r: DocumentRecord, matters: list[str]) -> DocumentOut:
     return DocumentOut(document_id=r.document_id, title=r.title, filename=Path(r.source).name,
                        chunks=r.chunks, articles=r.articles, sections=r.sections,
-                       aliases=r.aliases, ingested_at=r.ingested_at)
+                       aliases=r.aliases, ingested_at=r.ingested_at, matters=matters)
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,8 @@ def receive(ctx: ApiContext, files: list[UploadFile],
     return received, results
 
 
-def index_received(ctx: ApiContext, received: list[Received],
-                   progress: ProgressCallback) -> IngestReport | None:
+def index_received(ctx: ApiContext, received: list[Received], progress: ProgressCallback,
+                   matter: str) -> IngestReport | None:
     """Place the received files in uploads/ and index them (in the job, one at a time)."""
     saved: list[Upload] = []
     report = None
@@ -122,7 +123,8 @@ def index_received(ctx: ApiContext, received: list[Received],
         for r in received:
             saved.append(place_upload(ctx.uploads, r.partial, r.name))
         if saved:
-            report = ctx.service.ingest([u.path for u in saved], progress=progress)
+            report = ctx.service.ingest([u.path for u in saved], progress=progress,
+                                        matters=[matter])
     finally:
         for r in received[len(saved):]:
             r.partial.unlink(missing_ok=True)
@@ -131,10 +133,10 @@ def index_received(ctx: ApiContext, received: list[Received],
 
 
 def upload_work(ctx: ApiContext, received: list[Received], results: dict[str, FileResultOut],
-                who: Principal, client: str | None) -> Work[UploadOut]:
+                who: Principal, client: str | None, matter: str) -> Work[UploadOut]:
     def work(job_id: str, progress: ProgressCallback) -> Outcome[UploadOut]:
         try:
-            report = index_received(ctx, received, progress)
+            report = index_received(ctx, received, progress, matter)
         except IndexBusy as exc:  # another process kept the index: its French message
             report = None
             for waiting in results.values():
@@ -147,20 +149,33 @@ def upload_work(ctx: ApiContext, received: list[Received], results: dict[str, Fi
                 chunks=r.chunks, note=r.note.replace(str(ctx.uploads) + "/", ""))
         out = UploadOut(ok=all(r.status != "error" for r in results.values()),
                         results=list(results.values()))
-        ctx.audit.write("upload", who, client=client, job_id=job_id,
+        ctx.audit.write("upload", who, client=client, job_id=job_id, matter=matter,
                         files=[[r.filename, r.status] for r in out.results])
         return Outcome(out.ok, upload_summary(out), out)
 
     return work
 
 
-def delete_now(ctx: ApiContext, document_id: str) -> bool:
-    """Delete once no upload job runs (waiting for one at most the API timeout)."""
+def upload_matter(ctx: ApiContext, who: Principal, matter: str | None) -> str:
+    """The matter an upload goes to: the one asked (if the caller's), else the caller's only
+    matter, else the default one (if the caller's)."""
+    if matter is None and who.matters is not None and len(who.matters) == 1:
+        matter = next(iter(who.matters))
+    matter = matter or ctx.settings.default_matter
+    if not who.sees([matter]):
+        raise ApiError(403, "forbidden", f"Ce jeton n'a pas accès au dossier « {matter} » : "
+                       "précisez l'un des siens (champ « matter »).")
+    return matter
+
+
+def delete_now(ctx: ApiContext, document_id: str, who: Principal) -> bool:
+    """Delete once no upload job runs (waiting for one at most the API timeout); a contract
+    outside the caller's matters is not indexed as far as it can tell."""
     wait = min(ctx.settings.write_lock_timeout_s, ctx.settings.api_timeout_s)
     with ctx.jobs.exclusive(wait):
-        record = next((d for d in ctx.service.documents() if d.document_id == document_id),
-                      None)
-        deleted = ctx.service.delete(document_id)
+        record = next((d for d in ctx.service.documents(who.matters)
+                       if d.document_id == document_id), None)
+        deleted = record is not None and ctx.service.delete(document_id)
         uploaded = ctx.uploads / Path(record.source).name if record else None
         if (deleted and record and uploaded and uploaded.is_file()
                 and record.origin in ("", str(uploaded.resolve()))
@@ -172,19 +187,20 @@ def delete_now(ctx: ApiContext, document_id: str) -> bool:
 def documents_router(ctx: ApiContext) -> APIRouter:
     router = APIRouter(tags=["documents"])
     Asker = Annotated[Principal, Depends(ctx.require("ask"))]
-    Admin = Annotated[Principal, Depends(ctx.require("admin"))]
+    Editor = Annotated[Principal, Depends(ctx.require("edit"))]
 
     @router.get("/api/documents", response_model=list[DocumentOut], responses=ERRORS)
-    async def documents(_: Asker) -> list[DocumentOut]:
-        """The indexed contracts."""
-        return [document_out(r) for r in await ctx.call(ctx.service.documents)]
+    async def documents(who: Asker) -> list[DocumentOut]:
+        """The indexed contracts (of the caller's matters)."""
+        return [document_out(r, ctx.service.matters_of(r))
+                for r in await ctx.call(ctx.service.documents, who.matters)]
 
     @router.get("/api/documents/{document_id}/articles", response_model=list[ArticleOut],
                 responses=ERRORS)
-    async def articles(document_id: str, _: Asker) -> list[dict[str, Any]]:
+    async def articles(document_id: str, who: Asker) -> list[dict[str, Any]]:
         """The article outline of one contract."""
         try:
-            return await ctx.call(ctx.service.outline, document_id)
+            return await ctx.call(ctx.service.outline, document_id, who.matters)
         except KeyError:
             raise ApiError(404, "document_not_found",
                            f"Document inconnu : {document_id}.") from None
@@ -193,20 +209,24 @@ def documents_router(ctx: ApiContext) -> APIRouter:
                  responses={200: {"model": UploadOut, "description": "avec ?wait=true"},
                             503: {"model": ErrorOut}, **ERRORS})
     async def upload(files: Annotated[list[UploadFile], File(description="PDF, DOCX ou TXT")],
-                     request: Request, who: Admin,
+                     request: Request, who: Editor,
                      wait: Annotated[bool, Query(description="répondre une fois indexés")] = False,
+                     matter: Annotated[str | None, Form(
+                         description="dossier des contrats (défaut : le seul dossier du jeton, "
+                                     "sinon le dossier par défaut)")] = None,
                      ) -> JSONResponse:
-        """Upload contracts (multipart `files`), indexed in the background (scope admin).
+        """Upload contracts (multipart `files`), indexed in the background (scope edit).
 
         Answers 202 at once with the job (`Location`: `GET /api/jobs/{job_id}`, its progress
         and at the end the per-file results). With `?wait=true`, answers once the files are
         indexed: 200 and the per-file results.
         """
+        target = upload_matter(ctx, who, matter)
         received, results = await run_in_threadpool(receive, ctx, files)
         client = request.client.host if request.client else None
         try:
             job = ctx.jobs.submit([r.name for r in received],
-                                  upload_work(ctx, received, results, who, client))
+                                  upload_work(ctx, received, results, who, client, target))
         except QueueFull as exc:
             for r in received:
                 r.partial.unlink(missing_ok=True)
@@ -221,6 +241,31 @@ def documents_router(ctx: ApiContext) -> APIRouter:
         return JSONResponse(job_out(job).model_dump(), status_code=202,
                             headers={"Location": job_url(job.job_id), "Retry-After": "2"})
 
+    return router
+
+
+def admin_router(ctx: ApiContext) -> APIRouter:
+    """What only an admin does to a contract: put it in matters, delete it."""
+    router = APIRouter(tags=["documents"])
+    Admin = Annotated[Principal, Depends(ctx.require("admin"))]
+
+    @router.put("/api/documents/{document_id}/matters", response_model=DocumentOut,
+                responses=ERRORS)
+    async def put_matters(document_id: str, body: MattersIn, request: Request, who: Admin
+                          ) -> DocumentOut:
+        """Put a contract in these matters (scope admin; the caller's own matters only)."""
+        if not who.sees(body.matters) or (who.matters is not None
+                                          and not who.matters.issuperset(body.matters)):
+            raise ApiError(403, "forbidden", "Ce jeton ne peut classer un contrat que dans ses "
+                           "propres dossiers.")
+        visible = await ctx.call(ctx.service.documents, who.matters)
+        if document_id not in {d.document_id for d in visible}:
+            raise ApiError(404, "document_not_found", f"Document inconnu : {document_id}.")
+        record = await ctx.call(ctx.service.set_matters, document_id, body.matters)
+        ctx.audit.write("matters", who, client=request.client.host if request.client else None,
+                        document_id=document_id, to=record.matters)
+        return document_out(record, ctx.service.matters_of(record))
+
     @router.delete("/api/documents/{document_id}",
                    responses={503: {"model": ErrorOut}, **ERRORS})
     async def delete(document_id: str, request: Request, who: Admin) -> dict[str, Any]:
@@ -231,7 +276,7 @@ def documents_router(ctx: ApiContext) -> APIRouter:
         """
         client = request.client.host if request.client else None
         try:
-            deleted = await run_in_threadpool(delete_now, ctx, document_id)
+            deleted = await run_in_threadpool(delete_now, ctx, document_id, who)
         except WriterBusy as exc:
             ctx.audit.write("delete", who, client=client, document_id=document_id, status=503)
             message = busy_message(exc.job, f"la suppression de « {document_id} »")

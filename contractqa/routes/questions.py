@@ -45,8 +45,8 @@ def stream_opener(ctx: ApiContext, Asker: Any) -> Callable[..., Awaitable[Opened
         t0 = time.perf_counter()
 
         def start() -> Iterator[Any]:
-            ctx.check_documents(body.documents)
-            return iter(ctx.service.stream(*ask_args(body)))
+            ctx.check_documents(body.documents, who)
+            return iter(ctx.service.stream(*ask_args(body), matters=who.matters))
 
         try:
             events = await ctx.call(start)
@@ -72,8 +72,8 @@ def questions_router(ctx: ApiContext) -> APIRouter:
         t0, status, answer = time.perf_counter(), 500, None
 
         def work() -> dict[str, Any]:
-            ctx.check_documents(body.documents)
-            return ctx.service.ask(*ask_args(body)).to_json()
+            ctx.check_documents(body.documents, who)
+            return ctx.service.ask(*ask_args(body), matters=who.matters).to_json()
 
         try:
             answer = await ctx.call(work)
