@@ -55,6 +55,14 @@ def has_children(articles: list[Article], index: int) -> bool:
     return nxt.section == current.section and (nxt.number or "").startswith(current.number + ".")
 
 
+# A paragraph is cut only past this many times the passage budget (1,000 tokens, about 4,500
+# characters, at the default 400): on the eval's 644 questions over 27 contracts, cutting every
+# paragraph over the budget itself took four questions out of the top 5 (pool 0.939 -> 0.926,
+# sample 0.953 -> 0.947) though MRR rose; the two passages over 5,000 characters the pool had
+# (HubEE, Gens de Confiance) are cut either way.
+PARAGRAPH_CEILING = 2.5
+
+
 class Chunker:
     """Turn a parsed document into chunks of at most `max_tokens` tokens of contract text."""
 
@@ -78,7 +86,7 @@ class Chunker:
     ) -> list[Chunk]:
         groups: list[list[int]] = [[]]
         tokens = 0
-        paragraphs = _paragraph_ranges(article)
+        paragraphs = self._within_budget(article, _paragraph_ranges(article))
         for i, (start, end) in enumerate(paragraphs):
             size = self.count(join_lines([ln.text for ln in article.lines[start:end]]))
             if groups[-1] and tokens + size > self.max_tokens:
@@ -113,6 +121,34 @@ class Chunker:
                 parts=len(groups),
             ))
         return chunks
+
+
+    def _within_budget(self, article: Article, ranges: list[tuple[int, int]]
+                       ) -> list[tuple[int, int]]:
+        """Paragraphs far longer than the budget (a PDF page without blank lines: the pool's
+        HubEE CGU gave a 5,512-character passage) cut into pieces of the budget between lines,
+        after a line that ends a sentence where one does, so that no passage outgrows what a
+        lawyer checks at a glance."""
+        out: list[tuple[int, int]] = []
+        ceiling = PARAGRAPH_CEILING * self.max_tokens
+        for start, end in ranges:
+            lines = article.lines
+            if self.count(join_lines([ln.text for ln in lines[start:end]])) <= ceiling:
+                out.append((start, end))
+                continue
+            piece, tokens, cut = start, 0, None
+            for i in range(start, end):
+                tokens += self.count(lines[i].text)
+                if lines[i].text.rstrip().endswith((".", ";", ":")):
+                    cut = i + 1
+                if tokens > self.max_tokens and i > piece:
+                    stop = cut if cut and cut > piece else i
+                    out.append((piece, stop))
+                    piece, cut = stop, None
+                    tokens = sum(self.count(ln.text) for ln in lines[piece: i + 1])
+            if piece < end:
+                out.append((piece, end))
+        return out
 
 
 def _paragraph_ranges(article: Article) -> list[tuple[int, int]]:

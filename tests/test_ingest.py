@@ -479,3 +479,20 @@ def test_kill_during_ingest_leaves_a_consistent_store(
 def test_python_is_the_venv() -> None:
     assert CLI.exists(), f"{CLI} missing: install the project in .venv"
     assert sys.version_info >= (3, 11)
+
+
+def test_a_paragraph_longer_than_the_budget_is_cut_between_sentences(tmp_path: Path) -> None:
+    """A PDF page often has no blank line: one 'paragraph' of sixty lines. Its passages stay
+    under the budget, cut after a line that ends a sentence, and every word is kept."""
+    sentence = ("Le prestataire met en œuvre les mesures de sécurité prévues à l'annexe et en "
+                "informe le client dans les meilleurs délais.")
+    body = "\n".join(f"{sentence[:60]}\n{sentence[60:]}" for _ in range(30))
+    path = tmp_path / "long.txt"
+    path.write_text(f"Article 1 - Sécurité\n{body}\n\nArticle 2 - Durée\nUn an.\n",
+                    encoding="utf-8")
+    parsed, _profile, content_hash = parse_file(path)
+    chunks = Chunker(max_tokens=80).chunks(parsed, content_hash)
+    first = [c for c in chunks if c.article == "1"]
+    assert len(first) > 1 and all(len(c.text) < 2000 for c in first)
+    assert all(c.text.rstrip().endswith(".") for c in first)
+    assert " ".join(c.text for c in first).split() == f"Article 1 - Sécurité {body}".split()
