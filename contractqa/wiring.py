@@ -53,7 +53,7 @@ def chain_config(settings: Settings, routing: bool = True) -> ChainConfig:
 
 
 def build_chain(settings: Settings, store: ChunkStore, embedder: EmbeddingModel,
-                search_config: SearchConfig | None = None, lexical_name: str = "lexical.json",
+                search_config: SearchConfig | None = None, lexical_name: str = "lexical",
                 routing: bool = True, rerank: bool = True) -> QAChain:
     """The answer chain over `store`: hybrid search (its lexical cache in the data dir's cache
     as `lexical_name`), the configured reranker and chat model (none: extractive). The eval

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -32,7 +32,7 @@ from retrieval.generation import ABSTAIN, settle
 from retrieval.models import Answer, Citation, Turn
 from retrieval.prompts import AnswerPrompt
 from retrieval.retriever import HybridSearch, Scored
-from retrieval.routing import Route, Router, corpus_vocabulary
+from retrieval.routing import Route, Router, routing_vocabulary
 
 if TYPE_CHECKING:
     pass
@@ -109,8 +109,7 @@ class QAChain:
 
     def _vocabulary(self) -> dict[str, frozenset[str]]:
         """Each indexed document's folded words (for names rare in the rest of the corpus)."""
-        return corpus_vocabulary(((c.document_id, c.indexed_text) for c in self.search.chunks()),
-                                 self.search.store.documents())
+        return routing_vocabulary(self.search.vocabularies(), self.search.store.documents())
 
     # Retrieval -------------------------------------------------------------------------------
     def retrieve(self, question: str, documents: list[str] | None = None,
@@ -183,7 +182,7 @@ class QAChain:
         """The clauses defining a quoted term (in the named section first), if any."""
         if not term:
             return []
-        pool = [c for c in self.search.chunks() if scope is None or c.document_id in scope]
+        pool = self.search.containing(term, scope)
         in_section = [c for c in pool if route.sections.get(c.document_id) == c.section]
         return find_definitions(term, in_section) or find_definitions(term, pool)
 
@@ -213,7 +212,7 @@ class QAChain:
         if not terms:
             return 0.0
         # A word no contract contains is the most telling one: give it the highest weight.
-        unseen = max(index.idf.values(), default=1.0)
+        unseen = index.idf.highest()
         weights = {t: index.idf.get(t, unseen) for t in terms}
         total = sum(weights.values()) or 1.0
         dense = max(s.dense for s in results[:3])
@@ -408,7 +407,7 @@ def _strip_names(question: str, router: Router) -> str:
     return re.sub(r"\s+", " ", kept).strip()
 
 
-def _comparison_table(question: str, retrieved: Retrieved, idf: dict[str, float]) -> str:
+def _comparison_table(question: str, retrieved: Retrieved, idf: Mapping[str, float]) -> str:
     rows = ["| Contrat | Ce que prévoit le contrat | Source |", "|---|---|---|"]
     holds_value = ExpectedAnswer.of(question).value_in
     for citations in retrieved.per_document.values():
