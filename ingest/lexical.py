@@ -11,6 +11,7 @@ rebuilding. Tantivy scores with the same Okapi BM25 (k1 1.2, b 0.75, idf ln(1 + 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import tempfile
@@ -109,8 +110,10 @@ def load_or_build(path: Path, fingerprint: str, chunks: list[Chunk]) -> BM25Inde
     return index
 
 
+log = logging.getLogger(__name__)
+
 # Bump when the schema or what is indexed changes: an index of another version is rebuilt.
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 _MANIFEST = "manifest.json"
 _ANALYZER = "words"  # tokens are ours, joined by spaces: Tantivy only splits them again
 # Tantivy ranks with lengths rounded to one byte: it proposes this many times the passages asked
@@ -204,16 +207,26 @@ class LexicalIndex:
         current = (manifest.get("version") == INDEX_VERSION
                    and manifest.get("tokenizer") == TOKENIZER_VERSION)
         with self._file_lock:
-            if not current and (self.path / "meta.json").exists():
-                for file in self.path.iterdir():
-                    if not file.name.startswith(".sync"):
-                        file.unlink()
-            index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+            if not current:
+                self._clear()
+            try:
+                index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
+            except ValueError:  # unreadable or of another schema: it is only a cache
+                log.warning("index lexical illisible dans %s : reconstruit", self.path)
+                self._clear()
+                current = False
+                index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
             if not current:
                 _write_json(self.path / _MANIFEST, _manifest_of({}, {}))
         analyzer = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
         index.register_tokenizer(_ANALYZER, analyzer)
         return index
+
+    def _clear(self) -> None:
+        """Remove the index files (the sync lock stays: it is held now)."""
+        for file in self.path.iterdir():
+            if file.is_file() and not file.name.startswith(".sync"):
+                file.unlink()
 
     def _manifest(self) -> dict[str, Any]:
         try:

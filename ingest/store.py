@@ -49,6 +49,9 @@ _VERSION = "version"  # the id of the version stamp's row in the meta collection
 # Documents whose passages a process keeps in memory (lookups, article texts): a contract is
 # 30 to 300 passages, about 0.1 to 1 MB (the samples and the pool, 2026-12).
 CACHED_DOCUMENTS = 32
+# Passages kept by id for search results (about 3 KB each with their metadata: 30 MB): the
+# eval's 340 questions over 765 passages then read each passage once.
+CACHED_PASSAGES = 10_000
 
 
 @dataclass
@@ -136,6 +139,7 @@ class ChunkStore:
         self._records: dict[str, DocumentRecord] | None = None
         self._fingerprint = ""
         self._passages: OrderedDict[tuple[str, str], list[Chunk]] = OrderedDict()
+        self._by_id: OrderedDict[str, tuple[str, Chunk]] = OrderedDict()  # id: (version, chunk)
         self._cached_documents = cached_documents
         self._collections: dict[str, Collection] = {}
         self._known: str | None = None  # the stored version stamp this client is up to date with
@@ -237,6 +241,7 @@ class ChunkStore:
         with self._lock:
             self._records = None
             self._passages.clear()
+            self._by_id.clear()
 
     def records(self) -> dict[str, DocumentRecord]:
         records = self._records  # without the lock: questions keep answering while a large
@@ -278,13 +283,27 @@ class ChunkStore:
         return chunks
 
     def chunks_by_id(self, ids: Iterable[str]) -> dict[str, Chunk]:
-        """The committed passages among `ids` (others are left out)."""
+        """The committed passages among `ids`, in their order (others are left out); the last
+        `CACHED_PASSAGES` read are kept."""
         wanted = list(dict.fromkeys(ids))
-        if not wanted:
-            return {}
         hashes = {r.document_id: r.content_hash for r in self.records().values()}
-        got = self._get("chunks", ["documents", "metadatas"], ids=wanted)
-        return {c.chunk_id: c for c in self._committed(got, hashes)}
+        found: dict[str, Chunk] = {}
+        with self._lock:
+            for cid in wanted:
+                entry = self._by_id.get(cid)
+                if entry is not None and hashes.get(entry[1].document_id) == entry[0]:
+                    found[cid] = entry[1]
+        missing = [cid for cid in wanted if cid not in found]
+        if missing:
+            got = self._get("chunks", ["documents", "metadatas"], ids=missing)
+            read = {c.chunk_id: c for c in self._committed(got, hashes)}
+            with self._lock:
+                for cid, chunk in read.items():
+                    self._by_id[cid] = (hashes[chunk.document_id], chunk)
+                while len(self._by_id) > CACHED_PASSAGES:
+                    self._by_id.popitem(last=False)
+            found.update(read)
+        return {cid: found[cid] for cid in wanted if cid in found}
 
     def chunks(self) -> list[Chunk]:
         """Every passage, one document at a time: for tools and tests, never the answer path."""
@@ -390,16 +409,16 @@ class ChunkStore:
 
     def _query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None,
                hashes: dict[str, str]) -> tuple[list[tuple[Chunk, float]], bool]:
+        """The query's committed passages, and whether any other was found."""
         with self._client_lock.reading():
             result: Any = self.chunks_collection.query(
                 query_embeddings=[vector.tolist()], n_results=k, where=where,
-                include=["distances", "documents", "metadatas"])
-        got = {"ids": result["ids"][0], "documents": result["documents"][0],
-               "metadatas": result["metadatas"][0]}
-        distance = dict(zip(got["ids"], result["distances"][0], strict=True))
-        chunks = self._committed(got, hashes)
-        return ([(c, 1.0 - float(distance[c.chunk_id])) for c in chunks],
-                len(chunks) < len(got["ids"]))
+                include=["distances"])
+        distance = dict(zip(result["ids"][0], result["distances"][0], strict=True))
+        chunks = self.chunks_by_id(distance)
+        found = [(c, 1.0 - float(distance[cid])) for cid, c in chunks.items()
+                 if c.document_id in hashes]
+        return found, len(found) < len(distance)
 
     def outline(self, document_id: str) -> list[dict[str, Any]]:
         record = self.records().get(document_id)
