@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 class BM25Index:
-    """Okapi BM25 over chunk ids; build from chunks, or load from its JSON cache."""
+    """Okapi BM25 over chunk ids, in memory: the reference `LexicalIndex` is checked against."""
 
     def __init__(self, ids: list[str], docs: list[list[str]], k1: float = 1.2,
                  b: float = 0.75) -> None:
@@ -70,44 +70,6 @@ class BM25Index:
                 scores[i] = scores.get(i, 0.0) + idf * tf * (self.k1 + 1) / norm
         best = sorted(scores.items(), key=lambda item: -item[1])[:k]
         return [(self.ids[i], s) for i, s in best]
-
-    def save(self, path: Path, fingerprint: str) -> None:
-        """Write the cache atomically (tokens per chunk; statistics are recomputed on load).
-
-        Each writer has its own temp file in the same folder, renamed over the cache: a reader
-        (thread or process) sees the old file or the new one, never half of one.
-        """
-        data = {"fingerprint": fingerprint, "tokenizer": TOKENIZER_VERSION, "ids": self.ids,
-                "docs": [list(c.elements()) for c in self.tf]}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    @classmethod
-    def load(cls, path: Path, fingerprint: str) -> BM25Index | None:
-        """The cached index, or None when it is missing, unreadable or stale."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if data.get("fingerprint") != fingerprint or data.get("tokenizer") != TOKENIZER_VERSION:
-            return None
-        return cls(data["ids"], data["docs"])
-
-
-def load_or_build(path: Path, fingerprint: str, chunks: list[Chunk]) -> BM25Index:
-    """The lexical index matching the store: from the cache when fresh, else rebuilt."""
-    index = BM25Index.load(path, fingerprint)
-    if index is None or set(index.ids) != {c.chunk_id for c in chunks}:
-        index = BM25Index.from_chunks(chunks)
-        index.save(path, fingerprint)
-    return index
 
 
 log = logging.getLogger(__name__)
