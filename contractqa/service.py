@@ -152,6 +152,9 @@ class ContractQA:
             self.catch_up()
             try:
                 yield
+            except BaseException:
+                self.store.invalidate()  # a write cut short: read what Chroma holds now
+                raise
             finally:
                 self.chain.refresh()
 

@@ -65,8 +65,9 @@ class HybridSearch:
         self._rebuild = threading.Lock()  # one sync per index change, whatever the threads
 
     def refresh(self) -> None:
-        """Read the store again after it changed (the index follows, document by document)."""
-        self.store.invalidate()
+        """After the store changed: nothing to reread. The store keeps its records current (own
+        writes patch them, `ChunkStore.sync` rereads after others'), and the lexical index
+        follows the store's fingerprint, document by document."""
 
     def _ensure(self) -> LexicalIndex:
         """The lexical index, holding the store's current documents."""
