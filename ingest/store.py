@@ -73,6 +73,7 @@ class DocumentRecord:
     outline: list[dict[str, Any]] = field(default_factory=list)
     pipeline_version: str = ""
     origin: str = ""  # the file's absolute path; two files never share an id silently
+    file_hash: str = ""  # of the file's bytes: an unchanged file is skipped without reading it
 
     @property
     def version(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import ingest.pipeline
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
 from ingest.lexical import LexicalIndex
@@ -158,3 +159,56 @@ def test_a_data_dir_of_the_previous_version_opens_and_answers(
     assert answer.citations and answer.citations[0].document_id == "contrat_bravo"
     assert reopened.ingest(write_contracts(tmp_path / "in", ["Charlie"])).ok
     assert len(reopened.documents()) == 3
+
+
+def test_an_interrupted_folder_ingest_resumes(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder ingest stopped in the middle of its third file, then run again: the first two
+    are skipped by their hash without being read, the third's half-written passages are
+    removed, and the index is the one a run without interruption gives."""
+    folder = tmp_path / "in"
+    write_contracts(folder, ["Alpha", "Bravo", "Charlie", "Delta"])
+    service = fast_service(settings)
+    store_type = type(service.store)
+    real_write = store_type.write_document
+
+    def stopped(store: Any, record: Any, chunks: Any, vectors: Any, progress: Any = None) -> None:
+        if record.document_id == "contrat_charlie":  # the passages written, never committed
+            store._mark_pending(record.document_id)
+            store.chunks_collection.upsert(ids=[c.chunk_id for c in chunks],
+                                           embeddings=[v.tolist() for v in vectors],
+                                           documents=[c.text for c in chunks],
+                                           metadatas=[store._metadata(c, record.content_hash)
+                                                      for c in chunks])
+            raise KeyboardInterrupt
+        real_write(store, record, chunks, vectors, progress)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store_type, "write_document", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            service.ingest([folder])
+    assert sorted(service.store.records()) == ["contrat_alpha", "contrat_bravo"]
+
+    loaded: list[str] = []
+    real_parse = ingest.pipeline.parse_file
+
+    def parse(path: Path, max_mb: float = 20.0) -> Any:
+        loaded.append(path.stem)
+        return real_parse(path, max_mb)
+
+    monkeypatch.setattr(ingest.pipeline, "parse_file", parse)
+    events: list[str] = []
+    report = fast_service(settings).ingest([folder], progress=lambda e: events.append(e.label))
+    assert [r.status for r in report.results] == ["unchanged", "unchanged", "indexed", "indexed"]
+    assert loaded == ["contrat_charlie", "contrat_delta"]
+    assert any("fichier 4 sur 4" in label for label in events)
+
+    clean = fast_service(Settings(data_dir=tmp_path / "clean", _env_file=None))  # type: ignore[call-arg]
+    assert clean.ingest([folder]).ok
+    store = fast_service(settings).store
+    assert sorted(store.chunks_collection.get(include=[])["ids"]) == sorted(
+        clean.store.chunks_collection.get(include=[])["ids"])
+    assert {k: r.chunks for k, r in store.records().items()} == {
+        k: r.chunks for k, r in clean.store.records().items()}
+    assert store.pending_collection.count() == 0
