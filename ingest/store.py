@@ -19,7 +19,8 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,10 @@ CACHED_DOCUMENTS = 32
 # Passages kept by id for search results (about 3 KB each with their metadata: 30 MB): the
 # eval's 340 questions over 765 passages then read each passage once.
 CACHED_PASSAGES = 10_000
+
+
+class StoreError(Exception):
+    """Chroma failed: a French message naming where the index is and what to do."""
 
 
 @dataclass
@@ -144,6 +149,7 @@ class ChunkStore:
         self._cached_documents = cached_documents
         self._collections: dict[str, Collection] = {}
         self._known: str | None = None  # the stored version stamp this client is up to date with
+        self.location = f"la collection « {collection} »"  # said in error messages
 
     @classmethod
     def open(cls, config: StoreConfig, embedder_name: str,
@@ -171,8 +177,27 @@ class ChunkStore:
 
             client = reopen()
         suffix = "".join(c if c.isalnum() else "-" for c in embedder_name)
-        return cls(client, f"{config.collection}-{suffix}"[:60].strip("-"), reopen,
-                   cached_documents)
+        store = cls(client, f"{config.collection}-{suffix}"[:60].strip("-"), reopen,
+                    cached_documents)
+        store.location = (f"le serveur Chroma {config.chroma_url}" if config.chroma_url
+                          else f"le dossier {config.chroma_dir}")
+        return store
+
+    @contextmanager
+    def failing(self, action: str) -> Iterator[None]:
+        """Turn a failure of Chroma into a `StoreError` saying where and what to do."""
+        from chromadb.errors import ChromaError
+
+        try:
+            yield
+        except (ChromaError, ConnectionError, OSError, ValueError) as exc:
+            log.exception("Chroma failed while %s", action)
+            raise StoreError(
+                f"L'index des contrats ({self.location}) n'a pas pu être lu ou écrit pendant "
+                f"« {action} » : {str(exc)[:200]}. Vérifiez que le serveur Chroma tourne ou que "
+                "le dossier est accessible en écriture ; si l'index est endommagé, supprimez ce "
+                "dossier puis indexez à nouveau les contrats (contractqa ingest DOSSIER)."
+            ) from exc
 
     # Collections -----------------------------------------------------------------------------
     def _collection(self, suffix: str, metadata: dict[str, Any] | None) -> Collection:
@@ -211,6 +236,11 @@ class ChunkStore:
         The collection is looked up under the client lock at each page: a reopen in between
         closes the client it came from.
         """
+        with self.failing("la lecture de l'index"):
+            return self._get_pages(suffix, include, where, ids)
+
+    def _get_pages(self, suffix: str, include: list[str], where: dict[str, Any] | None,
+                   ids: list[str] | None) -> dict[str, list[Any]]:
         rows: dict[str, list[Any]] = {"ids": [], **{name: [] for name in include}}
         if ids is not None:
             for start in range(0, len(ids), _PAGE):
@@ -326,7 +356,7 @@ class ChunkStore:
     def stored_version(self) -> str:
         """The version stamp in Chroma now: one row, whatever the corpus ("" before any write
         by this version)."""
-        with self._client_lock.reading():
+        with self.failing("la lecture de l'index"), self._client_lock.reading():
             got: Any = self.meta_collection.get(ids=[_VERSION], include=["documents"])
         documents = got["documents"] or []
         return str(documents[0]) if documents else ""
@@ -411,7 +441,7 @@ class ChunkStore:
     def _query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None,
                hashes: dict[str, str]) -> tuple[list[tuple[Chunk, float]], bool]:
         """The query's committed passages, and whether any other was found."""
-        with self._client_lock.reading():
+        with self.failing("la recherche"), self._client_lock.reading():
             result: Any = self.chunks_collection.query(
                 query_embeddings=[vector.tolist()], n_results=k, where=where,
                 include=["distances"])
@@ -451,7 +481,7 @@ class ChunkStore:
 
         `progress(written, total)` hears each batch of chunks written.
         """
-        with self._lock:
+        with self._lock, self.failing(f"l'écriture de {record.document_id}"):
             self._mark_pending(record.document_id)
             with self._client_lock.reading():
                 collection = self.chunks_collection
@@ -497,7 +527,7 @@ class ChunkStore:
         }
 
     def delete_document(self, document_id: str) -> bool:
-        with self._lock:
+        with self._lock, self.failing(f"la suppression de {document_id}"):
             existed = document_id in self.records()
             self._mark_pending(document_id)
             with self._client_lock.reading():

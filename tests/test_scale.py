@@ -15,6 +15,7 @@ import ingest.pipeline
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
 from ingest.lexical import LexicalIndex
+from ingest.store import StoreError
 from tests.test_ingest import fast_service
 
 HEADINGS = ("Objet", "Durée", "Prix et paiement", "Responsabilité", "Confidentialité",
@@ -212,3 +213,31 @@ def test_an_interrupted_folder_ingest_resumes(
     assert {k: r.chunks for k, r in store.records().items()} == {
         k: r.chunks for k, r in clean.store.records().items()}
     assert store.pending_collection.count() == 0
+
+
+def test_a_store_failure_reaches_the_user_in_french(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chromadb.errors import InternalError
+
+    from contractqa import cli
+
+    service = fast_service(settings)
+    assert service.ingest(write_contracts(tmp_path / "in", ["Alpha"])).ok
+    kind = type(service.store.chunks_collection)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise InternalError("too many SQL variables")
+
+    monkeypatch.setattr(kind, "get", broken)
+    service.store.invalidate()
+    with pytest.raises(StoreError) as failure:
+        service.documents()
+    message = str(failure.value)
+    assert str(settings.chroma_dir) in message and "contractqa ingest" in message
+    monkeypatch.setenv("CONTRACTQA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setattr(cli, "entry_points", lambda **kwargs: [])  # no eval plugin needed
+    assert cli.main(["documents"]) == 1
+    err = capsys.readouterr().err
+    assert str(settings.chroma_dir) in err and "Traceback" not in err
