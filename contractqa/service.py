@@ -169,7 +169,11 @@ class ContractQA:
     def ingest(self, paths: list[Path], progress: ProgressCallback | None = None,
                notify: Notify | None = None) -> IngestReport:
         with self._writing(notify):
-            return IngestReport(self.ingestor.ingest(paths, progress=progress))
+            report = IngestReport(self.ingestor.ingest(paths, progress=progress))
+        # The lexical index and the router's vocabularies take the new versions now, at ingest
+        # (per document: what did not change is not read), not at the first question.
+        self.chain.search.lexical()
+        return report
 
     @property
     def uploads_dir(self) -> Path:
@@ -195,7 +199,9 @@ class ContractQA:
 
     def delete(self, document_id: str, notify: Notify | None = None) -> bool:
         with self._writing(notify):
-            return self.store.delete_document(document_id)
+            existed = self.store.delete_document(document_id)
+        self.chain.search.lexical()
+        return existed
 
     def ready(self) -> bool:
         return self.store.ready()
