@@ -19,7 +19,8 @@ from retrieval.retriever import HybridSearch, SearchConfig
 
 
 def store_config(settings: Settings) -> StoreConfig:
-    return StoreConfig(settings.chroma_dir, settings.collection, settings.chroma_url)
+    return StoreConfig(settings.chroma_dir, settings.collection, settings.chroma_url,
+                       settings.cache_documents, settings.cache_passages)
 
 
 def ingest_config(settings: Settings) -> IngestConfig:

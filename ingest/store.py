@@ -115,11 +115,14 @@ def chunk_from_stored(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """Where the index lives: an embedded Chroma in `chroma_dir`, or a Chroma server."""
+    """Where the index lives: an embedded Chroma in `chroma_dir`, or a Chroma server; and
+    what a process keeps in memory of it (documents' passages, passages by id)."""
 
     chroma_dir: Path
     collection: str = "contracts"
     chroma_url: str | None = None
+    cached_documents: int = CACHED_DOCUMENTS
+    cached_passages: int = CACHED_PASSAGES
 
     def __post_init__(self) -> None:
         if not self.collection:
@@ -131,10 +134,12 @@ class ChunkStore:
 
     def __init__(self, client: ClientAPI, collection: str,
                  reopen: Callable[[], ClientAPI] | None = None,
-                 cached_documents: int = CACHED_DOCUMENTS) -> None:
+                 cached_documents: int = CACHED_DOCUMENTS,
+                 cached_passages: int = CACHED_PASSAGES) -> None:
         """`reopen` builds a fresh client: given for an embedded store, whose in-memory vector
         index does not see what another process wrote (queries then fail on unknown ids).
-        `cached_documents` bounds the documents whose passages stay in memory."""
+        `cached_documents` and `cached_passages` bound what stays in memory: a server's memory
+        does not grow with the corpus."""
         if not collection:
             raise ValueError("collection name must not be empty")
         self.client = client
@@ -147,13 +152,13 @@ class ChunkStore:
         self._passages: OrderedDict[tuple[str, str], list[Chunk]] = OrderedDict()
         self._by_id: OrderedDict[str, tuple[str, Chunk]] = OrderedDict()  # id: (version, chunk)
         self._cached_documents = cached_documents
+        self._cached_passages = cached_passages
         self._collections: dict[str, Collection] = {}
         self._known: str | None = None  # the stored version stamp this client is up to date with
         self.location = f"la collection « {collection} »"  # said in error messages
 
     @classmethod
-    def open(cls, config: StoreConfig, embedder_name: str,
-             cached_documents: int = CACHED_DOCUMENTS) -> ChunkStore:
+    def open(cls, config: StoreConfig, embedder_name: str) -> ChunkStore:
         """The store of `config`, in the collection of the embedder whose vectors it holds."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -178,7 +183,7 @@ class ChunkStore:
             client = reopen()
         suffix = "".join(c if c.isalnum() else "-" for c in embedder_name)
         store = cls(client, f"{config.collection}-{suffix}"[:60].strip("-"), reopen,
-                    cached_documents)
+                    config.cached_documents, config.cached_passages)
         store.location = (f"le serveur Chroma {config.chroma_url}" if config.chroma_url
                           else f"le dossier {config.chroma_dir}")
         return store
@@ -315,7 +320,7 @@ class ChunkStore:
 
     def chunks_by_id(self, ids: Iterable[str]) -> dict[str, Chunk]:
         """The committed passages among `ids`, in their order (others are left out); the last
-        `CACHED_PASSAGES` read are kept."""
+        `cached_passages` read are kept."""
         wanted = list(dict.fromkeys(ids))
         hashes = {r.document_id: r.content_hash for r in self.records().values()}
         found: dict[str, Chunk] = {}
@@ -331,7 +336,7 @@ class ChunkStore:
             with self._lock:
                 for cid, chunk in read.items():
                     self._by_id[cid] = (hashes[chunk.document_id], chunk)
-                while len(self._by_id) > CACHED_PASSAGES:
+                while len(self._by_id) > self._cached_passages:
                     self._by_id.popitem(last=False)
             found.update(read)
         return {cid: found[cid] for cid in wanted if cid in found}
