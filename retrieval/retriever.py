@@ -79,7 +79,9 @@ class HybridSearch:
             if self._index is None:
                 self._index = LexicalIndex(self.cache_path)
             if self._synced != fingerprint:
-                self._index.sync(self.store.records().values(), self._read)
+                records = self.store.records()
+                if self._index.sync(records.values(), self._read):
+                    self.vocabulary_cache.forget({r.version for r in records.values()})
                 self._synced = fingerprint
             return self._index
 

@@ -126,6 +126,8 @@ def test_deleting_or_replacing_updates_the_lexical_index_alone(
     assert service.delete("contrat_bravo")
     lexical = service.chain.search.lexical()
     assert writes == [([], [old])]
+    kept = {p.stem for p in service.chain.search.vocabulary_cache.folder.glob("*.json")}
+    assert kept == {r.version for r in service.store.records().values()}
     assert not any(c.startswith("contrat_bravo:") for c, _s in lexical.search("délai", 100))
     previous = service.store.records()["contrat_alpha"].version
     paths[0].write_text(contract("Alpha") + "\n13. Audit\nLe Client peut auditer Alpha.\n",
