@@ -45,6 +45,7 @@ from contractqa.service import (
 )
 from contractqa.settings import Settings
 from ingest.locking import IndexBusy
+from ingest.store import StoreError
 
 log = logging.getLogger("contractqa.api")
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -94,6 +95,10 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
     @app.exception_handler(IndexBusy)
     async def _busy(_: Request, exc: IndexBusy) -> JSONResponse:
         return error_response(503, "index_busy", str(exc), {"Retry-After": "30"})
+
+    @app.exception_handler(StoreError)
+    async def _store(_: Request, exc: StoreError) -> JSONResponse:
+        return error_response(503, "store_error", str(exc))
 
     @app.exception_handler(HTTPException)
     async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:

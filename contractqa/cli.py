@@ -428,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ingest.embeddings import EmbeddingError
     from ingest.locking import IndexBusy
+    from ingest.store import StoreError
     from retrieval.llm import LLMConfigError
     from retrieval.rerank import RerankerError
 
@@ -447,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     except IndexBusy as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BUSY
+    except StoreError as exc:  # Chroma failed: where the index is and what to do
+        print(str(exc), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into `head`: not an error

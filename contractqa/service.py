@@ -152,6 +152,9 @@ class ContractQA:
             self.catch_up()
             try:
                 yield
+            except BaseException:
+                self.store.invalidate()  # a write cut short: read what Chroma holds now
+                raise
             finally:
                 self.chain.refresh()
 
@@ -169,8 +172,12 @@ class ContractQA:
         """Index files; `matters`: the matters their contracts go to (none given: a new
         contract goes to the default matter, an indexed one stays in its own)."""
         with self._writing(notify):
-            return IngestReport(self.ingestor.ingest(paths, progress=progress,
-                                                     matters=matters or ()))
+            report = IngestReport(self.ingestor.ingest(paths, progress=progress,
+                                                       matters=matters or ()))
+        # The lexical index and the router's vocabularies take the new versions now, at ingest
+        # (per document: what did not change is not read), not at the first question.
+        self.chain.search.lexical()
+        return report
 
     @property
     def uploads_dir(self) -> Path:
@@ -226,7 +233,9 @@ class ContractQA:
 
     def delete(self, document_id: str, notify: Notify | None = None) -> bool:
         with self._writing(notify):
-            return self.store.delete_document(document_id)
+            existed = self.store.delete_document(document_id)
+        self.chain.search.lexical()
+        return existed
 
     def ready(self) -> bool:
         return self.store.ready()

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # A second writer (CLI, server) on one data dir waits this long for the first, then refuses.
     # Indexing the sample corpus takes about 40 s on 2 cores; 5 minutes covers a large upload.
     write_lock_timeout_s: Annotated[float, Field(ge=0)] = 300.0
+    # What a process keeps in memory of the index, whatever the corpus (ingest/store.py says
+    # what each costs): the passages of this many documents, and this many passages by id.
+    cache_documents: Annotated[int, Field(ge=1)] = 32
+    cache_passages: Annotated[int, Field(ge=100)] = 10_000
 
     # Retrieval
     top_k: Annotated[int, Field(ge=1, le=50)] = 6

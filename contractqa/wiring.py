@@ -19,7 +19,8 @@ from retrieval.retriever import HybridSearch, SearchConfig
 
 
 def store_config(settings: Settings) -> StoreConfig:
-    return StoreConfig(settings.chroma_dir, settings.collection, settings.chroma_url)
+    return StoreConfig(settings.chroma_dir, settings.collection, settings.chroma_url,
+                       settings.cache_documents, settings.cache_passages)
 
 
 def ingest_config(settings: Settings) -> IngestConfig:
@@ -53,7 +54,7 @@ def chain_config(settings: Settings, routing: bool = True) -> ChainConfig:
 
 
 def build_chain(settings: Settings, store: ChunkStore, embedder: EmbeddingModel,
-                search_config: SearchConfig | None = None, lexical_name: str = "lexical.json",
+                search_config: SearchConfig | None = None, lexical_name: str = "lexical",
                 routing: bool = True, rerank: bool = True) -> QAChain:
     """The answer chain over `store`: hybrid search (its lexical cache in the data dir's cache
     as `lexical_name`), the configured reranker and chat model (none: extractive). The eval

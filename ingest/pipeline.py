@@ -79,6 +79,18 @@ def _same_origin(record: DocumentRecord, path: Path, origin: str) -> bool:
     return record.origin == origin or (not record.origin and record.source == path.name)
 
 
+def file_hash(path: Path) -> str:
+    """The SHA-256 of the file's bytes ("" when it cannot be read: the load says why)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
 def expand(paths: Iterable[Path]) -> list[Path]:
     """Files named directly, plus the contract files of named folders (sorted)."""
     files: list[Path] = []
@@ -190,9 +202,27 @@ class Ingestor:
             step("embedding", min(start + EMBED_BATCH, len(texts)), len(texts))
         return np.vstack(parts)
 
+    def _indexed(self, path: Path, digest: str) -> DocumentRecord | None:
+        """The record of this very file when it is indexed, unchanged, by this pipeline: a
+        folder indexed again (an interrupted ingest resumed) skips it without reading it."""
+        records = self.store.records()
+        for document_id in (path.stem, _suffixed_id(path.stem, origin_of(path))):
+            record = records.get(document_id)
+            if (digest and record is not None and record.file_hash == digest
+                    and record.pipeline_version == PIPELINE_VERSION):
+                return record
+        return None
+
     def _ingest_one(self, path: Path, step: Step, matters: list[str]) -> FileResult:
         if path.suffix.lower() not in SUPPORTED:
             load(path)  # raises the unsupported-format message
+        digest = file_hash(path)
+        indexed = self._indexed(path, digest)
+        if indexed is not None:
+            if matters and matters != indexed.matters:
+                self.store.set_matters(indexed.document_id, matters)
+            return FileResult(str(path), indexed.document_id, "unchanged",
+                              "déjà indexé, inchangé", indexed.articles, indexed.chunks)
         parsed, profile, content_hash = parse_file(path, self.max_mb)
         origin = origin_of(path)
         document_id, taken_by = self._identity(parsed.document_id, path, origin, content_hash)
@@ -238,6 +268,7 @@ class Ingestor:
             pipeline_version=PIPELINE_VERSION,
             origin=origin,
             matters=matters,
+            file_hash=digest,
         )
         self.store.write_document(record, chunks, vectors,
                                   progress=lambda done, total: step("writing", done, total))

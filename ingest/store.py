@@ -3,7 +3,13 @@
 A document is written in three steps so that an interrupted ingest never leaves half a
 document visible: (1) upsert its chunks tagged with the document's content hash, (2) upsert the
 document record (the commit), (3) delete chunks of older versions. Reads only see chunks whose
-hash matches a committed record; `collect_garbage` removes the rest.
+hash matches a committed record; `collect_garbage` removes the rest (a write marks its document
+pending first, so the rest is found without reading the collection).
+
+Nothing reads the whole chunk collection: passages are read by document (`where` on its id) or
+by id, `_PAGE` rows at a time. Document records (one small row each) are read whole once, then
+kept up to date by each own write; a version stamp, one row rewritten by every write, tells
+whether another process or server wrote since (one read, whatever the corpus).
 """
 
 from __future__ import annotations
@@ -11,7 +17,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +44,19 @@ _PAGE = 5000
 # practice and the same from one run to the next (the eval gate depends on it).
 _HNSW = {"hnsw:space": "cosine", "hnsw:construction_ef": 200, "hnsw:search_ef": 200,
          "hnsw:num_threads": 1}
-_METADATA: dict[str, dict[str, Any] | None] = {"chunks": _HNSW, "documents": None}
+_METADATA: dict[str, dict[str, Any] | None] = {"chunks": _HNSW, "documents": None,
+                                               "meta": None, "pending": None}
+_VERSION = "version"  # the id of the version stamp's row in the meta collection
+# Documents whose passages a process keeps in memory (lookups, article texts): a contract is
+# 30 to 300 passages, about 0.1 to 1 MB (the samples and the pool, 2026-12).
+CACHED_DOCUMENTS = 32
+# Passages kept by id for search results (about 3 KB each with their metadata: 30 MB): the
+# eval's 340 questions over 765 passages then read each passage once.
+CACHED_PASSAGES = 10_000
+
+
+class StoreError(Exception):
+    """Chroma failed: a French message naming where the index is and what to do."""
 
 
 @dataclass
@@ -60,6 +81,12 @@ class DocumentRecord:
     # The matters (dossiers) the contract belongs to; none: the default matter, whatever the
     # app calls it (records written before matters existed).
     matters: list[str] = field(default_factory=list)
+    file_hash: str = ""  # of the file's bytes: an unchanged file is skipped without reading it
+
+    @property
+    def version(self) -> str:
+        """What its passages are made of: its content and the pipeline that cut them."""
+        return f"{self.content_hash}-{self.pipeline_version}"
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
@@ -91,11 +118,14 @@ def chunk_from_stored(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """Where the index lives: an embedded Chroma in `chroma_dir`, or a Chroma server."""
+    """Where the index lives: an embedded Chroma in `chroma_dir`, or a Chroma server; and
+    what a process keeps in memory of it (documents' passages, passages by id)."""
 
     chroma_dir: Path
     collection: str = "contracts"
     chroma_url: str | None = None
+    cached_documents: int = CACHED_DOCUMENTS
+    cached_passages: int = CACHED_PASSAGES
 
     def __post_init__(self) -> None:
         if not self.collection:
@@ -103,7 +133,7 @@ class StoreConfig:
 
 
 def _record_metadata(record: DocumentRecord) -> dict[str, str]:
-    """What a record's row carries besides its JSON: what tells another process it changed."""
+    """What a record's row carries besides its JSON (read without parsing it)."""
     return {"content_hash": record.content_hash, "pipeline": record.pipeline_version,
             "matters": "+".join(record.matters)}
 
@@ -112,9 +142,13 @@ class ChunkStore:
     """Chunks and document records in Chroma (embedded on disk, or a Chroma server)."""
 
     def __init__(self, client: ClientAPI, collection: str,
-                 reopen: Callable[[], ClientAPI] | None = None) -> None:
+                 reopen: Callable[[], ClientAPI] | None = None,
+                 cached_documents: int = CACHED_DOCUMENTS,
+                 cached_passages: int = CACHED_PASSAGES) -> None:
         """`reopen` builds a fresh client: given for an embedded store, whose in-memory vector
-        index does not see what another process wrote (queries then fail on unknown ids)."""
+        index does not see what another process wrote (queries then fail on unknown ids).
+        `cached_documents` and `cached_passages` bound what stays in memory: a server's memory
+        does not grow with the corpus."""
         if not collection:
             raise ValueError("collection name must not be empty")
         self.client = client
@@ -122,9 +156,15 @@ class ChunkStore:
         self._reopen = reopen
         self._lock = threading.RLock()
         self._client_lock = ReadWriteLock()  # queries share the client; reopening is alone
-        self._cache: tuple[dict[str, DocumentRecord], list[Chunk]] | None = None
+        self._records: dict[str, DocumentRecord] | None = None
+        self._fingerprint = ""
+        self._passages: OrderedDict[tuple[str, str], list[Chunk]] = OrderedDict()
+        self._by_id: OrderedDict[str, tuple[str, Chunk]] = OrderedDict()  # id: (version, chunk)
+        self._cached_documents = cached_documents
+        self._cached_passages = cached_passages
         self._collections: dict[str, Collection] = {}
-        self._known: str | None = None  # the stored fingerprint this client is up to date with
+        self._known: str | None = None  # the stored version stamp this client is up to date with
+        self.location = f"la collection « {collection} »"  # said in error messages
 
     @classmethod
     def open(cls, config: StoreConfig, embedder_name: str) -> ChunkStore:
@@ -151,7 +191,27 @@ class ChunkStore:
 
             client = reopen()
         suffix = "".join(c if c.isalnum() else "-" for c in embedder_name)
-        return cls(client, f"{config.collection}-{suffix}"[:60].strip("-"), reopen)
+        store = cls(client, f"{config.collection}-{suffix}"[:60].strip("-"), reopen,
+                    config.cached_documents, config.cached_passages)
+        store.location = (f"le serveur Chroma {config.chroma_url}" if config.chroma_url
+                          else f"le dossier {config.chroma_dir}")
+        return store
+
+    @contextmanager
+    def failing(self, action: str) -> Iterator[None]:
+        """Turn a failure of Chroma into a `StoreError` saying where and what to do."""
+        from chromadb.errors import ChromaError
+
+        try:
+            yield
+        except (ChromaError, ConnectionError, OSError, ValueError) as exc:
+            log.exception("Chroma failed while %s", action)
+            raise StoreError(
+                f"L'index des contrats ({self.location}) n'a pas pu être lu ou écrit pendant "
+                f"« {action} » : {str(exc)[:200]}. Vérifiez que le serveur Chroma tourne ou que "
+                "le dossier est accessible en écriture ; si l'index est endommagé, supprimez ce "
+                "dossier puis indexez à nouveau les contrats (contractqa ingest DOSSIER)."
+            ) from exc
 
     # Collections -----------------------------------------------------------------------------
     def _collection(self, suffix: str, metadata: dict[str, Any] | None) -> Collection:
@@ -171,76 +231,149 @@ class ChunkStore:
     def documents_collection(self) -> Collection:
         return self._collection("documents", _METADATA["documents"])
 
-    # Reads -----------------------------------------------------------------------------------
-    def _load(self) -> tuple[dict[str, DocumentRecord], list[Chunk]]:
-        cache = self._cache  # without the lock: questions keep answering while a large
-        if cache is not None:  # document is written (they see the index as it was before)
-            return cache
-        with self._lock:
-            if self._cache is None:
-                records = self._read_records()
-                hashes = {r.content_hash for r in records.values()}
-                got = self._get_all("chunks", ["documents", "metadatas"])
-                chunks = [
-                    chunk_from_stored(cid, text or "", dict(meta or {}))
-                    for cid, text, meta in zip(got["ids"], got["documents"],
-                                               got["metadatas"], strict=True)
-                    if meta and meta.get("doc_hash") in hashes
-                ]
-                chunks.sort(key=lambda c: (c.document_id, c.start, c.part))
-                self._cache = (records, chunks)
-            return self._cache
+    @property
+    def meta_collection(self) -> Collection:
+        """One row: the version stamp (written by this version; absent in older data dirs)."""
+        return self._collection("meta", _METADATA["meta"])
 
-    def _get_all(self, suffix: str, include: list[str]) -> dict[str, list[Any]]:
-        """Every row, `_PAGE` at a time: one get() past SQLite's 32,766 variables fails.
+    @property
+    def pending_collection(self) -> Collection:
+        """One row per document being written or deleted, removed when done."""
+        return self._collection("pending", _METADATA["pending"])
+
+    # Reads -----------------------------------------------------------------------------------
+    def _get(self, suffix: str, include: list[str], where: dict[str, Any] | None = None,
+             ids: list[str] | None = None) -> dict[str, list[Any]]:
+        """The rows matching `where` or `ids`, `_PAGE` at a time: one get() past SQLite's 32,766
+        variables fails.
 
         The collection is looked up under the client lock at each page: a reopen in between
         closes the client it came from.
         """
+        with self.failing("la lecture de l'index"):
+            return self._get_pages(suffix, include, where, ids)
+
+    def _get_pages(self, suffix: str, include: list[str], where: dict[str, Any] | None,
+                   ids: list[str] | None) -> dict[str, list[Any]]:
         rows: dict[str, list[Any]] = {"ids": [], **{name: [] for name in include}}
+        if ids is not None:
+            for start in range(0, len(ids), _PAGE):
+                with self._client_lock.reading():
+                    collection = self._collection(suffix, _METADATA[suffix])
+                    got: Any = collection.get(ids=ids[start: start + _PAGE],
+                                              include=include)  # type: ignore[arg-type]
+                _extend(rows, got)
+            return rows
         while True:
             with self._client_lock.reading():
                 collection = self._collection(suffix, _METADATA[suffix])
-                got: Any = collection.get(include=include,  # type: ignore[arg-type]
-                                          limit=_PAGE, offset=len(rows["ids"]))
-            for name in rows:
-                rows[name].extend(got[name] or [None] * len(got["ids"]))
+                got = collection.get(where=where, include=include,  # type: ignore[arg-type]
+                                     limit=_PAGE, offset=len(rows["ids"]))
+            _extend(rows, got)
             if len(got["ids"]) < _PAGE:
                 return rows
 
     def _read_records(self) -> dict[str, DocumentRecord]:
-        got = self._get_all("documents", ["documents"])
+        got = self._get("documents", ["documents"])
         records: dict[str, DocumentRecord] = {}
         for text in got["documents"]:
-            record = DocumentRecord(**json.loads(text))
+            record = _record(text)
             records[record.document_id] = record
         return records
 
     def invalidate(self) -> None:
+        """Forget the records and passages read: the next read asks Chroma again."""
         with self._lock:
-            self._cache = None
+            self._records = None
+            self._passages.clear()
+            self._by_id.clear()
 
     def records(self) -> dict[str, DocumentRecord]:
-        return self._load()[0]
+        records = self._records  # without the lock: questions keep answering while a large
+        if records is not None:  # document is written (they see the index as it was before)
+            return records
+        with self._lock:
+            if self._records is None:
+                self._set_records(self._read_records())
+            assert self._records is not None
+            return self._records
+
+    def _set_records(self, records: dict[str, DocumentRecord]) -> None:
+        """Swap in a new records map (never changed in place: readers hold the old one)."""
+        self._fingerprint = "|".join(
+            f"{k}:{records[k].content_hash}:{records[k].pipeline_version}" for k in sorted(records))
+        self._records = records
 
     def documents(self) -> list[DocumentRecord]:
         return sorted(self.records().values(), key=lambda r: r.document_id)
 
+    def document_chunks(self, document_id: str) -> list[Chunk]:
+        """One document's passages in reading order (the last `cached_documents` kept)."""
+        record = self.records().get(document_id)
+        if record is None:
+            return []
+        key = (document_id, record.content_hash)
+        with self._lock:
+            cached = self._passages.get(key)
+            if cached is not None:
+                self._passages.move_to_end(key)
+                return cached
+        got = self._get("chunks", ["documents", "metadatas"], where={"document_id": document_id})
+        chunks = sorted(self._committed(got, {document_id: record.content_hash}),
+                        key=lambda c: (c.start, c.part))
+        with self._lock:
+            self._passages[key] = chunks
+            while len(self._passages) > self._cached_documents:
+                self._passages.popitem(last=False)
+        return chunks
+
+    def chunks_by_id(self, ids: Iterable[str]) -> dict[str, Chunk]:
+        """The committed passages among `ids`, in their order (others are left out); the last
+        `cached_passages` read are kept."""
+        wanted = list(dict.fromkeys(ids))
+        hashes = {r.document_id: r.content_hash for r in self.records().values()}
+        found: dict[str, Chunk] = {}
+        with self._lock:
+            for cid in wanted:
+                entry = self._by_id.get(cid)
+                if entry is not None and hashes.get(entry[1].document_id) == entry[0]:
+                    found[cid] = entry[1]
+        missing = [cid for cid in wanted if cid not in found]
+        if missing:
+            got = self._get("chunks", ["documents", "metadatas"], ids=missing)
+            read = {c.chunk_id: c for c in self._committed(got, hashes)}
+            with self._lock:
+                for cid, chunk in read.items():
+                    self._by_id[cid] = (hashes[chunk.document_id], chunk)
+                while len(self._by_id) > self._cached_passages:
+                    self._by_id.popitem(last=False)
+            found.update(read)
+        return {cid: found[cid] for cid in wanted if cid in found}
+
     def chunks(self) -> list[Chunk]:
-        return self._load()[1]
+        """Every passage, one document at a time: for tools and tests, never the answer path."""
+        return [c for record in self.documents() for c in self.document_chunks(record.document_id)]
+
+    @staticmethod
+    def _committed(got: dict[str, list[Any]], hashes: dict[str, str]) -> list[Chunk]:
+        """The rows of `got` whose document version is the committed one."""
+        return [chunk_from_stored(cid, text or "", dict(meta))
+                for cid, text, meta in zip(got["ids"], got["documents"], got["metadatas"],
+                                           strict=True)
+                if meta and hashes.get(str(meta.get("document_id"))) == meta.get("doc_hash")]
 
     def fingerprint(self) -> str:
         """What the loaded records are: ids, content hashes and pipeline versions."""
-        records = self.records()
-        return "|".join(f"{k}:{records[k].content_hash}:{records[k].pipeline_version}"
-                        f":{'+'.join(records[k].matters)}" for k in sorted(records))
+        self.records()
+        return self._fingerprint
 
-    def stored_fingerprint(self) -> str:
-        """The same, read from Chroma now (record metadata only: cheap)."""
-        got = self._get_all("documents", ["metadatas"])
-        metas = {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
-        return "|".join(f"{k}:{metas[k].get('content_hash', '')}:{metas[k].get('pipeline', '')}"
-                        f":{metas[k].get('matters', '')}" for k in sorted(metas))
+    def stored_version(self) -> str:
+        """The version stamp in Chroma now: one row, whatever the corpus ("" before any write
+        by this version)."""
+        with self.failing("la lecture de l'index"), self._client_lock.reading():
+            got: Any = self.meta_collection.get(ids=[_VERSION], include=["documents"])
+        documents = got["documents"] or []
+        return str(documents[0]) if documents else ""
 
     def sync(self) -> bool:
         """Catch up with writes made elsewhere (another process or server); True if any.
@@ -248,10 +381,10 @@ class ChunkStore:
         An embedded client is reopened: its vector index in memory misses other processes'
         vectors. Own writes update what we know, so a difference means a write elsewhere.
         """
-        if self.stored_fingerprint() == self._known:
+        if self.stored_version() == self._known:
             return False  # the usual case, without waiting for a write in progress here
         with self._lock:
-            stored = self.stored_fingerprint()  # again: an own write may just have ended
+            stored = self.stored_version()  # again: an own write may just have ended
             if stored == self._known:
                 return False
             if self._known is not None and self._reopen is not None:
@@ -266,10 +399,30 @@ class ChunkStore:
             self.invalidate()
             return True
 
-    def _wrote(self) -> None:
-        """After an own write: what Chroma holds now is what this client knows."""
-        self.invalidate()
-        self._known = self.stored_fingerprint()
+    def _stamp(self) -> tuple[str, bool]:
+        """Write a new version stamp (after an own write); (the stamp, whether this client
+        knew the one it replaced: else another process wrote and the records are reread)."""
+        before = self.stored_version()
+        stamp = uuid.uuid4().hex
+        with self._client_lock.reading():
+            self.meta_collection.upsert(ids=[_VERSION], documents=[stamp],
+                                        embeddings=np.zeros((1, 1), dtype=np.float32))
+        return stamp, before == self._known and self._known is not None
+
+    def _wrote(self, document_id: str, record: DocumentRecord | None) -> None:
+        """After an own write: the records as Chroma holds them now, without rereading them
+        when no other process wrote in between (each write costs the same at any corpus size).
+        """
+        stamp, knew = self._stamp()
+        if knew and self._records is not None:
+            records = dict(self._records)
+            records.pop(document_id, None)
+            if record is not None:
+                records[document_id] = record
+            self._set_records(records)
+        else:
+            self.invalidate()
+        self._known = stamp
 
     def ready(self) -> bool:
         try:
@@ -282,22 +435,35 @@ class ChunkStore:
 
     def dense_search(
         self, vector: np.ndarray, k: int, document_ids: list[str] | None = None
-    ) -> list[tuple[str, float]]:
+    ) -> list[tuple[Chunk, float]]:
+        """The `k` passages closest to `vector` (in `document_ids` when given), with their
+        cosine. Without a scope the query is not filtered (a filter on every content hash is
+        as long as the corpus): passages of versions not committed are dropped afterwards, and
+        when any was, the query is made again filtered on the committed versions."""
         records = self.records()
-        hashes = [r.content_hash for r in records.values()
-                  if document_ids is None or r.document_id in document_ids]
+        hashes = {r.document_id: r.content_hash for r in records.values()
+                  if document_ids is None or r.document_id in document_ids}
         if not hashes:
             return []
-        with self._client_lock.reading():
-            result = self.chunks_collection.query(
-                query_embeddings=[vector.tolist()],
-                n_results=k,
-                where={"doc_hash": {"$in": hashes}},  # type: ignore[dict-item]
-                include=["distances"],
-            )
-        ids = result["ids"][0]
-        distances = (result["distances"] or [[]])[0]
-        return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]
+        where = None if document_ids is None else {"doc_hash": {"$in": list(hashes.values())}}
+        found, dropped = self._query(vector, k, where, hashes)
+        if dropped and where is None:
+            found, _ = self._query(vector, k, {"doc_hash": {"$in": list(hashes.values())}},
+                                   hashes)
+        return found
+
+    def _query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None,
+               hashes: dict[str, str]) -> tuple[list[tuple[Chunk, float]], bool]:
+        """The query's committed passages, and whether any other was found."""
+        with self.failing("la recherche"), self._client_lock.reading():
+            result: Any = self.chunks_collection.query(
+                query_embeddings=[vector.tolist()], n_results=k, where=where,
+                include=["distances"])
+        distance = dict(zip(result["ids"][0], result["distances"][0], strict=True))
+        chunks = self.chunks_by_id(distance)
+        found = [(c, 1.0 - float(distance[cid])) for cid, c in chunks.items()
+                 if c.document_id in hashes]
+        return found, len(found) < len(distance)
 
     def outline(self, document_id: str) -> list[dict[str, Any]]:
         record = self.records().get(document_id)
@@ -308,19 +474,29 @@ class ChunkStore:
     def article_text(self, document_id: str, section: str | None, article: str | None) -> str:
         if article is None:
             return ""
-        parts = [c.text for c in self.chunks()
-                 if c.document_id == document_id and c.section == section
-                 and c.in_article(article)]
+        parts = [c.text for c in self.document_chunks(document_id)
+                 if c.section == section and c.in_article(article)]
         return "\n\n".join(parts)
 
     # Writes ----------------------------------------------------------------------------------
+    def _mark_pending(self, document_id: str) -> None:
+        """Step 0 of a write or a deletion: `collect_garbage` looks here after an interruption."""
+        with self._client_lock.reading():
+            self.pending_collection.upsert(ids=[document_id], documents=[document_id],
+                                           embeddings=np.zeros((1, 1), dtype=np.float32))
+
+    def _done_pending(self, document_id: str) -> None:
+        with self._client_lock.reading():
+            self.pending_collection.delete(ids=[document_id])
+
     def write_document(self, record: DocumentRecord, chunks: list[Chunk], vectors: np.ndarray,
                        progress: Callable[[int, int], None] | None = None) -> None:
         """Write one document's chunks, then commit its record, then drop older versions.
 
         `progress(written, total)` hears each batch of chunks written.
         """
-        with self._lock:
+        with self._lock, self.failing(f"l'écriture de {record.document_id}"):
+            self._mark_pending(record.document_id)
             with self._client_lock.reading():
                 collection = self.chunks_collection
                 for i in range(0, len(chunks), _BATCH):
@@ -342,7 +518,9 @@ class ChunkStore:
                 stale: Any = {"$and": [{"document_id": record.document_id},
                                        {"doc_hash": {"$ne": record.content_hash}}]}
                 collection.delete(where=stale)
-            self._wrote()  # under the lock: sync() never takes it for a write elsewhere
+            self._done_pending(record.document_id)
+            self._wrote(record.document_id, record)  # under the lock: sync() never takes it
+            # for a write elsewhere
 
     @staticmethod
     def _metadata(chunk: Chunk, content_hash: str) -> dict[str, str | int]:
@@ -363,8 +541,8 @@ class ChunkStore:
 
     def set_matters(self, document_id: str, matters: list[str]) -> DocumentRecord:
         """Put an indexed contract in these matters (its passages are not rewritten)."""
-        with self._lock:
-            record = replace(self._read_records()[document_id], matters=sorted(set(matters)))
+        with self._lock, self.failing(f"le classement de {document_id}"):
+            record = replace(self.records()[document_id], matters=sorted(set(matters)))
             with self._client_lock.reading():
                 self.documents_collection.upsert(
                     ids=[record.document_id],
@@ -372,31 +550,55 @@ class ChunkStore:
                     documents=[json.dumps(asdict(record), ensure_ascii=False)],
                     metadatas=[_record_metadata(record)],
                 )
-            self._wrote()
+            self._wrote(document_id, record)
             return record
 
     def delete_document(self, document_id: str) -> bool:
-        with self._lock:
+        with self._lock, self.failing(f"la suppression de {document_id}"):
             existed = document_id in self.records()
+            self._mark_pending(document_id)
             with self._client_lock.reading():
                 self.documents_collection.delete(ids=[document_id])
                 self.chunks_collection.delete(where={"document_id": document_id})
-            self._wrote()
+            self._done_pending(document_id)
+            self._wrote(document_id, None)
             return existed
 
     def collect_garbage(self) -> int:
-        """Delete chunks left by an interrupted ingest (no committed record matches them)."""
+        """Delete chunks left by an interrupted write or deletion (no committed record matches
+        them): only the documents marked pending are looked at."""
         with self._lock:
-            hashes = {r.content_hash for r in self._read_records().values()}
-            got = self._get_all("chunks", ["metadatas"])
-            stale = [cid for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
-                     if not meta or meta.get("doc_hash") not in hashes]
-            with self._client_lock.reading():
-                for i in range(0, len(stale), _BATCH):
-                    self.chunks_collection.delete(ids=stale[i: i + _BATCH])
-            self._wrote()
-            return len(stale)
+            pending = self._get("pending", [])["ids"]
+            if not pending:
+                return 0
+            records = self._read_records()
+            removed = 0
+            for document_id in pending:
+                record = records.get(document_id)
+                where: dict[str, Any] = {"document_id": document_id}
+                if record is not None:
+                    where = {"$and": [where, {"doc_hash": {"$ne": record.content_hash}}]}
+                stale = self._get("chunks", [], where=where)["ids"]
+                with self._client_lock.reading():
+                    for i in range(0, len(stale), _BATCH):
+                        self.chunks_collection.delete(ids=stale[i: i + _BATCH])
+                self._done_pending(document_id)
+                removed += len(stale)
+            self.invalidate()
+            return removed
 
     def count_chunks(self) -> int:
         with self._client_lock.reading():
             return int(self.chunks_collection.count())
+
+
+def _extend(rows: dict[str, list[Any]], got: Any) -> None:
+    for name in rows:
+        rows[name].extend(got[name] or [None] * len(got["ids"]))
+
+
+def _record(text: str) -> DocumentRecord:
+    """A stored record; fields this version does not know (a newer writer's) are ignored."""
+    data = json.loads(text)
+    known = DocumentRecord.__dataclass_fields__
+    return DocumentRecord(**{k: v for k, v in data.items() if k in known})

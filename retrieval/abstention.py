@@ -35,7 +35,7 @@ def search_confidence(search: HybridSearch, query: str, results: list[Scored]) -
     if not terms:
         return 0.0
     # A word no contract contains is the most telling one: give it the highest weight.
-    unseen = max(index.idf.values(), default=1.0)
+    unseen = index.idf.highest()
     weights = {t: index.idf.get(t, unseen) for t in terms}
     total = sum(weights.values()) or 1.0
     dense = max(s.dense for s in results[:3])

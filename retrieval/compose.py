@@ -4,6 +4,7 @@ listing the closest excerpts. Nothing is reworded: every quote is the contract's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from french.sentences import sentences
@@ -41,7 +42,7 @@ class Composer:
     """The extractive answer to a question from its retrieved citations (left unchanged: the
     answer carries highlighted copies)."""
 
-    idf: dict[str, float]
+    idf: Mapping[str, float]
     abstain_threshold: float
 
     def compose(self, question: str, retrieved: Retrieved, meaning: Meaning) -> Answer:
@@ -118,7 +119,7 @@ def definition_evidence(retrieved: Retrieved) -> list[Evidence]:
     return evidence
 
 
-def comparison_table(question: str, retrieved: Retrieved, idf: dict[str, float]) -> Composed:
+def comparison_table(question: str, retrieved: Retrieved, idf: Mapping[str, float]) -> Composed:
     """One row per contract: the sentence that answers, its citation and where it is."""
     rows = ["| Contrat | Ce que prévoit le contrat | Source |", "|---|---|---|"]
     holds_value = ExpectedAnswer.of(question).value_in

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from french.sentences import sentences
@@ -32,7 +32,7 @@ class Evidence:
     score: float
 
 
-def score_sentence(sentence: str, query_terms: set[str], idf: dict[str, float],
+def score_sentence(sentence: str, query_terms: set[str], idf: Mapping[str, float],
                    numeric: bool, holds_value: Callable[[str], bool] | None = None) -> float:
     """Share of the question's idf weight the sentence holds, plus bonuses for a figure or
     for a value of the kind asked (`holds_value`, e.g. a duration for "combien de temps")."""
@@ -68,7 +68,7 @@ class Selection:
     highlights: dict[int, str]
 
 
-def select_sentences(question: str, citations: list[Citation], idf: dict[str, float],
+def select_sentences(question: str, citations: list[Citation], idf: Mapping[str, float],
                      limit: int = 3, per_citation: int = 2, depth: int = 3,
                      holds_value: Callable[[str], bool] | None = None,
                      meaning: Meaning | None = None) -> Selection:
@@ -106,7 +106,7 @@ def select_sentences(question: str, citations: list[Citation], idf: dict[str, fl
     return Selection(chosen, highlights)
 
 
-def best_sentences(question: str, citations: list[Citation], idf: dict[str, float],
+def best_sentences(question: str, citations: list[Citation], idf: Mapping[str, float],
                    limit: int = 3, per_citation: int = 2, depth: int = 3,
                    holds_value: Callable[[str], bool] | None = None,
                    meaning: Meaning | None = None) -> list[Evidence]:

@@ -161,7 +161,7 @@ class Search:
         """The clauses defining a quoted term (in the named section first), if any."""
         if not term:
             return []
-        pool = [c for c in self.search.chunks() if scope is None or c.document_id in scope]
+        pool = self.search.containing(term, scope)
         in_section = [c for c in pool if route.sections.get(c.document_id) == c.section]
         return find_definitions(term, in_section) or find_definitions(term, pool)
 

@@ -13,9 +13,10 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from ingest.embeddings import EmbeddingModel
-from ingest.lexical import BM25Index, load_or_build
+from ingest.lexical import LexicalIndex
 from ingest.models import Chunk
 from ingest.store import ChunkStore
+from ingest.vocabulary import Vocabulary, VocabularyCache, vocabulary_of
 from retrieval.answer_type import ExpectedAnswer
 from retrieval.rerank import Reranker
 
@@ -29,15 +30,6 @@ class Scored:
     dense: float = 0.0
     lexical: float = 0.0
     relevance: float | None = None  # the reranker's score (0 to 1), when one is configured
-
-
-@dataclass(frozen=True)
-class _LexicalState:
-    """The chunks and their BM25 index for one store fingerprint, swapped in as a whole."""
-
-    fingerprint: str
-    index: BM25Index
-    by_id: dict[str, Chunk]
 
 
 @dataclass(frozen=True)
@@ -55,7 +47,8 @@ class SearchConfig:
 
 
 class HybridSearch:
-    """Search chunks of the store; the lexical index is a cache rebuilt from Chroma."""
+    """Search passages of the store: dense in Chroma, lexical in the data dir's BM25 index
+    (`cache_path`, a folder kept equal to the store's documents, one document at a time)."""
 
     def __init__(self, store: ChunkStore, embedder: EmbeddingModel, cache_path: Path,
                  config: SearchConfig | None = None, reranker: Reranker | None = None) -> None:
@@ -66,55 +59,92 @@ class HybridSearch:
         if self.config.rerank_depth < 1:
             raise ValueError("rerank_depth must be at least 1")
         self.reranker = reranker
-        self._state: _LexicalState | None = None
-        self._rebuild = threading.Lock()  # one rebuild per index change, whatever the threads
+        self.vocabulary_cache = VocabularyCache(cache_path.parent / "vocabulary")
+        self._index: LexicalIndex | None = None
+        self._synced: str | None = None  # the store fingerprint the index holds
+        self._rebuild = threading.Lock()  # one sync per index change, whatever the threads
 
     def refresh(self) -> None:
-        """Reload chunks after the store changed (the index is rebuilt if its content did)."""
-        self.store.invalidate()
+        """After the store changed: nothing to reread. The store keeps its records current (own
+        writes patch them, `ChunkStore.sync` rereads after others'), and the lexical index
+        follows the store's fingerprint, document by document."""
 
-    def _ensure(self) -> _LexicalState:
-        """The chunks and BM25 index of the store's current content (one consistent pair)."""
+    def _ensure(self) -> LexicalIndex:
+        """The lexical index, holding the store's current documents."""
         fingerprint = self.store.fingerprint()
-        state = self._state
-        if state is not None and state.fingerprint == fingerprint:
-            return state
+        index = self._index
+        if index is not None and self._synced == fingerprint:
+            return index
         with self._rebuild:
-            state = self._state
-            if state is None or state.fingerprint != fingerprint:
-                chunks = self.store.chunks()
-                index = load_or_build(self.cache_path, fingerprint, chunks)
-                state = _LexicalState(fingerprint, index, {c.chunk_id: c for c in chunks})
-                self._state = state
-            return state
+            if self._index is None:
+                self._index = LexicalIndex(self.cache_path)
+            if self._synced != fingerprint:
+                records = self.store.records()
+                if self._index.sync(records.values(), self._read):
+                    self.vocabulary_cache.forget({r.version for r in records.values()})
+                self._synced = fingerprint
+            return self._index
 
-    def lexical(self) -> BM25Index:
+    def _read(self, document_id: str) -> list[Chunk]:
+        """A document's passages for the lexical index; its vocabulary is kept on the way."""
+        chunks = self.store.document_chunks(document_id)
+        record = self.store.records().get(document_id)
+        if record is not None and chunks:
+            self.vocabulary_cache.put(record.version,
+                                      vocabulary_of(c.indexed_text for c in chunks))
+        return chunks
+
+    def vocabularies(self) -> dict[str, Vocabulary]:
+        """Each indexed document's vocabulary (computed once per version, kept on disk)."""
+        self._ensure()
+        found: dict[str, Vocabulary] = {}
+        for record in self.store.documents():
+            vocabulary = self.vocabulary_cache.get(record.version)
+            if vocabulary is None:
+                chunks = self.store.document_chunks(record.document_id)
+                if not chunks:
+                    continue
+                vocabulary = vocabulary_of(c.indexed_text for c in chunks)
+                self.vocabulary_cache.put(record.version, vocabulary)
+            found[record.document_id] = vocabulary
+        return found
+
+    def lexical(self) -> LexicalIndex:
         """The BM25 index matching the store (its idf weights serve answer scoring too)."""
-        return self._ensure().index
+        return self._ensure()
 
-    def chunk(self, chunk_id: str) -> Chunk:
-        return self._ensure().by_id[chunk_id]
-
-    def chunks(self) -> list[Chunk]:
-        return list(self._ensure().by_id.values())
+    def containing(self, words: str, documents: list[str] | None = None) -> list[Chunk]:
+        """The passages holding every word of `words` (in `documents` when given)."""
+        ids = self._ensure().containing(words, documents)
+        return list(self.store.chunks_by_id(ids).values())
 
     def search(self, query: str, k: int = 10, documents: list[str] | None = None,
                sections: dict[str, str] | None = None) -> list[Scored]:
-        state = self._ensure()
-        index, by_id = state.index, state.by_id
+        index = self._ensure()
         config = self.config
-        allowed = None
         if documents is not None:
-            allowed = {cid for cid, c in by_id.items() if c.document_id in documents}
-            if not allowed:
+            records = self.store.records()
+            documents = [d for d in documents if d in records]
+            if not documents:
                 return []
         dense: list[tuple[str, float]] = []
         lexical: list[tuple[str, float]] = []
+        by_id: dict[str, Chunk] = {}
         if config.mode in ("hybrid", "dense"):
             vector = self.embedder.embed_query(query)
-            dense = self.store.dense_search(vector, config.depth, documents)
+            found = self.store.dense_search(vector, config.depth, documents)
+            dense = [(c.chunk_id, score) for c, score in found]
+            by_id.update((c.chunk_id, c) for c, _score in found)
         if config.mode in ("hybrid", "bm25"):
-            lexical = index.search(query, config.depth, allowed)
+            lexical = index.search(query, config.depth, documents)
+            by_id.update(self.store.chunks_by_id(cid for cid, _s in lexical if cid not in by_id))
+        return self._rank(query, k, by_id, dense, lexical, sections)
+
+    def _rank(self, query: str, k: int, by_id: dict[str, Chunk], dense: list[tuple[str, float]],
+              lexical: list[tuple[str, float]], sections: dict[str, str] | None
+              ) -> list[Scored]:
+        """Fuse the two lists by reciprocal rank, boost, rerank, keep `k`."""
+        config = self.config
         fused: dict[str, float] = {}
         dense_score = dict(dense)
         lexical_score = dict(lexical)
@@ -154,12 +184,8 @@ class HybridSearch:
 
     def lookup(self, document_id: str, article: str, section: str | None = None) -> list[Chunk]:
         """All chunks of an article (and its sub-articles), in reading order."""
-        found = [
-            c for c in self._ensure().by_id.values()
-            if c.document_id == document_id and c.in_article(article)
-            and (section is None or c.section == section)
-        ]
-        return sorted(found, key=lambda c: (c.start, c.part))
+        return [c for c in self.store.document_chunks(document_id)
+                if c.in_article(article) and (section is None or c.section == section)]
 
 
 def to_document(scored: Scored) -> Document:

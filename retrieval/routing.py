@@ -18,6 +18,7 @@ from french.normalize import fold, fold_with_offsets, folded_words, nfc
 from french.tokens import STOPWORDS
 from ingest.aliases import name_variants, title_names
 from ingest.store import DocumentRecord
+from ingest.vocabulary import Vocabulary, vocabulary_of
 
 if TYPE_CHECKING:
     from retrieval.retriever import HybridSearch
@@ -128,14 +129,19 @@ def corpus_vocabulary(texts: Iterable[tuple[str, str]],
     """Each document's folded words, plus the word pairs of the records' multiword names
     ("compte technique") that its text holds: a defined term is rare as a phrase even when
     its words are common."""
+    by_document: dict[str, list[str]] = defaultdict(list)
+    for document_id, text in texts:
+        by_document[document_id].append(text)
+    return routing_vocabulary({doc: vocabulary_of(parts) for doc, parts in by_document.items()},
+                              records)
+
+
+def routing_vocabulary(vocabularies: dict[str, Vocabulary],
+                       records: list[DocumentRecord]) -> dict[str, frozenset[str]]:
+    """`corpus_vocabulary` from each document's vocabulary computed once (ingest.vocabulary)."""
     pairs = {pair for record in records for name in record.candidates
              for pair in _pairs(folded_words(name))}
-    vocabulary: dict[str, set[str]] = defaultdict(set)
-    for document_id, text in texts:
-        words = folded_words(text)
-        vocabulary[document_id].update(words)
-        vocabulary[document_id].update(p for p in _pairs(words) if p in pairs)
-    return {doc: frozenset(words) for doc, words in vocabulary.items()}
+    return {doc: v.words | (v.pairs & pairs) for doc, v in vocabularies.items()}
 
 
 def _pairs(words: list[str]) -> list[str]:
@@ -419,9 +425,8 @@ class Routers:
         key = self.search.store.fingerprint()
         if key != self._key:
             self._routers.clear()
-            self._vocabulary = corpus_vocabulary(
-                ((c.document_id, c.indexed_text) for c in self.search.chunks()),
-                self.search.store.documents())
+            self._vocabulary = routing_vocabulary(self.search.vocabularies(),
+                                                  self.search.store.documents())
             self._key = key
         router = self._routers.get(within)
         if router is None:

@@ -28,7 +28,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 _REAL_INDEX = {"sample_service", "corpus_dir", "corpus_cache"}
 # Modules whose tests start the app, its API or the CLI on a real index, or load real models.
 _REAL_MODULES = {"test_api", "test_app_handlers", "test_chain_llm", "test_embeddings",
-                 "test_formats", "test_identity", "test_ingest", "test_inputs", "test_jobs"}
+                 "test_formats", "test_identity", "test_ingest", "test_inputs", "test_jobs",
+                 "test_scale"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -79,7 +79,7 @@ def test_two_services_on_one_chroma_server_see_each_others_changes(
     for name in ("a", "b"):
         data = tmp_path / name
         shutil.copytree(corpus_dir / "cache", data / "cache")
-        (data / "cache" / "lexical.json").unlink(missing_ok=True)
+        shutil.rmtree(data / "cache" / "lexical", ignore_errors=True)
         settings = Settings(data_dir=data, chroma_url=chroma_server,  # type: ignore[call-arg]
                             _env_file=None)
         services.append(ContractQA(settings))

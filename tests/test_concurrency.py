@@ -13,7 +13,7 @@ import pytest
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
 from contractqa.wiring import open_store
-from ingest.lexical import BM25Index
+from ingest.lexical import LexicalIndex
 from ingest.locking import writer_lock
 from tests.test_ingest import CLI, CONTRACTS, EXTRA, assert_consistent, cli_env, run_cli
 
@@ -35,7 +35,7 @@ def data_with_cache(corpus_dir: Path, tmp_path: Path) -> Path:
     """A fresh data dir that reuses the session corpus's embeddings (exact: keyed by text)."""
     data = tmp_path / "data"
     shutil.copytree(corpus_dir / "cache", data / "cache")
-    (data / "cache" / "lexical.json").unlink(missing_ok=True)
+    shutil.rmtree(data / "cache" / "lexical", ignore_errors=True)
     return data
 
 
@@ -137,11 +137,12 @@ def test_concurrent_questions_right_after_an_index_change(
     service.ask("Quelle est la durée ?")
     errors: list[BaseException] = []
     builds: list[int] = []
-    real = BM25Index.from_chunks
+    real = LexicalIndex._write
 
-    def counted(chunks: list) -> BM25Index:  # type: ignore[type-arg]
-        builds.append(len(chunks))
-        return real(chunks)
+    def counted(index: LexicalIndex, add: list[str], gone: list[str], *args: object
+                ) -> dict[str, list[int]]:
+        builds.append(len(add) + len(gone))
+        return real(index, add, gone, *args)  # type: ignore[arg-type]
 
     def ask() -> None:
         try:
@@ -150,7 +151,7 @@ def test_concurrent_questions_right_after_an_index_change(
             errors.append(exc)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(BM25Index, "from_chunks", staticmethod(counted))
+        patch.setattr(LexicalIndex, "_write", counted)
         assert service.delete(KIMPLE.stem)
         threads = [threading.Thread(target=ask) for _ in range(20)]
         for thread in threads:
@@ -158,8 +159,8 @@ def test_concurrent_questions_right_after_an_index_change(
         for thread in threads:
             thread.join(timeout=120)
     assert not errors, errors
-    assert len(builds) == 1, builds
-    leftovers = [p.name for p in (data / "cache").iterdir() if p.name.endswith(".tmp")]
+    assert builds == [1], builds  # one change to the index: the deleted document, once
+    leftovers = [p.name for p in (data / "cache").rglob("*.tmp")]
     assert not leftovers, leftovers
 
 

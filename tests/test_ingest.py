@@ -213,7 +213,8 @@ def test_interrupted_write_is_invisible_then_collected(settings: Settings, tmp_p
     parsed, _profile, content_hash = parse_file(path)
     chunks = Chunker().chunks(parsed, content_hash)
     vectors = service.embedder.embed_batch([c.indexed_text for c in chunks])
-    service.store.chunks_collection.upsert(  # step 1 of write_document only
+    service.store._mark_pending(parsed.document_id)  # steps 0 and 1 of write_document only
+    service.store.chunks_collection.upsert(
         ids=[c.chunk_id for c in chunks],
         embeddings=[v.tolist() for v in vectors],
         documents=[c.text for c in chunks],

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 from french.tokens import expand_query, tokenize
-from ingest.lexical import BM25Index, load_or_build
+from ingest.lexical import BM25Index, LexicalIndex
 from ingest.models import Chunk
 
 
@@ -54,14 +57,86 @@ def test_expansion_keys_match_word_starts_only() -> None:
     assert expand_query("Quelles informations ?") == "Quelles informations ?"
 
 
-def test_cache_built_by_another_tokenizer_is_rebuilt(tmp_path: Path) -> None:
-    chunks = [_chunk("a", "1", "Objet", "Le présent contrat a pour objet la fourniture.")]
-    path = tmp_path / "lexical.json"
-    load_or_build(path, "fp", chunks)
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data["tokenizer"] = "0"
-    data["docs"] = [["stale"]]
-    path.write_text(json.dumps(data), encoding="utf-8")
-    index = load_or_build(path, "fp", chunks)
-    assert "stale" not in index.idf
-    assert json.loads(path.read_text(encoding="utf-8"))["tokenizer"] != "0"
+def _records(docs: dict[str, list[Chunk]], version: str = "1") -> list[SimpleNamespace]:
+    return [SimpleNamespace(document_id=d, version=f"{d}-{version}") for d in docs]
+
+
+def _corpus() -> dict[str, list[Chunk]]:
+    words = ("résiliation préavis prix facture paiement responsabilité plafond données "
+             "sous-traitant confidentialité durée renouvellement garantie disponibilité").split()
+    docs: dict[str, list[Chunk]] = {}
+    for d in range(6):
+        docs[f"doc{d}"] = [
+            Chunk(chunk_id=f"doc{d}:{i}", document_id=f"doc{d}", document_title=f"Contrat {d}",
+                  section=None, article=str(i), heading=words[(d + i) % len(words)],
+                  text=" ".join(words[(d * i + j) % len(words)] for j in range(3 + 7 * i % 40)),
+                  context="", pages=(1,), start=i, end=i + 1)
+            for i in range(12)]
+    return docs
+
+
+def test_lexical_index_ranks_as_bm25_with_exact_lengths(tmp_path: Path) -> None:
+    docs = _corpus()
+    index = LexicalIndex(tmp_path / "lexical")
+    assert index.sync(_records(docs), docs.__getitem__) == len(docs)
+    reference = BM25Index.from_chunks([c for chunks in docs.values() for c in chunks])
+    for query in ("préavis de résiliation", "plafond de responsabilité et garantie",
+                  "données du sous-traitant", "prix"):
+        got = index.search(query, 10)
+        want = reference.search(query, 10)
+        assert [round(s, 6) for _c, s in got] == [round(s, 6) for _c, s in want], query
+        assert {c for c, _s in got} == {c for c, _s in want}, query
+        assert index.idf.get("prix") == reference.idf.get("prix")
+
+
+def test_deleting_and_replacing_touch_only_that_document(tmp_path: Path) -> None:
+    docs = _corpus()
+    index = LexicalIndex(tmp_path / "lexical")
+    index.sync(_records(docs), docs.__getitem__)
+    read: list[str] = []
+
+    def reader(document_id: str) -> list[Chunk]:
+        read.append(document_id)
+        return docs[document_id]
+
+    gone = docs.pop("doc3")
+    assert index.sync(_records(docs), reader) == 1 and read == []
+    assert not {c for c, _s in index.search("préavis résiliation prix", 100)} & {
+        c.chunk_id for c in gone}
+    records = _records(docs)
+    records[0] = SimpleNamespace(document_id="doc0", version="doc0-2")  # doc0 replaced
+    assert index.sync(records, reader) == 2 and read == ["doc0"]
+    reference = BM25Index.from_chunks([c for chunks in docs.values() for c in chunks])
+    # Deleted passages count no more in the weights (Tantivy's own counts keep them a while).
+    assert [s for _c, s in index.search("préavis de résiliation", 20)] == pytest.approx(
+        [s for _c, s in reference.search("préavis de résiliation", 20)])
+    assert index.search("prix", 50, ["doc1"]) and all(
+        c.startswith("doc1:") for c, _s in index.search("prix", 50, ["doc1"]))
+
+
+def test_a_second_process_catches_up_without_rebuilding(tmp_path: Path) -> None:
+    docs = _corpus()
+    first = LexicalIndex(tmp_path / "lexical")
+    second = LexicalIndex(tmp_path / "lexical")  # opened before the first one writes
+    first.sync(_records(docs), docs.__getitem__)
+
+    def refuse(document_id: str) -> list[Chunk]:
+        raise AssertionError(f"{document_id} read again")
+
+    assert second.sync(_records(docs), refuse) == 0
+    assert second.search("préavis", 5) == first.search("préavis", 5)
+    assert LexicalIndex(tmp_path / "lexical").documents() == first.documents()
+
+
+def test_index_of_another_tokenizer_or_schema_is_rebuilt(tmp_path: Path) -> None:
+    docs = _corpus()
+    LexicalIndex(tmp_path / "lexical").sync(_records(docs), docs.__getitem__)
+    manifest = tmp_path / "lexical" / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**data, "tokenizer": "0"}), encoding="utf-8")
+    index = LexicalIndex(tmp_path / "lexical")
+    assert index.documents() == {} and index.search("préavis", 5) == []
+    assert index.sync(_records(docs), docs.__getitem__) == len(docs)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "meta.json").write_text("{not json", encoding="utf-8")
+    assert LexicalIndex(tmp_path / "broken").search("préavis", 5) == []

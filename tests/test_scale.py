@@ -1,0 +1,245 @@
+"""Issue 19 on real components (Chroma on disk, the store, the lexical index): reads by page,
+by document or by id; adding, replacing or deleting a contract touches that contract alone;
+a data dir of the previous version opens and answers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ingest.pipeline
+from contractqa.service import ContractQA
+from contractqa.settings import Settings
+from ingest.lexical import LexicalIndex
+from ingest.store import StoreError
+from tests.test_ingest import fast_service
+
+HEADINGS = ("Objet", "Durée", "Prix et paiement", "Responsabilité", "Confidentialité",
+            "Résiliation", "Garantie", "Données personnelles", "Sous-traitance", "Assurance",
+            "Force majeure", "Loi applicable")
+
+
+def contract(name: str, articles: int = 6) -> str:
+    """A small contract of its own: the client's name and figures differ from one to another."""
+    seed = sum(map(ord, name))
+    lines = [f"CONTRAT DE PRESTATION DE SERVICES {name.upper()}", ""]
+    for i in range(1, articles + 1):
+        heading = HEADINGS[(i - 1) % len(HEADINGS)]
+        lines += [f"{i}. {heading}",
+                  f"La société {name} SAS et le Client conviennent, au titre de l'article {i} "
+                  f"({heading.lower()}), d'un délai de {(seed + i) % 90 + 1} jours et d'un "
+                  f"montant de {(seed * i) % 9000 + 100} euros hors taxes.", ""]
+    return "\n".join(lines)
+
+
+def write_contracts(folder: Path, names: list[str], articles: int = 6) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in names:
+        path = folder / f"contrat_{name.lower()}.txt"
+        path.write_text(contract(name, articles), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+class Calls:
+    """Every get() and query() made on the store's collections, with their arguments."""
+
+    def __init__(self, service: ContractQA, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made: list[tuple[str, str, dict[str, Any]]] = []
+        kind = type(service.store.chunks_collection)
+        for method in ("get", "query"):
+            real = getattr(kind, method)
+            monkeypatch.setattr(kind, method, self._wrap(method, real))
+
+    def _wrap(self, method: str, real: Any) -> Any:
+        def called(collection: Any, *args: Any, **kwargs: Any) -> Any:
+            self.made.append((collection.name.rsplit("-", 1)[-1], method, kwargs))
+            return real(collection, *args, **kwargs)
+
+        return called
+
+    def of(self, suffix: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(method, kwargs) for name, method, kwargs in self.made if name == suffix]
+
+
+def test_collections_larger_than_a_page_are_read_whole(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = fast_service(settings)
+    paths = write_contracts(tmp_path / "in", [f"Client{i}" for i in range(6)])
+    paths += write_contracts(tmp_path / "in", ["Grandcompte"], articles=12)
+    assert service.ingest(paths).ok
+    store = service.store
+    big = "contrat_grandcompte"
+    stored = sorted(store.chunks_collection.get(where={"document_id": big}, include=[])["ids"])
+    assert len(stored) >= 12
+    monkeypatch.setattr("ingest.store._PAGE", 5)
+    calls = Calls(service, monkeypatch)
+    store.invalidate()
+    assert sorted(store.records()) == sorted(p.stem for p in paths)  # 7 records, 2 pages
+    assert sorted(c.chunk_id for c in store.document_chunks(big)) == stored
+    assert sorted(store.chunks_by_id(reversed(stored))) == stored
+    for _method, kwargs in calls.of("chunks") + calls.of("documents"):
+        assert kwargs.get("limit") == 5 or len(kwargs.get("ids") or []) <= 5, kwargs
+
+
+def test_adding_a_contract_reads_no_other_contract(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = fast_service(settings)
+    paths = write_contracts(tmp_path / "in", ["Alpha", "Bravo", "Charlie", "Delta", "Echo"])
+    assert service.ingest(paths[:-1]).ok
+    assert service.ask("Quel est le délai de résiliation chez Alpha ?").citations
+    calls = Calls(service, monkeypatch)
+    assert service.ingest([paths[-1]]).ok
+    service.chain.search.lexical()  # the lexical index and the router take the new contract
+    assert "contrat_echo" in service.chain.router.vocabulary
+    reads = calls.of("chunks")
+    assert reads and all(kwargs.get("where") == {"document_id": "contrat_echo"}
+                         for _method, kwargs in reads), reads
+    assert calls.of("documents") == []  # the records were patched, not read again
+    answer = service.ask("Quel est le montant de la garantie chez Echo ?")
+    assert {c.document_id for c in answer.citations} == {"contrat_echo"}
+
+
+def test_deleting_or_replacing_updates_the_lexical_index_alone(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = fast_service(settings)
+    paths = write_contracts(tmp_path / "in", ["Alpha", "Bravo", "Charlie"])
+    assert service.ingest(paths).ok
+    service.chain.search.lexical()
+    writes: list[tuple[list[str], list[str]]] = []
+    real = LexicalIndex._write
+
+    def counted(index: LexicalIndex, add: list[str], gone: list[str], *args: Any) -> Any:
+        writes.append((list(add), list(gone)))
+        return real(index, add, gone, *args)
+
+    monkeypatch.setattr(LexicalIndex, "_write", counted)
+    old = service.store.records()["contrat_bravo"].version
+    assert service.delete("contrat_bravo")
+    lexical = service.chain.search.lexical()
+    assert writes == [([], [old])]
+    kept = {p.stem for p in service.chain.search.vocabulary_cache.folder.glob("*.json")}
+    assert kept == {r.version for r in service.store.records().values()}
+    assert not any(c.startswith("contrat_bravo:") for c, _s in lexical.search("délai", 100))
+    previous = service.store.records()["contrat_alpha"].version
+    paths[0].write_text(contract("Alpha") + "\n13. Audit\nLe Client peut auditer Alpha.\n",
+                        encoding="utf-8")
+    assert service.ingest([paths[0]]).ok
+    service.chain.search.lexical()
+    new = service.store.records()["contrat_alpha"].version
+    assert writes[1] == ([new], [previous])
+    assert {c.split(":")[0] for c, _s in service.chain.search.lexical().search("auditer", 10)
+            } == {"contrat_alpha"}
+
+
+def test_a_data_dir_of_the_previous_version_opens_and_answers(
+    settings: Settings, tmp_path: Path
+) -> None:
+    service = fast_service(settings)
+    assert service.ingest(write_contracts(tmp_path / "in", ["Alpha", "Bravo"])).ok
+    assert service.ask("Quel est le délai de résiliation chez Bravo ?").citations
+    # What the previous version left: no version stamp nor pending markers in Chroma, the
+    # lexical index as one JSON file, no vocabularies.
+    for suffix in ("meta", "pending"):
+        service.store.client.delete_collection(f"{service.store.name}-{suffix}")
+    cache = settings.cache_dir
+    shutil.rmtree(cache / "lexical")
+    shutil.rmtree(cache / "vocabulary")
+    (cache / "lexical.json").write_text(json.dumps({"fingerprint": "x", "ids": []}),
+                                        encoding="utf-8")
+    del service
+    reopened = fast_service(settings)
+    assert [d.document_id for d in reopened.documents()] == ["contrat_alpha", "contrat_bravo"]
+    answer = reopened.ask("Quel est le délai de résiliation chez Bravo ?")
+    assert answer.citations and answer.citations[0].document_id == "contrat_bravo"
+    assert reopened.ingest(write_contracts(tmp_path / "in", ["Charlie"])).ok
+    assert len(reopened.documents()) == 3
+
+
+def test_an_interrupted_folder_ingest_resumes(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder ingest stopped in the middle of its third file, then run again: the first two
+    are skipped by their hash without being read, the third's half-written passages are
+    removed, and the index is the one a run without interruption gives."""
+    folder = tmp_path / "in"
+    write_contracts(folder, ["Alpha", "Bravo", "Charlie", "Delta"])
+    service = fast_service(settings)
+    store_type = type(service.store)
+    real_write = store_type.write_document
+
+    def stopped(store: Any, record: Any, chunks: Any, vectors: Any, progress: Any = None) -> None:
+        if record.document_id == "contrat_charlie":  # the passages written, never committed
+            store._mark_pending(record.document_id)
+            store.chunks_collection.upsert(ids=[c.chunk_id for c in chunks],
+                                           embeddings=[v.tolist() for v in vectors],
+                                           documents=[c.text for c in chunks],
+                                           metadatas=[store._metadata(c, record.content_hash)
+                                                      for c in chunks])
+            raise KeyboardInterrupt
+        real_write(store, record, chunks, vectors, progress)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store_type, "write_document", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            service.ingest([folder])
+    assert sorted(service.store.records()) == ["contrat_alpha", "contrat_bravo"]
+
+    loaded: list[str] = []
+    real_parse = ingest.pipeline.parse_file
+
+    def parse(path: Path, max_mb: float = 20.0) -> Any:
+        loaded.append(path.stem)
+        return real_parse(path, max_mb)
+
+    monkeypatch.setattr(ingest.pipeline, "parse_file", parse)
+    events: list[str] = []
+    report = fast_service(settings).ingest([folder], progress=lambda e: events.append(e.label))
+    assert [r.status for r in report.results] == ["unchanged", "unchanged", "indexed", "indexed"]
+    assert loaded == ["contrat_charlie", "contrat_delta"]
+    assert any("fichier 4 sur 4" in label for label in events)
+
+    clean = fast_service(Settings(data_dir=tmp_path / "clean", _env_file=None))  # type: ignore[call-arg]
+    assert clean.ingest([folder]).ok
+    store = fast_service(settings).store
+    assert sorted(store.chunks_collection.get(include=[])["ids"]) == sorted(
+        clean.store.chunks_collection.get(include=[])["ids"])
+    assert {k: r.chunks for k, r in store.records().items()} == {
+        k: r.chunks for k, r in clean.store.records().items()}
+    assert store.pending_collection.count() == 0
+
+
+def test_a_store_failure_reaches_the_user_in_french(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chromadb.errors import InternalError
+
+    from contractqa import cli
+
+    service = fast_service(settings)
+    assert service.ingest(write_contracts(tmp_path / "in", ["Alpha"])).ok
+    kind = type(service.store.chunks_collection)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise InternalError("too many SQL variables")
+
+    monkeypatch.setattr(kind, "get", broken)
+    service.store.invalidate()
+    with pytest.raises(StoreError) as failure:
+        service.documents()
+    message = str(failure.value)
+    assert str(settings.chroma_dir) in message and "contractqa ingest" in message
+    monkeypatch.setenv("CONTRACTQA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setattr(cli, "entry_points", lambda **kwargs: [])  # no eval plugin needed
+    assert cli.main(["documents"]) == 1
+    err = capsys.readouterr().err
+    assert str(settings.chroma_dir) in err and "Traceback" not in err
