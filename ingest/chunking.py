@@ -55,12 +55,12 @@ def has_children(articles: list[Article], index: int) -> bool:
     return nxt.section == current.section and (nxt.number or "").startswith(current.number + ".")
 
 
-# A paragraph is cut only past this many times the passage budget (1,000 tokens, about 4,500
-# characters, at the default 400): on the eval's 644 questions over 27 contracts, cutting every
-# paragraph over the budget itself took four questions out of the top 5 (pool 0.939 -> 0.926,
-# sample 0.953 -> 0.947) though MRR rose; the two passages over 5,000 characters the pool had
-# (HubEE, Gens de Confiance) are cut either way.
-PARAGRAPH_CEILING = 2.5
+# The longest passage a lawyer is shown to check (issue 15): a longer paragraph (a PDF page
+# without blank lines) is cut into pieces of at most this many characters. Cutting every
+# paragraph over the token budget instead, measured on the eval's 644 questions over 27
+# contracts, took questions out of the top 5 (pool 0.939 -> 0.926, sample 0.953 -> 0.947), and
+# over 2.5 times the budget still one (a 4,100-character paragraph of the sample Craft MSA).
+MAX_PASSAGE_CHARS = 4500
 
 
 class Chunker:
@@ -125,27 +125,25 @@ class Chunker:
 
     def _within_budget(self, article: Article, ranges: list[tuple[int, int]]
                        ) -> list[tuple[int, int]]:
-        """Paragraphs far longer than the budget (a PDF page without blank lines: the pool's
-        HubEE CGU gave a 5,512-character passage) cut into pieces of the budget between lines,
-        after a line that ends a sentence where one does, so that no passage outgrows what a
-        lawyer checks at a glance."""
+        """Paragraphs longer than `MAX_PASSAGE_CHARS` (the pool's HubEE CGU had a
+        5,512-character one) cut into as few pieces as fit, between lines, after a line that
+        ends a sentence where one does; every line kept."""
         out: list[tuple[int, int]] = []
-        ceiling = PARAGRAPH_CEILING * self.max_tokens
+        lines = article.lines
         for start, end in ranges:
-            lines = article.lines
-            if self.count(join_lines([ln.text for ln in lines[start:end]])) <= ceiling:
+            if len(join_lines([ln.text for ln in lines[start:end]])) <= MAX_PASSAGE_CHARS:
                 out.append((start, end))
                 continue
-            piece, tokens, cut = start, 0, None
+            piece, size, cut = start, 0, None
             for i in range(start, end):
-                tokens += self.count(lines[i].text)
-                if lines[i].text.rstrip().endswith((".", ";", ":")):
-                    cut = i + 1
-                if tokens > self.max_tokens and i > piece:
+                size += len(lines[i].text) + 1
+                if size > MAX_PASSAGE_CHARS and i > piece:
                     stop = cut if cut and cut > piece else i
                     out.append((piece, stop))
                     piece, cut = stop, None
-                    tokens = sum(self.count(ln.text) for ln in lines[piece: i + 1])
+                    size = sum(len(ln.text) + 1 for ln in lines[piece: i + 1])
+                if lines[i].text.rstrip().endswith((".", ";", ":")):
+                    cut = i + 1
             if piece < end:
                 out.append((piece, end))
         return out

@@ -482,18 +482,24 @@ def test_python_is_the_venv() -> None:
     assert sys.version_info >= (3, 11)
 
 
-def test_a_paragraph_longer_than_the_budget_is_cut_between_sentences(tmp_path: Path) -> None:
-    """A PDF page often has no blank line: one 'paragraph' of sixty lines. Its passages stay
-    under the budget, cut after a line that ends a sentence, and every word is kept."""
+def test_a_paragraph_longer_than_a_passage_may_be_is_cut_between_sentences(
+        tmp_path: Path) -> None:
+    """A PDF page often has no blank line: one 'paragraph' of 120 lines. Its passages stay
+    under the longest a lawyer is shown, cut after a line that ends a sentence, every word
+    kept; a paragraph under that length is left whole."""
+    from ingest.chunking import MAX_PASSAGE_CHARS
+
     sentence = ("Le prestataire met en œuvre les mesures de sécurité prévues à l'annexe et en "
                 "informe le client dans les meilleurs délais.")
-    body = "\n".join(f"{sentence[:60]}\n{sentence[60:]}" for _ in range(30))
+    body = "\n".join(f"{sentence[:60]}\n{sentence[60:]}" for _ in range(60))
+    short = " ".join([sentence] * 20)
     path = tmp_path / "long.txt"
-    path.write_text(f"Article 1 - Sécurité\n{body}\n\nArticle 2 - Durée\nUn an.\n",
+    path.write_text(f"Article 1 - Sécurité\n{body}\n\nArticle 2 - Durée\n{short}\n",
                     encoding="utf-8")
     parsed, _profile, content_hash = parse_file(path)
-    chunks = Chunker(max_tokens=80).chunks(parsed, content_hash)
+    chunks = Chunker().chunks(parsed, content_hash)
     first = [c for c in chunks if c.article == "1"]
-    assert len(first) > 1 and all(len(c.text) < 2000 for c in first)
+    assert len(first) == 2 and all(len(c.text) <= MAX_PASSAGE_CHARS for c in first)
     assert all(c.text.rstrip().endswith(".") for c in first)
     assert " ".join(c.text for c in first).split() == f"Article 1 - Sécurité {body}".split()
+    assert len([c for c in chunks if c.article == "2"]) == 1
