@@ -78,7 +78,9 @@ class DocumentRecord:
     outline: list[dict[str, Any]] = field(default_factory=list)
     pipeline_version: str = ""
     origin: str = ""  # the file's absolute path; two files never share an id silently
-    file_hash: str = ""  # of the file's bytes: an unchanged file is skipped without reading it
+    # Of the file's bytes: an unchanged file is skipped without reading it. Kept in the row's
+    # metadata, not in its JSON, which the previous version reads with no unknown field.
+    file_hash: str = ""
 
     @property
     def version(self) -> str:
@@ -88,6 +90,7 @@ class DocumentRecord:
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("outline")
+        data.pop("file_hash")
         return data
 
 
@@ -265,10 +268,11 @@ class ChunkStore:
                 return rows
 
     def _read_records(self) -> dict[str, DocumentRecord]:
-        got = self._get("documents", ["documents"])
+        got = self._get("documents", ["documents", "metadatas"])
         records: dict[str, DocumentRecord] = {}
-        for text in got["documents"]:
+        for text, meta in zip(got["documents"], got["metadatas"], strict=True):
             record = _record(text)
+            record.file_hash = str((meta or {}).get("file_hash", ""))
             records[record.document_id] = record
         return records
 
@@ -503,9 +507,10 @@ class ChunkStore:
                 self.documents_collection.upsert(
                     ids=[record.document_id],
                     embeddings=np.zeros((1, 1), dtype=np.float32),
-                    documents=[json.dumps(asdict(record), ensure_ascii=False)],
+                    documents=[json.dumps(_stored(record), ensure_ascii=False)],
                     metadatas=[{"content_hash": record.content_hash,
-                                "pipeline": record.pipeline_version}],
+                                "pipeline": record.pipeline_version,
+                                "file_hash": record.file_hash}],
                 )
                 stale: Any = {"$and": [{"document_id": record.document_id},
                                        {"doc_hash": {"$ne": record.content_hash}}]}
@@ -573,6 +578,13 @@ class ChunkStore:
 def _extend(rows: dict[str, list[Any]], got: Any) -> None:
     for name in rows:
         rows[name].extend(got[name] or [None] * len(got["ids"]))
+
+
+def _stored(record: DocumentRecord) -> dict[str, Any]:
+    """The record's JSON: the fields the previous version knows (it refuses others)."""
+    data = asdict(record)
+    data.pop("file_hash")
+    return data
 
 
 def _record(text: str) -> DocumentRecord:
