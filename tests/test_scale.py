@@ -266,3 +266,18 @@ def test_a_second_server_catches_up_without_reindexing(
     assert [d.document_id for d in second.documents()] == ["contrat_alpha"]
     cited = {c.document_id for c in second.ask("Quel est le délai chez Bravo ?").citations}
     assert "contrat_bravo" not in cited
+
+
+def test_a_defined_term_of_stopwords_is_still_found(settings: Settings, tmp_path: Path) -> None:
+    """"Contrat" is a stopword of the lexical index: its definition is still found."""
+    service = fast_service(settings)
+    path = tmp_path / "in" / "contrat_zeta.txt"
+    path.parent.mkdir()
+    path.write_text(contract("Zeta").replace(
+        "1. Objet\n", "1. Objet\nContrat : désigne le présent accord et ses annexes.\n"),
+        encoding="utf-8")
+    assert service.ingest([path]).ok
+    found = service.chain.search.containing("Contrat")
+    assert any("désigne le présent accord" in c.text for c in found)
+    answer = service.ask("Que signifie « Contrat » ?")
+    assert "désigne le présent accord" in answer.answer
