@@ -79,9 +79,11 @@ class DocumentRecord:
     pipeline_version: str = ""
     origin: str = ""  # the file's absolute path; two files never share an id silently
     # The matters (dossiers) the contract belongs to; none: the default matter, whatever the
-    # app calls it (records written before matters existed).
+    # app calls it (records written before matters existed). Kept in the row's metadata.
     matters: list[str] = field(default_factory=list)
-    file_hash: str = ""  # of the file's bytes: an unchanged file is skipped without reading it
+    # Of the file's bytes: an unchanged file is skipped without reading it. Kept in the row's
+    # metadata, not in its JSON, which the previous version reads with no unknown field.
+    file_hash: str = ""
 
     @property
     def version(self) -> str:
@@ -91,6 +93,7 @@ class DocumentRecord:
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("outline")
+        data.pop("file_hash")
         return data
 
 
@@ -135,7 +138,7 @@ class StoreConfig:
 def _record_metadata(record: DocumentRecord) -> dict[str, str]:
     """What a record's row carries besides its JSON (read without parsing it)."""
     return {"content_hash": record.content_hash, "pipeline": record.pipeline_version,
-            "matters": "+".join(record.matters)}
+            "file_hash": record.file_hash, "matters": "+".join(record.matters)}
 
 
 class ChunkStore:
@@ -274,10 +277,12 @@ class ChunkStore:
                 return rows
 
     def _read_records(self) -> dict[str, DocumentRecord]:
-        got = self._get("documents", ["documents"])
+        got = self._get("documents", ["documents", "metadatas"])
         records: dict[str, DocumentRecord] = {}
-        for text in got["documents"]:
+        for text, meta in zip(got["documents"], got["metadatas"], strict=True):
             record = _record(text)
+            record.file_hash = str((meta or {}).get("file_hash", ""))
+            record.matters = [m for m in str((meta or {}).get("matters", "")).split("+") if m]
             records[record.document_id] = record
         return records
 
@@ -512,7 +517,7 @@ class ChunkStore:
                 self.documents_collection.upsert(
                     ids=[record.document_id],
                     embeddings=np.zeros((1, 1), dtype=np.float32),
-                    documents=[json.dumps(asdict(record), ensure_ascii=False)],
+                    documents=[json.dumps(_stored(record), ensure_ascii=False)],
                     metadatas=[_record_metadata(record)],
                 )
                 stale: Any = {"$and": [{"document_id": record.document_id},
@@ -547,7 +552,7 @@ class ChunkStore:
                 self.documents_collection.upsert(
                     ids=[record.document_id],
                     embeddings=np.zeros((1, 1), dtype=np.float32),
-                    documents=[json.dumps(asdict(record), ensure_ascii=False)],
+                    documents=[json.dumps(_stored(record), ensure_ascii=False)],
                     metadatas=[_record_metadata(record)],
                 )
             self._wrote(document_id, record)
@@ -595,6 +600,14 @@ class ChunkStore:
 def _extend(rows: dict[str, list[Any]], got: Any) -> None:
     for name in rows:
         rows[name].extend(got[name] or [None] * len(got["ids"]))
+
+
+def _stored(record: DocumentRecord) -> dict[str, Any]:
+    """The record's JSON: the fields the previous version knows (it refuses others)."""
+    data = asdict(record)
+    data.pop("file_hash")
+    data.pop("matters")
+    return data
 
 
 def _record(text: str) -> DocumentRecord:

@@ -12,6 +12,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from french.tokens import tokenize
 from ingest.embeddings import EmbeddingModel
 from ingest.lexical import LexicalIndex
 from ingest.models import Chunk
@@ -114,9 +115,16 @@ class HybridSearch:
         return self._ensure()
 
     def containing(self, words: str, documents: list[str] | None = None) -> list[Chunk]:
-        """The passages holding every word of `words` (in `documents` when given)."""
-        ids = self._ensure().containing(words, documents)
-        return list(self.store.chunks_by_id(ids).values())
+        """The passages holding every word of `words` (in `documents` when given). A term of
+        stopwords only ("Contrat") is in no index: the passages of the documents asked, else of
+        those closest to it in meaning (at most `depth` documents), are given instead."""
+        index = self._ensure()
+        if tokenize(words):
+            return list(self.store.chunks_by_id(index.containing(words, documents)).values())
+        if documents is None:
+            found = self.store.dense_search(self.embedder.embed_query(words), self.config.depth)
+            documents = list(dict.fromkeys(c.document_id for c, _score in found))
+        return [c for d in documents for c in self.store.document_chunks(d)]
 
     def search(self, query: str, k: int = 10, documents: list[str] | None = None,
                sections: dict[str, str] | None = None) -> list[Scored]:

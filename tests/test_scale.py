@@ -243,3 +243,41 @@ def test_a_store_failure_reaches_the_user_in_french(
     assert cli.main(["documents"]) == 1
     err = capsys.readouterr().err
     assert str(settings.chroma_dir) in err and "Traceback" not in err
+
+
+def test_a_second_server_catches_up_without_reindexing(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two services on one data dir: the second sees the first's writes by the version stamp
+    and takes the lexical index as the first left it (no passage read, no index write)."""
+    first, second = fast_service(settings), fast_service(settings)
+    paths = write_contracts(tmp_path / "in", ["Alpha", "Bravo"])
+    assert second.documents() == []
+    assert first.ingest(paths).ok
+    writes: list[object] = []
+    monkeypatch.setattr(LexicalIndex, "_write", lambda *args: writes.append(args))
+    monkeypatch.setattr(second.store, "document_chunks", lambda document_id: pytest.fail(
+        f"{document_id} read again"))
+    answer = second.ask("Quel est le délai de résiliation chez Bravo ?")
+    assert {c.document_id for c in answer.citations} == {"contrat_bravo"}
+    assert writes == []
+    monkeypatch.undo()
+    assert first.delete("contrat_bravo")
+    assert [d.document_id for d in second.documents()] == ["contrat_alpha"]
+    cited = {c.document_id for c in second.ask("Quel est le délai chez Bravo ?").citations}
+    assert "contrat_bravo" not in cited
+
+
+def test_a_defined_term_of_stopwords_is_still_found(settings: Settings, tmp_path: Path) -> None:
+    """"Contrat" is a stopword of the lexical index: its definition is still found."""
+    service = fast_service(settings)
+    path = tmp_path / "in" / "contrat_zeta.txt"
+    path.parent.mkdir()
+    path.write_text(contract("Zeta").replace(
+        "1. Objet\n", "1. Objet\nContrat : désigne le présent accord et ses annexes.\n"),
+        encoding="utf-8")
+    assert service.ingest([path]).ok
+    found = service.chain.search.containing("Contrat")
+    assert any("désigne le présent accord" in c.text for c in found)
+    answer = service.ask("Que signifie « Contrat » ?")
+    assert "désigne le présent accord" in answer.answer
