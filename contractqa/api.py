@@ -122,7 +122,7 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
     app.add_middleware(JsonCors, allow_origins=origins,
                        allow_methods=["GET", "POST", "DELETE"],
                        allow_headers=["Authorization", "Content-Type"],
-                       expose_headers=["Retry-After"], max_age=600)
+                       expose_headers=["Retry-After", "X-Total-Count"], max_age=600)
     app.add_middleware(SecurityHeaders, origins=origins)
 
     ctx = ApiContext(service, settings, audit, pool, uploads, jobs)

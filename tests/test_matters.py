@@ -114,6 +114,14 @@ def test_the_api_applies_roles_and_matters(service: ContractQA, tmp_path: Path) 
         assert [d["document_id"] for d in listed] == ["veloria"]
         assert listed[0]["matters"] == ["dossier-b"]
         assert len(client.get("/api/documents", headers=ROOT).json()) == 2
+        # Searched and paged, within the matters.
+        r = client.get("/api/documents?q=velória", headers=ROOT)
+        assert [d["document_id"] for d in r.json()] == ["veloria"]
+        assert r.headers["x-total-count"] == "1"
+        r = client.get("/api/documents?offset=1&limit=1", headers=ROOT)
+        assert [d["document_id"] for d in r.json()] == ["veloria"]
+        assert r.headers["x-total-count"] == "2"
+        assert client.get("/api/documents?q=hydrolys", headers=BOB).json() == []
         assert client.get("/api/documents/hydrolys/articles", headers=BOB).status_code == 404
         r = client.post("/api/ask", headers=BOB, json={"question": "Quelle durée ?",
                                                        "documents": ["hydrolys"]})

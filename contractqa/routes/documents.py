@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from contractqa.jobs import Job, Outcome, QueueFull, Work, WriterBusy, busy_message
@@ -34,6 +34,7 @@ from contractqa.service import (
     place_upload,
     settle_uploads,
 )
+from french.normalize import fold
 from ingest.loaders import SUPPORTED
 from ingest.locking import IndexBusy
 from ingest.progress import ProgressCallback
@@ -45,6 +46,16 @@ def safe_filename(name: str | None) -> str | None:
     base = re.sub(r"[^\w.\- ]", "_", Path((name or "").replace("\\", "/")).name).strip(". ")
     base = base[-120:]
     return base if Path(base).suffix.lower() in SUPPORTED and Path(base).stem else None
+
+
+def matches(record: DocumentRecord, q: str | None) -> bool:
+    """Whether every word of `q` is in the contract's title, id, file name or names (folded:
+    accents and case do not matter)."""
+    if not q:
+        return True
+    haystack = fold(" ".join([record.title, record.document_id, record.source,
+                              *record.aliases]))
+    return all(word in haystack for word in fold(q).split())
 
 
 def document_out(r: DocumentRecord, matters: list[str]) -> DocumentOut:
@@ -190,10 +201,21 @@ def documents_router(ctx: ApiContext) -> APIRouter:
     Editor = Annotated[Principal, Depends(ctx.require("edit"))]
 
     @router.get("/api/documents", response_model=list[DocumentOut], responses=ERRORS)
-    async def documents(who: Asker) -> list[DocumentOut]:
-        """The indexed contracts (of the caller's matters)."""
-        return [document_out(r, ctx.service.matters_of(r))
-                for r in await ctx.call(ctx.service.documents, who.matters)]
+    async def documents(
+        who: Asker, response: Response,
+        q: Annotated[str | None, Query(max_length=200, description=(
+            "mots du titre, de l'identifiant, du fichier ou d'un nom du contrat"))] = None,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    ) -> list[DocumentOut]:
+        """The indexed contracts of the caller's matters, by id; with `q`, those whose title,
+        id, file name or names hold its words; a page of them with `offset` and `limit` (the
+        `X-Total-Count` header gives how many match)."""
+        records = await ctx.call(ctx.service.documents, who.matters)
+        found = [r for r in records if matches(r, q)]
+        response.headers["X-Total-Count"] = str(len(found))
+        page = found[offset: offset + limit if limit else None]
+        return [document_out(r, ctx.service.matters_of(r)) for r in page]
 
     @router.get("/api/documents/{document_id}/articles", response_model=list[ArticleOut],
                 responses=ERRORS)
