@@ -51,6 +51,17 @@ class QuoteOut(BaseModel):
     sentence: str
 
 
+class JudgeOut(BaseModel):
+    probability: float | None = Field(
+        description="P(« oui ») que les extraits répondent à la question, lue dans les logprobs")
+    source: Literal["logprobs", "word", "unreadable", "error"] = Field(
+        description="logprobs ; word : fournisseur sans logprobs, 1.0 pour « oui », 0.0 pour "
+                    "« non » ; unreadable ou error : pas de jugement")
+    word: str | None
+    threshold: float | None
+    abstained: bool
+
+
 class AnswerOut(BaseModel):
     id: str | None
     question: str
@@ -67,6 +78,7 @@ class AnswerOut(BaseModel):
     unsupported: list[UnsupportedOut] = Field(
         default_factory=list, description="phrases générées retirées faute d'appui")
     prompt_tokens: int | None = None
+    judge: JudgeOut | None = Field(None, description="mode LLM : le jugement avant la réponse")
     citations: list[CitationOut]
 
 

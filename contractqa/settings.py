@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_s: Annotated[float, Field(gt=0)] = 60.0
     llm_context_tokens: Annotated[int, Field(ge=256)] = 3000
+    # The judge (LLM mode): before answering, the model says whether the top `passages`
+    # excerpts (cut to the question's sentences, within `tokens`) answer the question; below
+    # the threshold on P(« oui ») the chain abstains. 0.5 is the model's own word (« oui » more
+    # likely than « non »), NOT YET CALIBRATED: recalibrate with `contractqa eval --calibrate`
+    # in LLM mode (docs/figures.md) on any change of model.
+    llm_judge: bool = True
+    llm_judge_threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+    llm_judge_passages: Annotated[int, Field(ge=1, le=20)] = 3
+    llm_judge_tokens: Annotated[int, Field(ge=128)] = 800
     # The `local` provider: a GGUF file run by llama.cpp in this process (default: the 1.5B that
     # `make llm` installs), its CPU threads (1 is faster while other work runs on the machine)
     # and its context size in tokens.

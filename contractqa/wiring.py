@@ -12,7 +12,7 @@ from contractqa.settings import Settings
 from ingest.embeddings import EmbeddingModel, get_embedding_model
 from ingest.pipeline import IngestConfig, Ingestor
 from ingest.store import ChunkStore, StoreConfig
-from retrieval.chain import ChainConfig, QAChain
+from retrieval.chain import ChainConfig, JudgeConfig, QAChain
 from retrieval.llm import LLMConfig, build_llm, model_label
 from retrieval.rerank import get_reranker
 from retrieval.retriever import HybridSearch, SearchConfig
@@ -48,9 +48,17 @@ def llm_config(settings: Settings) -> LLMConfig:
                      settings.cache_dir, settings.llm_threads, settings.llm_context_size)
 
 
+def judge_config(settings: Settings) -> JudgeConfig | None:
+    """The judge's settings, or None when it is turned off (CONTRACTQA_LLM_JUDGE=false)."""
+    if not settings.llm_judge:
+        return None
+    return JudgeConfig(settings.llm_judge_threshold, settings.llm_judge_passages,
+                       settings.llm_judge_tokens)
+
+
 def chain_config(settings: Settings, routing: bool = True) -> ChainConfig:
     return ChainConfig(settings.top_k, settings.abstain_threshold, settings.llm_context_tokens,
-                       routing=routing)
+                       routing=routing, judge=judge_config(settings))
 
 
 def build_chain(settings: Settings, store: ChunkStore, embedder: EmbeddingModel,

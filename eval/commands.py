@@ -24,7 +24,14 @@ def register(sub: Any) -> None:
     p.add_argument("--baselines", action="store_true")
     p.add_argument("--limit", type=int)
     p.add_argument("--calibrate", action="store_true",
-                   help="courbe refus/abstention par seuil et seuil recommandé")
+                   help="courbe refus/abstention par seuil et seuil recommandé (en mode "
+                        "LLM : sur la probabilité « oui » du juge)")
+    p.add_argument("--max-false-refusals", type=float,
+                   help="refus à tort admis pour le seuil recommandé (défaut : 0,05 ; 0,1 en "
+                        "mode LLM)")
+    p.add_argument("--progress",
+                   help="fichier JSONL où chaque question notée est ajoutée aussitôt (une "
+                        "longue évaluation interrompue reste exploitable)")
     p.add_argument("--outlines", action="store_true",
                    help="qualité du découpage contre les plans relevés à la main (pool)")
     p.add_argument("--review", action="store_true",

@@ -162,6 +162,10 @@ class QuestionRecord:
     # Generated answers: sentences removed for want of support, prompt tokens the model read.
     unsupported: int = 0
     prompt_tokens: int | None = None
+    # LLM mode: the judge's P(« oui ») before answering, and where it was read from.
+    judge_probability: float | None = None
+    judge_source: str | None = None
+    draft: str | None = None  # the model's raw output, before the support check
 
     def to_json(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k not in ("hits", "cited")}
@@ -224,6 +228,10 @@ def score(q: GoldQuestion, answer: Answer, latency_ms: float) -> QuestionRecord:
     record.other_contract = _quotes_other_contract(q, answer)
     record.unsupported = len(answer.unsupported)
     record.prompt_tokens = answer.prompt_tokens
+    record.draft = answer.draft
+    if answer.judge is not None:
+        record.judge_probability = answer.judge.probability
+        record.judge_source = answer.judge.source
     record.failures = _failures(record, answerable)
     return record
 

@@ -13,7 +13,7 @@ from typing import Any
 from contractqa import wiring
 from contractqa.settings import Settings
 from contractqa.wiring import build_embedder, build_ingestor, open_store
-from eval.calibrate import calibrate, calibration_table
+from eval.calibrate import Calibration, calibrate, calibration_table
 from eval.metrics import (
     CORPORA,
     GoldQuestion,
@@ -84,8 +84,10 @@ def answerer_for(settings: Settings, config: EvalConfig) -> Answerer:
 
 def evaluate(settings: Settings, questions: list[GoldQuestion],
              config: EvalConfig | None = None, answerer: Answerer | None = None,
-             thresholds: dict[str, Any] | None = None) -> EvalResult:
-    """Ask every question (one warm-up first, not timed) and score the answers."""
+             thresholds: dict[str, Any] | None = None, progress: Path | None = None
+             ) -> EvalResult:
+    """Ask every question (one warm-up first, not timed) and score the answers; with
+    `progress`, each record is appended to that JSONL file as soon as it is scored."""
     config = config or EvalConfig()
     started = time.perf_counter()
     ask = answerer or answerer_for(settings, config)
@@ -96,6 +98,10 @@ def evaluate(settings: Settings, questions: list[GoldQuestion],
         t0 = time.perf_counter()
         answer = ask(q.question)
         records.append(score(q, answer, (time.perf_counter() - t0) * 1000))
+        if progress is not None:
+            with progress.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(records[-1].to_json(), ensure_ascii=False, default=str)
+                         + "\n")
     metrics = breakdown(records)
     gate = check_gate(metrics, thresholds) if thresholds else []
     return EvalResult(config, records, metrics, round(time.perf_counter() - started, 1), gate)
@@ -145,6 +151,26 @@ def headline_table(batches: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def judge_calibration(settings: Settings) -> bool:
+    """Whether `--calibrate` calibrates the LLM judge (LLM mode with the judge on) rather than
+    the retrieval confidence."""
+    return settings.llm_provider != "none" and settings.llm_judge
+
+
+# The most false refusals the recommended threshold may give: extractive mode's historical 5 %,
+# and issue 17's target for LLM mode (false refusals <= 0.1).
+MAX_FALSE_REFUSALS = {"confidence": 0.05, "judge": 0.10}
+
+
+def calibration_of(records: list[QuestionRecord], settings: Settings, judged: bool,
+                   max_false_refusals: float | None = None) -> Calibration:
+    if judged:
+        return calibrate(records, settings.llm_judge_threshold,
+                         max_false_refusals or MAX_FALSE_REFUSALS["judge"], "judge", pooled=True)
+    return calibrate(records, settings.abstain_threshold,
+                     max_false_refusals or MAX_FALSE_REFUSALS["confidence"])
+
+
 def main(args: argparse.Namespace, settings: Settings) -> int:
     from eval.baselines import run_baselines
     from eval.report import write_report
@@ -161,15 +187,23 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         questions = questions[: args.limit]
     log = sys.stderr
     print(f"{len(questions)} questions, data dir {settings.data_dir}", file=log)
-    result = evaluate(settings, questions, thresholds=load_thresholds())
+    calibrating = bool(getattr(args, "calibrate", False))
+    judged = calibrating and judge_calibration(settings)
+    if judged:
+        print("calibration en mode LLM : le juge répond sans jamais refuser (seuil 0) ; la "
+              "courbe rejoue sa probabilité « oui »", file=log)
+    run_settings = settings.model_copy(update={"llm_judge_threshold": 0.0}) if judged else settings
+    progress = getattr(args, "progress", None)
+    result = evaluate(run_settings, questions, thresholds=load_thresholds(),
+                      progress=Path(progress) if progress else None)
     baselines: list[EvalResult] = []
     if getattr(args, "baselines", False):
         baselines = run_baselines(settings, questions, evaluate, default=result, log=log)
     if getattr(args, "report", None):
         write_report(Path(args.report), result, baselines)
         print(f"report written to {args.report}", file=log)
-    calibration = (calibrate(result.records, settings.abstain_threshold)
-                   if getattr(args, "calibrate", False) else None)
+    calibration = calibration_of(result.records, settings, judged,
+                                 getattr(args, "max_false_refusals", None)) if calibrating else None
     if getattr(args, "json", False):
         data: dict[str, Any] = {"questions": [r.to_json() for r in result.records],
                                 "metrics": result.metrics, "gate": result.gate,

@@ -14,14 +14,16 @@ from langchain_core.language_models import BaseChatModel
 
 from retrieval.compose import NOT_INDEXED, Composer
 from retrieval.extractive import Meaning
-from retrieval.generation import ABSTAIN, AnswerEvent, Generator, replay
+from retrieval.generation import ABSTAIN, READING, AnswerEvent, Generator, replay
+from retrieval.judge import JudgeConfig
 from retrieval.models import Answer, Turn
 from retrieval.planner import Planner, Retrieved
 from retrieval.prompts import AnswerPrompt
 from retrieval.retriever import HybridSearch
 from retrieval.routing import Route, Router, Routers
 
-__all__ = ["ABSTAIN", "NOT_INDEXED", "AnswerEvent", "ChainConfig", "QAChain", "Retrieved"]
+__all__ = ["ABSTAIN", "NOT_INDEXED", "READING", "AnswerEvent", "ChainConfig", "JudgeConfig",
+           "QAChain", "Retrieved"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class ChainConfig:
     abstain_threshold: float = 0.19
     context_tokens: int = 3000
     routing: bool = True
+    judge: JudgeConfig | None = None  # None: no judge (extractive mode, or turned off)
 
 
 class QAChain:
@@ -46,8 +49,8 @@ class QAChain:
         self.model_name = model_name
         self.prompt = prompt or AnswerPrompt()
         self.planner = Planner(search)
-        self.generator = (Generator(llm, self.prompt, config.context_tokens, model_name)
-                          if llm is not None else None)
+        self.generator = (Generator(llm, self.prompt, config.context_tokens, model_name,
+                                    config.judge) if llm is not None else None)
         self.routers = Routers(search)
 
     def refresh(self) -> None:

@@ -14,8 +14,9 @@ from langchain_core.language_models import BaseChatModel
 from ingest.chunking import count_tokens
 from retrieval.abstention import says_silent
 from retrieval.extractive import source_line
-from retrieval.models import Answer, Citation
-from retrieval.prompts import AnswerPrompt
+from retrieval.judge import JudgeConfig, JudgePrompt, run_judge
+from retrieval.models import Answer, Citation, Judgement
+from retrieval.prompts import AnswerPrompt, fence_excerpts
 from retrieval.support import check_answer
 
 if TYPE_CHECKING:
@@ -24,31 +25,69 @@ if TYPE_CHECKING:
 ABSTAIN = "Les contrats indexés ne contiennent pas de clause sur ce point."
 NO_SUPPORT = ("Aucune phrase de la réponse générée n'était appuyée par l'extrait qu'elle cite : "
               "réponse extractive affichée à la place.")
+# Shown while the model reads the excerpts, before its first token (LLM mode only).
+READING = "Le modèle lit les extraits…"
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class AnswerEvent:
-    """A streamed piece of an answer: text deltas, then the final validated answer."""
+    """A streamed piece of an answer: in LLM mode a status first (the model is reading), then
+    text deltas, then the final validated answer."""
 
-    kind: Literal["delta", "answer"]
+    kind: Literal["status", "delta", "answer"]
     text: str = ""
     answer: Answer | None = None
 
 
 class Generator:
     """The answer written by a chat model from the retrieved excerpts, streamed; the prompt
-    owns the output contract (its verdict line, markers) and `settle` checks the result."""
+    owns the output contract (its verdict line, markers) and `settle` checks the result. With
+    a judge, the model first says whether the top excerpts answer at all."""
 
     def __init__(self, llm: BaseChatModel, prompt: AnswerPrompt, context_tokens: int,
-                 model_name: str | None) -> None:
+                 model_name: str | None, judge: JudgeConfig | None = None,
+                 judge_prompt: JudgePrompt | None = None) -> None:
         self.llm = llm
         self.prompt = prompt
         self.context_tokens = context_tokens
         self.model_name = model_name
+        self.judge = judge
+        self.judge_prompt = judge_prompt or JudgePrompt()
 
     def stream(self, question: str, retrieved: Retrieved, fallback: Answer
                ) -> Iterator[AnswerEvent]:
+        """The status while the model reads, the judge's yes/no, then the generated answer
+        (or the judge's abstention); the final answer carries the judgement."""
+        yield AnswerEvent("status", READING)
+        judgement = self.judged(question, retrieved)
+        if judgement is not None and judgement.abstains:
+            events = replay(judged_silent(fallback, retrieved, judgement, self.model_name))
+        else:
+            events = self.generate(question, retrieved, fallback)
+        for event in events:
+            if event.answer is not None:
+                event.answer.judge = judgement
+            yield event
+
+    def judged(self, question: str, retrieved: Retrieved) -> Judgement | None:
+        """Whether the top excerpts answer the question, in the model's view (searched answers
+        only: an article lookup, a comparison or a definition is not judged)."""
+        config = self.judge
+        if config is None or retrieved.kind != "search" or retrieved.defined_term:
+            return None
+        context, _used = fence_excerpts(retrieved.citations[: config.passages], config.tokens,
+                                        question)
+        asked = self.prompt.question(question, retrieved.previous)
+        try:
+            found = run_judge(self.llm, self.judge_prompt, asked, context)
+        except Exception as exc:  # noqa: BLE001 - the answer is still generated, unjudged
+            log.warning("LLM judge failed: %r", exc)
+            found = Judgement(None, "error")
+        return replace(found, threshold=config.threshold)
+
+    def generate(self, question: str, retrieved: Retrieved, fallback: Answer
+                 ) -> Iterator[AnswerEvent]:
         # The extractive answer's citations: the same, with their highlighted sentence.
         shown_citations = fallback.citations or retrieved.citations
         context, used = self.prompt.context(shown_citations, self.context_tokens, question)
@@ -78,6 +117,7 @@ class Generator:
         if text := shown.flush():
             yield AnswerEvent("delta", text)
         answer = settle("".join(parts), used, fallback, self.prompt, self.model_name)
+        answer.draft = "".join(parts)
         # The server's count when it reports usage, else tiktoken's count of the messages.
         answer.prompt_tokens = prompt_tokens or sum(
             count_tokens(str(m.content)) for m in template.format_messages(**inputs))
@@ -85,6 +125,22 @@ class Generator:
 
     def fallback(self, extractive: Answer, notice: str) -> Answer:
         return replace(extractive, mode="llm-fallback", model=self.model_name, notice=notice)
+
+
+def judged_silent(fallback: Answer, retrieved: Retrieved, judgement: Judgement,
+                  model: str | None) -> Answer:
+    """The abstention when the judge says the excerpts do not answer."""
+    citations = fallback.citations or retrieved.citations
+    p, t = judgement.probability or 0.0, judgement.threshold or 0.0
+    notice = (f"Le modèle juge que les extraits ne répondent pas à la question "
+              f"(probabilité {_percent(p)}, seuil {_percent(t)}).")
+    return Answer(fallback.question, f"{ABSTAIN}\n\n{consulted_block(citations)}", True,
+                  "llm", citations, model=model, routed=fallback.routed, notice=notice,
+                  body=ABSTAIN)
+
+
+def _percent(value: float) -> str:
+    return f"{round(100 * value)} %"
 
 
 def replay(answer: Answer) -> Iterator[AnswerEvent]:

@@ -6,6 +6,28 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Mode = Literal["extractive", "llm", "llm-fallback"]
+# Where the judge's probability comes from: the token logprobs, the word alone (a provider
+# without logprobs: 1.0 for "oui", 0.0 for "non"), nothing readable, or a failed call.
+JudgeSource = Literal["logprobs", "word", "unreadable", "error"]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The model's yes/no on whether the top excerpts answer the question, before answering."""
+
+    probability: float | None  # P("oui"); None when neither logprobs nor the word were read
+    source: JudgeSource
+    word: str | None = None  # "oui", "non", or None
+    threshold: float | None = None  # the chain abstains below it
+
+    @property
+    def abstains(self) -> bool:
+        return (self.probability is not None and self.threshold is not None
+                and self.probability < self.threshold)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"probability": self.probability, "source": self.source, "word": self.word,
+                "threshold": self.threshold, "abstained": self.abstains}
 
 
 @dataclass
@@ -77,6 +99,8 @@ class Answer:
     # `answer`, and the sentences it quotes (extractive answers).
     body: str = ""
     quotes: list[Quote] = field(default_factory=list)
+    judge: Judgement | None = None  # LLM mode, searched answers: the judge's yes/no
+    draft: str | None = None  # the model's raw output (for the eval; not in the API's JSON)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,5 +117,6 @@ class Answer:
             "confidence": self.confidence,
             "unsupported": self.unsupported,
             "prompt_tokens": self.prompt_tokens,
+            "judge": self.judge.to_json() if self.judge else None,
             "citations": [c.to_json() for c in self.citations],
         }

@@ -122,25 +122,33 @@ class AnswerPrompt:
 
     def context(self, citations: list[Citation], budget_tokens: int, question: str = ""
                 ) -> tuple[str, list[Citation]]:
-        """Fence as many excerpts as fit in the token budget; return the text and those used.
+        """Fence as many excerpts as fit in the token budget; return the text and those used."""
+        return fence_excerpts(citations, budget_tokens, question)
 
-        With the question given, a long excerpt is cut to its sentences that share words with
-        the question and their neighbours ("[…]" marks what was left out).
-        """
-        blocks: list[str] = []
-        used: list[Citation] = []
-        spent = 0
-        for c in citations:
-            excerpt = select_sentences(c.excerpt, question) if question else c.excerpt
-            block = (f'<extrait n="{c.n}" source="{_attr(source_line(c)[len(str(c.n)) + 3:])}">\n'
-                     f"{_defuse(excerpt)}\n</extrait>")
-            cost = count_tokens(block)
-            if used and spent + cost > budget_tokens:
-                break
-            blocks.append(block)
-            used.append(c)
-            spent += cost
-        return "\n\n".join(blocks), used
+
+def fence_excerpts(citations: list[Citation], budget_tokens: int, question: str = "",
+                   select_above: int | None = None) -> tuple[str, list[Citation]]:
+    """Fence as many excerpts as fit in the token budget; return the text and those used.
+
+    With the question given, a long excerpt is cut to its sentences that share words with
+    the question and their neighbours ("[…]" marks what was left out). The first excerpt is
+    always kept, whatever its cost.
+    """
+    blocks: list[str] = []
+    used: list[Citation] = []
+    spent = 0
+    for c in citations:
+        excerpt = select_sentences(c.excerpt, question, select_above=select_above) if (
+            question) else c.excerpt
+        block = (f'<extrait n="{c.n}" source="{_attr(source_line(c)[len(str(c.n)) + 3:])}">\n'
+                 f"{_defuse(excerpt)}\n</extrait>")
+        cost = count_tokens(block)
+        if used and spent + cost > budget_tokens:
+            break
+        blocks.append(block)
+        used.append(c)
+        spent += cost
+    return "\n\n".join(blocks), used
 
 
 JSON_SYSTEM = SYSTEM[: SYSTEM.index("6. ")] + """6. Réponds en JSON : {"reponse": "ta réponse \
@@ -232,10 +240,12 @@ def _units(text: str) -> list[tuple[str, str]]:
             for i in range(0, len(pieces), 2)]
 
 
-def select_sentences(excerpt: str, question: str, neighbours: int = 1) -> str:
+def select_sentences(excerpt: str, question: str, neighbours: int = 1,
+                     select_above: int | None = None) -> str:
     """The excerpt's sentences sharing words with the question, with their neighbours, in the
-    contract's own words and layout ("[…]" stands for what was left out)."""
-    if count_tokens(excerpt) <= SELECT_ABOVE_TOKENS:
+    contract's own words and layout ("[…]" stands for what was left out). An excerpt of at
+    most `select_above` tokens (default SELECT_ABOVE_TOKENS) is kept whole."""
+    if count_tokens(excerpt) <= (SELECT_ABOVE_TOKENS if select_above is None else select_above):
         return excerpt
     units = _units(excerpt)
     asked = set(tokenize(question))

@@ -72,7 +72,8 @@ def _evidence(c: Citation) -> str:
                     if x)
 
 
-def check(claim: Claim, citations: dict[int, Citation]) -> Claim:
+def check(claim: Claim, citations: dict[int, Citation], min_overlap: float = MIN_OVERLAP
+          ) -> Claim:
     """Mark a claim unsupported (with the reason) unless its cited excerpts hold it."""
     body = MARKER.sub(" ", claim.sentence)
     words = set(tokenize(body))
@@ -95,12 +96,13 @@ def check(claim: Claim, citations: dict[int, Citation]) -> Claim:
         return claim
     if words:
         shared = len(words & set(tokenize(text))) / len(words)
-        if shared < MIN_OVERLAP:
+        if shared < min_overlap:
             claim.supported = False
             claim.reason = f"mots absents de l'extrait cité ({shared:.0%} en commun)"
     return claim
 
 
-def check_answer(text: str, citations: list[Citation]) -> list[Claim]:
+def check_answer(text: str, citations: list[Citation], min_overlap: float = MIN_OVERLAP
+                 ) -> list[Claim]:
     by_n = {c.n: c for c in citations}
-    return [check(claim, by_n) for claim in split_claims(text)]
+    return [check(claim, by_n, min_overlap) for claim in split_claims(text)]

@@ -6,7 +6,8 @@
 Each POST /v1/chat/completions consumes the next scripted reply (the last one repeats). A
 string is answered as a chat completion, as JSON or, when the request asks `"stream": true`,
 as server-sent events (`data: {chunk}` lines then `data: [DONE]`). A `Failure` answers its
-HTTP status. Every request body is recorded in `server.requests`.
+HTTP status; a `Judged` reply adds token logprobs when the request asks for them. Every
+request body is recorded in `server.requests`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,23 @@ class Failure:
     message: str = "internal error"
 
 
-Reply = str | Failure
+@dataclass(frozen=True)
+class Judged:
+    """A scripted one-token reply with its alternatives' logprobs (token -> logprob), answered
+    as OpenAI's `logprobs.content` when the request asks `"logprobs": true`."""
+
+    token: str
+    alternatives: tuple[tuple[str, float], ...]
+
+    def logprobs(self) -> dict[str, Any]:
+        top = [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in
+               self.alternatives]
+        chosen = dict(self.alternatives).get(self.token, 0.0)
+        return {"content": [{"token": self.token, "logprob": chosen,
+                             "bytes": list(self.token.encode()), "top_logprobs": top}]}
+
+
+Reply = str | Failure | Judged
 
 
 def _pieces(text: str) -> list[str]:
@@ -63,16 +80,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(reply.status, {"error": {"message": reply.message, "type": "server_error"}})
             return
         model = str(body.get("model", "replay"))
+        text = reply.token if isinstance(reply, Judged) else reply
         if body.get("stream"):
-            self._stream(reply, model)
-        else:
-            self._json(200, {
-                "id": "chatcmpl-replay", "object": "chat.completion", "created": 0,
-                "model": model,
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": reply}}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            })
+            self._stream(text, model)
+            return
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": text}}
+        if isinstance(reply, Judged) and body.get("logprobs"):
+            choice["logprobs"] = reply.logprobs()
+        self._json(200, {
+            "id": "chatcmpl-replay", "object": "chat.completion", "created": 0,
+            "model": model, "choices": [choice],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        })
 
     def _json(self, status: int, data: dict[str, Any]) -> None:
         payload = json.dumps(data, ensure_ascii=False).encode()

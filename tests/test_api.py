@@ -18,6 +18,7 @@ from contractqa.api import create_api
 from contractqa.security import RateLimiter, TokenStore, parse_scopes
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
+from retrieval.chain import READING, AnswerEvent
 from tests.helpers_docs import HOSTILE_CONTRACT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,8 +131,9 @@ def test_ask_cites_the_article(client: TestClient, api_dir: Path) -> None:
     body = r.json()
     assert set(body) == {"id", "question", "answer", "body", "quotes", "abstained", "mode",
                          "model", "routed", "notice", "confidence", "unsupported",
-                         "prompt_tokens", "citations"}
+                         "prompt_tokens", "judge", "citations"}
     assert body["quotes"] and body["answer"].startswith(body["body"])
+    assert body["judge"] is None  # extractive mode: no judge
     assert 0.0 <= body["confidence"] <= 1.0  # what abstention was decided on
     assert not body["abstained"] and body["mode"] == "extractive"
     assert "10.2" in [c["article"] for c in body["citations"]]
@@ -164,6 +166,23 @@ def test_ask_stream_sends_deltas_then_the_answer(client: TestClient) -> None:
     answer = events[-1][1]
     assert "".join(d["text"] for _, d in events[:-1]).strip() == answer["answer"].strip()
     assert "10.2" in [c["article"] for c in answer["citations"]]
+
+
+def test_ask_stream_sends_the_models_status_first(client: TestClient, service: ContractQA,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    question = "Quel est le plafond de responsabilité prévu dans le MSA de Craft AI ?"
+    final = service.ask(question)
+
+    def llm_stream(*_: Any, **__: Any) -> Iterator[AnswerEvent]:
+        yield AnswerEvent("status", READING)
+        yield AnswerEvent("delta", "Le plafond [1].")
+        yield AnswerEvent("answer", answer=final)
+
+    monkeypatch.setattr(service, "stream", llm_stream)
+    r = client.post("/api/ask/stream", json={"question": question}, headers=ASK)
+    events = parse_sse(r.text)
+    assert [k for k, _ in events] == ["status", "delta", "answer"]
+    assert events[0][1] == {"text": READING}
 
 
 def test_validation_errors_are_json(client: TestClient) -> None:

@@ -17,7 +17,7 @@ from contractqa.settings import Settings
 from contractqa.ui import contracts, render
 from contractqa.ui.handlers import MSG_ANSWER_FAILED, UIHandlers
 from ingest.pipeline import FileResult
-from retrieval.chain import ABSTAIN
+from retrieval.chain import ABSTAIN, READING
 from retrieval.models import Answer, Citation
 from tests.conftest import CONTRACTS
 from tests.helpers_docs import maintenance_docx
@@ -275,6 +275,8 @@ def test_llm_mode_names_the_model_and_abstention_is_not_an_answer(service: Contr
         )
         llm = UIHandlers(ContractQA(settings, embedder=service.embedder))
         outputs = list(llm.respond(LIABILITY_Q, [], []))
+        # While the model reads, before its first token, the chat says so.
+        assert any(o[0][-1]["content"] == f"*{READING}*" for o in outputs)
         answer = _final(outputs)[1][-1].answer
         assert answer is not None and answer.mode == "llm", answer
         chat, sources = _final(outputs)[0], _final(outputs)[3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +15,7 @@ from contractqa.settings import Settings
 from contractqa.wiring import llm_config
 from retrieval.chain import ABSTAIN
 from retrieval.llm import LLMConfigError, build_llm
-from tests.llm_replay import Failure, ReplayServer, message_text
+from tests.llm_replay import Failure, Judged, ReplayServer, message_text
 
 NUMSPOT = "002_7a0edd1b49b950df"
 QUESTION = "Quel est le plafond de responsabilité prévu dans les CGV NumSpot ?"
@@ -26,6 +27,7 @@ def llm_settings(base_url: str | None, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "llm_provider": "openai", "llm_base_url": base_url, "llm_model": "replay",
         "llm_api_key": "test", "llm_timeout_s": 10.0,
+        "llm_judge": False,  # one request per question; the judge has its own tests below
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -167,6 +169,33 @@ def test_server_error_falls_back_with_notice(llm_service: ContractQA,
     assert not answer.abstained
     assert answer.citations and answer.citations[0].document_id == NUMSPOT
     assert answer.notice
+
+
+@pytest.mark.integration
+def test_judge_reads_logprobs_from_the_server(sample_service: ContractQA,
+                                              replay: ReplayServer) -> None:
+    settings = llm_settings(replay.base_url, data_dir=sample_service.settings.data_dir,
+                            embeddings=sample_service.settings.embeddings, llm_judge=True,
+                            llm_judge_threshold=0.5)
+    service = ContractQA(settings, embedder=sample_service.embedder)
+    # P(oui) = 0.2 / (0.2 + 0.6): below 0.5, the chain abstains without generating.
+    replay.script(Judged("non", (("non", math.log(0.6)), ("oui", math.log(0.2)))), VALID)
+    answer = service.ask(QUESTION)
+    assert answer.abstained and answer.judge is not None
+    assert answer.judge.source == "logprobs"
+    assert answer.judge.probability == pytest.approx(0.25, abs=1e-4)
+    assert len(replay.requests) == 1
+    body = replay.requests[0]
+    assert body["logprobs"] is True and body["top_logprobs"] >= 5 and not body.get("stream")
+    assert body.get("max_tokens") or body.get("max_completion_tokens")
+    assert "« oui »" in message_text(replay.messages(0)[0])
+
+    replay.requests.clear()
+    replay.script(Judged("oui", (("oui", math.log(0.9)), ("non", math.log(0.1)))), VALID)
+    answer = service.ask(QUESTION)
+    assert answer.mode == "llm" and not answer.abstained
+    assert answer.judge is not None and answer.judge.probability == pytest.approx(0.9)
+    assert [bool(r.get("stream")) for r in replay.requests] == [False, True]
 
 
 # Configuration -------------------------------------------------------------------------------

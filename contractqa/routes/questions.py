@@ -95,7 +95,9 @@ def questions_router(ctx: ApiContext) -> APIRouter:
     async def ask_stream(
         stream: Annotated[OpenedStream, Depends(open_stream)],
     ) -> AsyncIterator[ServerSentEvent]:
-        """Server-sent events: `delta` {"text"} events, then `answer` (as /api/ask) or `error`."""
+        """Server-sent events: in LLM mode a `status` {"text"} event first (the model is
+        reading the excerpts), then `delta` {"text"} events, then `answer` (as /api/ask) or
+        `error`."""
         s = stream
         deadline = s.started + ctx.settings.api_timeout_s
         event, status = s.first, 500
@@ -108,8 +110,8 @@ def questions_router(ctx: ApiContext) -> APIRouter:
                                      answer)
                     yield ServerSentEvent(event="answer", data=answer)
                     return
-                if event.kind == "delta" and event.text:
-                    yield ServerSentEvent(event="delta", data={"text": event.text})
+                if event.kind in ("status", "delta") and event.text:
+                    yield ServerSentEvent(event=event.kind, data={"text": event.text})
                 event = await next_event(ctx, s.events, deadline)
         except TimeoutError:
             status = 504

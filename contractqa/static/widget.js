@@ -54,6 +54,9 @@
     ".bot.abstained .text{color:#6b7280;font-style:italic}",
     ".error{align-self:flex-start;background:#fef2f2;color:#991b1b;border:1px solid #fecaca}",
     ".pending .text::after{content:'…';animation:blink 1s infinite}",
+    ".status{display:block;font-size:12px;color:#4b5563;font-style:italic}",
+    ".status::after{content:'';display:inline-block;width:8px;height:8px;margin-left:6px;",
+    "border-radius:50%;background:#1d4ed8;animation:blink 1s infinite}",
     "@keyframes blink{50%{opacity:.2}}",
     ".notice{margin-top:6px;font-size:12px;color:#6b7280}",
     ".ref{border:0;background:#dbeafe;color:#1e40af;border-radius:4px;padding:0 3px;",
@@ -86,6 +89,7 @@
     503: "Le service n'est pas prêt (aucun contrat indexé).",
     504: "Le service a mis trop de temps à répondre. Réessayez ou précisez la question.",
     incomplete: "La réponse a été interrompue. Réessayez.",
+    searching: "Recherche dans les contrats…",
     generic: "Erreur du service de questions."
   };
 
@@ -288,6 +292,10 @@
     addMessage("user", question);
     var el = addMessage("bot pending", "");
     var textEl = el.querySelector(".text");
+    /* What the model is doing before its first token (LLM mode: "Le modèle lit les extraits…"). */
+    var statusEl = h("span", { class: "status", role: "status" }, [MESSAGES.searching]);
+    el.insertBefore(statusEl, textEl);
+    function clearStatus() { if (statusEl.parentNode) statusEl.parentNode.removeChild(statusEl); }
     var body = { question: question, history: history.slice(-HISTORY_TURNS) };
     if (select.value) body.documents = [select.value];
     var answer = null;
@@ -297,7 +305,11 @@
       body: JSON.stringify(body)
     }).then(function (res) {
       return readEvents(res, function (name, data) {
-        if (name === "delta" && data.text) {
+        if (name === "status" && data.text) {
+          statusEl.textContent = data.text;
+          scrollDown();
+        } else if (name === "delta" && data.text) {
+          clearStatus();
           textEl.appendChild(document.createTextNode(data.text));
           scrollDown();
         } else if (name === "answer") {
@@ -309,10 +321,12 @@
         }
       });
     }).then(function () {
+      clearStatus();
       if (!answer) throw { status: 0, message: MESSAGES.incomplete };
       renderAnswer(el, answer);
       history.push({ question: question, answer: (answer.answer || "").slice(0, 4000) });
     }).catch(function (err) {
+      clearStatus();
       el.className = "msg error";
       el.setAttribute("role", "alert");
       textEl.textContent = (err && err.message) || MESSAGES.generic;

@@ -115,7 +115,10 @@ class UIHandlers:
         yield chat_messages(exchanges, titles), exchanges, "", waiting, ""
         try:
             for event in self.service.stream(question, documents or None, history):
-                if event.kind == "delta" and event.text:
+                if event.kind == "status" and event.text:
+                    current.status = event.text
+                    yield chat_messages(exchanges, titles), exchanges, "", gr.skip(), ""
+                elif event.kind == "delta" and event.text:
                     current.partial += event.text
                     yield chat_messages(exchanges, titles), exchanges, "", gr.skip(), ""
                 elif event.answer is not None:

@@ -27,6 +27,7 @@ class Exchange:
     documents: list[str] = field(default_factory=list)  # the contracts selected when asked
     answer: Answer | None = None
     partial: str = ""  # streamed text so far
+    status: str = ""  # what the model is doing before its first token ("Le modèle lit…")
     error: str | None = None
     asked_at: str = field(default_factory=lambda: datetime.now().strftime("%d/%m/%Y %H:%M"))
 
@@ -297,6 +298,8 @@ def exchange_markdown(exchange: Exchange, titles: dict[str, str]) -> str:
         return answer_markdown(exchange.answer, titles)
     if exchange.partial:
         return _md_text(exchange.partial) + " ▍"
+    if exchange.status:
+        return f"*{_md_text(exchange.status)}*"
     return "*Recherche dans les contrats…*"
 
 
