@@ -10,7 +10,8 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from contractqa.service import ContractQA
-from retrieval.chain import ABSTAIN, READING, ChainConfig, JudgeConfig, judge_config
+from contractqa.wiring import judge_config
+from retrieval.chain import ABSTAIN, READING, ChainConfig, JudgeConfig
 from retrieval.judge import JudgePrompt, judge_options, yes_probability
 from retrieval.models import Judgement
 from tests.test_chain_llm import QUESTION, VALID, RecordingChatModel, make_chain
