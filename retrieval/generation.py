@@ -195,15 +195,8 @@ def settle(raw: str, used: list[Citation], fallback: Answer, prompt: AnswerPromp
     base.body = " ".join(c.sentence for c in kept)
     base.answer = base.body + "\n\nSources :\n" + "\n".join(source_line(c) for c in sources)
     base.unsupported = unsupported
-    notices = []
     if unsupported:
         removed = len(unsupported)
-        notices.append(f"{removed} phrase{'s' if removed > 1 else ''} de la réponse générée "
+        base.notice = (f"{removed} phrase{'s' if removed > 1 else ''} de la réponse générée "
                        f"retirée{'s' if removed > 1 else ''} faute d'appui dans l'extrait cité.")
-    moved = [c for c in kept if c.moved_from]
-    if moved:
-        notices.append(f"{len(moved)} renvoi{'s' if len(moved) > 1 else ''} corrigé"
-                       f"{'s' if len(moved) > 1 else ''} : le modèle citait un autre extrait que "
-                       "celui qui contient la phrase.")
-    base.notice = " ".join(notices) or None
     return base

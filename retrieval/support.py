@@ -33,7 +33,6 @@ class Claim:
     markers: list[int]
     supported: bool = True
     reason: str | None = None  # why not, in French, for the answer's `unsupported` field
-    moved_from: list[int] | None = None  # the markers it had, when moved to the right excerpt
 
     def to_json(self) -> dict[str, object]:
         return {"sentence": self.sentence, "markers": self.markers, "reason": self.reason}
@@ -73,55 +72,9 @@ def _evidence(c: Citation) -> str:
                     if x)
 
 
-def _unsupported(body: str, words: set[str], cited: list[Citation], min_overlap: float
-                 ) -> tuple[str | None, float]:
-    """Why the excerpts `cited` do not hold the sentence `body` (None: they do), and the share
-    of its content words they contain."""
-    text = " ".join(_evidence(c) for c in cited)
-    missing = missing_figures(body, text)
-    shared = len(words & set(tokenize(text))) / len(words) if words else 1.0
-    if missing:
-        return "chiffre absent de l'extrait cité : " + ", ".join(sorted(missing)), shared
-    if shared < min_overlap:
-        return f"mots absents de l'extrait cité ({shared:.0%} en commun)", shared
-    return None, shared
-
-
-def _recite(sentence: str, n: int) -> str:
-    """The sentence with its markers replaced by [n], before its closing punctuation."""
-    bare = re.sub(r"\s*\[\d+\]", "", sentence).rstrip()
-    end = re.search(r"[.!?;:…]*$", bare)
-    cut = end.start() if end else len(bare)
-    return f"{bare[:cut]} [{n}]{bare[cut:]}"
-
-
-def _moved(claim: Claim, body: str, words: set[str], citations: dict[int, Citation],
-           min_overlap: float) -> bool:
-    """Point a sentence that cites the wrong excerpt at the one excerpt shown to the model that
-    holds it: only a sentence with figures, all of them in that excerpt, with the content words
-    it needs. Small models copy a clause word for word and number it after its neighbour (the
-    1.5B, docs/figures.md: "12 mois" cited [3] where [5] holds it)."""
-    if not figures(body):
-        return False
-    found = []
-    for n, c in citations.items():
-        if n in claim.markers:
-            continue
-        reason, shared = _unsupported(body, words, [c], min_overlap)
-        if reason is None:
-            found.append((shared, n))
-    if not found:
-        return False
-    n = max(found)[1]
-    claim.moved_from, claim.markers = claim.markers, [n]
-    claim.sentence = _recite(claim.sentence, n)
-    return True
-
-
 def check(claim: Claim, citations: dict[int, Citation], min_overlap: float = MIN_OVERLAP
           ) -> Claim:
-    """Mark a claim unsupported (with the reason) unless its cited excerpts hold it, or another
-    excerpt shown to the model holds it (the marker is then moved there)."""
+    """Mark a claim unsupported (with the reason) unless its cited excerpts hold it."""
     body = MARKER.sub(" ", claim.sentence)
     words = set(tokenize(body))
     if not claim.markers:
@@ -134,10 +87,18 @@ def check(claim: Claim, citations: dict[int, Citation], min_overlap: float = MIN
         claim.supported = False
         claim.reason = f"cite un extrait inexistant ({', '.join(f'[{n}]' for n in unknown)})"
         return claim
-    reason, _shared = _unsupported(body, words, [citations[n] for n in claim.markers],
-                                   min_overlap)
-    if reason is not None and not _moved(claim, body, words, citations, min_overlap):
-        claim.supported, claim.reason = False, reason
+    cited = [citations[n] for n in claim.markers]
+    text = " ".join(_evidence(c) for c in cited)
+    missing = missing_figures(body, text)
+    if missing:
+        claim.supported = False
+        claim.reason = ("chiffre absent de l'extrait cité : " + ", ".join(sorted(missing)))
+        return claim
+    if words:
+        shared = len(words & set(tokenize(text))) / len(words)
+        if shared < min_overlap:
+            claim.supported = False
+            claim.reason = f"mots absents de l'extrait cité ({shared:.0%} en commun)"
     return claim
 
 

@@ -6,8 +6,7 @@ import pytest
 
 from contractqa.service import ContractQA
 from retrieval.abstention import says_silent
-from retrieval.generation import settle
-from retrieval.models import Answer, Citation
+from retrieval.models import Citation
 from retrieval.prompts import AnswerPrompt, VerdictFilter, select_sentences
 from retrieval.support import check_answer, figures, split_claims
 from tests.test_chain_llm import QUESTION, VALID, fake, make_chain
@@ -148,27 +147,3 @@ def test_json_contract_through_the_chain(sample_service: ContractQA) -> None:
     assert not [e for e in events if e.kind == "delta"]  # raw JSON is never shown
     assert JsonAnswerPrompt().parse('{"reponse": "Non.", "trouve": false}').verdict == "not_found"
     assert JsonAnswerPrompt().parse("pas du JSON").verdict is None
-
-
-# A sentence numbered after the wrong excerpt ---------------------------------------------------
-
-def test_sentence_citing_the_wrong_excerpt_is_moved_to_the_one_holding_it() -> None:
-    (claim,) = check_answer("Les factures sont payables à trente (30) jours [1].", [SLA, PAY])
-    assert claim.supported and claim.markers == [2] and claim.moved_from == [1]
-    assert claim.sentence == "Les factures sont payables à trente (30) jours [2]."
-
-
-def test_only_a_sentence_with_figures_is_moved() -> None:
-    (claim,) = check_answer("Les factures sont payables à compter de leur date d'émission [1].",
-                            [SLA, PAY])
-    assert not claim.supported and claim.moved_from is None and claim.markers == [1]
-
-
-def test_moved_marker_is_shown_and_said() -> None:
-    fallback = Answer("Délai ?", "quotes", False, "extractive", [SLA, PAY])
-    answer = settle("Les factures sont payables à 30 jours [1].\nVERDICT : RÉPONDU",
-                    [SLA, PAY], fallback, AnswerPrompt(), "m")
-    assert answer.mode == "llm" and answer.answer.startswith(
-        "Les factures sont payables à 30 jours [2].")
-    assert answer.answer.split("Sources :")[1].strip().startswith("[2]")
-    assert not answer.unsupported and answer.notice and "renvoi corrigé" in answer.notice
