@@ -35,8 +35,8 @@ class EvalResult:
 COLUMNS = ("questions", "hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "target_coverage",
            "citation_accuracy", "facts_found", "abstention_precision", "abstention_recall",
            "false_refusal_rate", "other_contract_rate", "documents_covered", "citation_validity",
-           "answered_by_model", "unsupported_answers", "prompt_tokens_mean", "latency_p50_ms",
-           "latency_p95_ms")
+           "answered_by_model", "unsupported_answers", "unsupported_sentences",
+           "prompt_tokens_mean", "latency_p50_ms", "latency_p95_ms")
 
 
 def metrics_table(metrics: dict[str, Any], columns: tuple[str, ...] = COLUMNS) -> str:
