@@ -56,8 +56,11 @@ class Settings(BaseSettings):
     # The judge (LLM mode): before answering, the model says whether the top `passages`
     # excerpts (cut to the question's sentences, within `tokens`) answer the question; below
     # the threshold on P(« oui ») the chain abstains. 0.5 is the model's own word (« oui » more
-    # likely than « non »), NOT YET CALIBRATED: recalibrate with `contractqa eval --calibrate`
-    # in LLM mode (docs/figures.md) on any change of model.
+    # likely than « non »). Measured 2026-12-03 with the 1.5B on 24 questions of
+    # eval/llm/llm60_pool.jsonl (docs/figures.md): abstention recall 0.25, no false refusal;
+    # the curve recommends 0.69 (recall 0.50, false refusals 0.06), too few questions (8
+    # unanswerable) to move it. Recalibrate with `contractqa eval --calibrate` in LLM mode on
+    # any change of model.
     llm_judge: bool = True
     llm_judge_threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
     llm_judge_passages: Annotated[int, Field(ge=1, le=20)] = 3
