@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from eval.metrics import QuestionRecord
+from eval.numbers import fmt
 
 Signal = Literal["confidence", "judge"]
 SETTINGS: dict[Signal, str] = {"confidence": "CONTRACTQA_ABSTAIN_THRESHOLD",
@@ -146,7 +147,7 @@ def calibration_table(calibration: Calibration, rows: int = 12) -> str:
         cells = []
         for c in corpora:
             p = by_corpus[c]
-            cells += [_fmt(p.abstention_recall), _fmt(p.false_refusal_rate)]
+            cells += [fmt(p.abstention_recall), fmt(p.false_refusal_rate)]
         mark = " (recommandé)" if t == calibration.recommended else (
             " (actuel)" if t == calibration.current else "")
         lines.append(f"| {t:.4f}{mark} | " + " | ".join(cells) + " |")
@@ -161,6 +162,3 @@ def calibration_table(calibration: Calibration, rows: int = 12) -> str:
                  f"{calibration.setting}={best}")
     return "\n".join(lines)
 
-
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
