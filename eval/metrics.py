@@ -12,7 +12,7 @@ from typing import Any
 
 from eval.numbers import percentile
 from retrieval.models import Answer, Citation
-from retrieval.support import MARKER
+from retrieval.prompts import MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLD_DIR = ROOT / "eval" / "gold"

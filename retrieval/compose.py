@@ -18,9 +18,9 @@ from retrieval.extractive import (
     select_sentences,
     sources_block,
 )
-from retrieval.generation import ABSTAIN
 from retrieval.models import Answer, Citation, Quote
 from retrieval.planner import Retrieved
+from retrieval.prompts import ABSTAIN
 
 NOT_INDEXED = ("Aucun contrat indexé ne correspond à {names}. Vérifiez le nom du contrat, ou "
                "indexez-le d'abord (onglet « Contrats » ou `contractqa ingest`).")

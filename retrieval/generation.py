@@ -16,13 +16,12 @@ from retrieval.abstention import says_silent
 from retrieval.extractive import source_line
 from retrieval.judge import JudgeConfig, JudgePrompt, run_judge
 from retrieval.models import Answer, Citation, Judgement
-from retrieval.prompts import AnswerPrompt, fence_excerpts
+from retrieval.prompts import ABSTAIN, AnswerPrompt, fence_excerpts
 from retrieval.support import check_answer
 
 if TYPE_CHECKING:
     from retrieval.planner import Retrieved
 
-ABSTAIN = "Les contrats indexés ne contiennent pas de clause sur ce point."
 NO_SUPPORT = ("Aucune phrase de la réponse générée n'était appuyée par l'extrait qu'elle cite : "
               "réponse extractive affichée à la place.")
 # Shown while the model reads the excerpts, before its first token (LLM mode only).

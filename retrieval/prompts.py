@@ -40,6 +40,10 @@ Question : {question}"""
 FOLLOW_UP = """{question} (suite de la question précédente : « {previous} »)"""
 
 
+# The answer's output contract, owned here and read by the chain: citation markers ("[2]"),
+# the verdict line, and the sentence an abstention says.
+MARKER = re.compile(r"\[(\d+)\]")
+ABSTAIN = "Les contrats indexés ne contiennent pas de clause sur ce point."
 ANSWERED = "VERDICT : RÉPONDU"
 NOT_FOUND = "VERDICT : NON TROUVÉ"
 _VERDICT = re.compile(r"^\W*verdict\W*:?\W*(r[ée]pondu|non\s+trouv[ée])\W*$", re.I | re.M)

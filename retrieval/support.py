@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from french.numbers import figures
 from french.tokens import tokenize
 from retrieval.models import Citation
+from retrieval.prompts import MARKER
 
-MARKER = re.compile(r"\[(\d+)\]")
 # Share of a sentence's content words (stemmed, stop words out) that its cited excerpts must
 # contain. NOT YET MEASURED: set by hand on the unit examples of tests/test_support.py (a
 # faithful short reformulation shares over half its words; a sentence on another topic shares
