@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import numpy as np
+from filelock import FileLock
 
 from ingest.locking import ReadWriteLock
 from ingest.models import Chunk
@@ -192,7 +193,11 @@ class ChunkStore:
             def reopen() -> ClientAPI:
                 return chromadb.PersistentClient(path=path, settings=chroma_settings)
 
-            client = reopen()
+            # Chroma creates its tables on a first open: two processes opening a new data dir
+            # at once race there ("table collections already exists", seen in CI with two CLI
+            # ingests), so opening is one process at a time.
+            with FileLock(f"{path}.open.lock"):
+                client = reopen()
         suffix = "".join(c if c.isalnum() else "-" for c in embedder_name)
         store = cls(client, f"{config.collection}-{suffix}"[:60].strip("-"), reopen,
                     config.cached_documents, config.cached_passages)
