@@ -69,7 +69,8 @@ class Lookup:
         self.search = search
 
     def applies(self, plan: Plan) -> bool:
-        return bool(plan.route.articles) and (plan.scope is not None or plan.route.lookup)
+        named = bool(plan.route.documents) or plan.chosen  # not merely the caller's matters
+        return bool(plan.route.articles) and (named or plan.route.lookup)
 
     def retrieve(self, plan: Plan) -> Retrieved | None:
         found = self._articles(plan)
@@ -84,10 +85,12 @@ class Lookup:
         return Retrieved(citations(chunks, scores), plan.route, kind="lookup")
 
     def _articles(self, plan: Plan) -> list[Chunk]:
-        # Naming no contract, "l'article 14" is that of the contract the question is closest to.
-        docs = plan.scope or list(dict.fromkeys(
-            [s.chunk.document_id for s in self.search.search(plan.query, 10)]
-            + [r.document_id for r in self.search.store.documents()]))
+        # Naming no contract, "l'article 14" is that of the contract the question is closest
+        # to, among those the caller may see.
+        named = bool(plan.route.documents) or plan.chosen
+        docs = plan.scope if named and plan.scope else list(dict.fromkeys(
+            [s.chunk.document_id for s in self.search.search(plan.query, 10, plan.documents)]
+            + (plan.documents or [r.document_id for r in self.search.store.documents()])))
         sections = plan.route.sections
         for article in plan.route.articles:
             for doc in docs:

@@ -106,6 +106,11 @@ def test_lists_outlines_follow_ups_and_comparisons_stay_within_the_matters(
     assert not chosen.citations
     every = service.ask("Quelle durée de conservation dans tous les contrats ?", matters=bob)
     assert _cited(every) <= {"veloria"}
+    # An article named without its contract is looked up among the caller's contracts, the
+    # closest first, as for a caller bound to no matter among all.
+    lookup = service.ask("Que prévoit l'article 2 sur la conservation ?", matters=bob)
+    assert lookup.citations[0].document_id == "veloria" and lookup.citations[0].article == "2"
+    assert _cited(lookup) <= {"veloria"}
 
 
 def test_the_api_applies_roles_and_matters(service: ContractQA, tmp_path: Path) -> None:
