@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from contractqa.settings import Settings
+from contractqa.settings import MATTER_PATTERN, Settings
 
 # Commands registered by other packages (`[project.entry-points."contractqa.commands"]`): a
 # function that adds its subparsers, each with a `func(args, settings) -> int` default.
@@ -302,7 +302,7 @@ _SETTING_ERRORS = {
 
 
 def _matter(text: str) -> str:
-    if not re.fullmatch(r"[\w.-]{1,64}", text):
+    if not re.fullmatch(MATTER_PATTERN, text):
         raise argparse.ArgumentTypeError(
             f"dossier invalide « {text} » : lettres, chiffres, « . », « - » ou « _ »")
     return text

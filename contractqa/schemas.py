@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from contractqa.jobs import FileStage, JobStatus
+from contractqa.settings import MATTER_PATTERN
 
 BLANK_QUESTION = "La question est vide : saisissez une question."
 
@@ -83,7 +84,7 @@ class AnswerOut(BaseModel):
 
 
 class MattersIn(BaseModel):
-    matters: list[Annotated[str, Field(pattern=r"^[\w.-]{1,64}$")]] = Field(
+    matters: list[Annotated[str, Field(pattern=MATTER_PATTERN)]] = Field(
         min_length=1, max_length=50, description="dossiers auxquels le contrat appartient")
 
 

@@ -14,7 +14,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 _TOKEN_NAME = re.compile(r"^[\w.@-]{1,64}$")
 _SCOPES = {"ask", "edit", "admin", "reader", "editor"}
-_MATTER = re.compile(r"^[\w.-]{1,64}$")
+# A matter (dossier) id, wherever one is read: settings, tokens, the CLI, the API.
+MATTER_PATTERN = r"^[\w.-]{1,64}$"
+_MATTER = re.compile(MATTER_PATTERN)
 
 
 def _default_data_dir() -> Path:
@@ -81,7 +83,7 @@ class Settings(BaseSettings):
     max_upload_mb: Annotated[float, Field(gt=0)] = 20.0
     rate_limit_per_minute: Annotated[int, Field(ge=0)] = 60  # 0: no limit
     # The matter (dossier) of contracts indexed without one (`contractqa ingest --matter`).
-    default_matter: Annotated[str, Field(pattern=r"^[\w.-]{1,64}$")] = "general"
+    default_matter: Annotated[str, Field(pattern=MATTER_PATTERN)] = "general"
 
     @field_validator("chroma_url")
     @classmethod

@@ -19,14 +19,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from contractqa.settings import Settings
+from contractqa.settings import MATTER_PATTERN, Settings
 
 log = logging.getLogger("contractqa.api")
 
 SCOPES = ("ask", "edit", "admin")
 _IMPLIED = {"admin": {"ask", "edit", "admin"}, "edit": {"ask", "edit"}, "ask": {"ask"}}
 _ROLE_NAMES = {"reader": "ask", "editor": "edit"}
-_MATTER = re.compile(r"^[\w.-]{1,64}$")
+_MATTER = re.compile(MATTER_PATTERN)
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
 
