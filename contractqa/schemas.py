@@ -47,6 +47,12 @@ class UnsupportedOut(BaseModel):
     reason: str | None
 
 
+class ReattributedOut(BaseModel):
+    sentence: str = Field(description="la phrase, avec le numéro de l'extrait qui l'appuie")
+    markers: list[int]
+    cited_by_model: list[int] = Field(description="les numéros que le modèle avait mis")
+
+
 class QuoteOut(BaseModel):
     citation: int = Field(description="numéro de la citation dont la phrase est tirée")
     sentence: str
@@ -78,6 +84,10 @@ class AnswerOut(BaseModel):
     confidence: float | None = None
     unsupported: list[UnsupportedOut] = Field(
         default_factory=list, description="phrases générées retirées faute d'appui")
+    reattributed: list[ReattributedOut] = Field(
+        default_factory=list,
+        description="phrases générées dont le numéro d'extrait a été corrigé : l'extrait cité "
+                    "par le modèle ne les appuyait pas, celui indiqué les contient")
     prompt_tokens: int | None = None
     judge: JudgeOut | None = Field(None, description="mode LLM : le jugement avant la réponse")
     citations: list[CitationOut]

@@ -173,6 +173,13 @@ class QuestionRecord:
         data["cited"] = [c.__dict__ for c in self.cited]
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> QuestionRecord:
+        """The record `to_json` wrote (a progress file's line)."""
+        fields = {k: v for k, v in data.items() if not k.startswith("hit@") and k != "cited"}
+        hits = {k.removeprefix("hit@"): bool(v) for k, v in data.items() if k.startswith("hit@")}
+        return cls(**fields, hits=hits, cited=[Cited(**c) for c in data.get("cited", [])])
+
 
 def _holds(citation: Citation, target: Target) -> bool:
     text = norm(citation.excerpt)

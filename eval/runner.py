@@ -87,14 +87,16 @@ def evaluate(settings: Settings, questions: list[GoldQuestion],
              thresholds: dict[str, Any] | None = None, progress: Path | None = None
              ) -> EvalResult:
     """Ask every question (one warm-up first, not timed) and score the answers; with
-    `progress`, each record is appended to that JSONL file as soon as it is scored."""
+    `progress`, each record is appended to that JSONL file as soon as it is scored, and the
+    questions it already holds are not asked again (an interrupted run resumes)."""
     config = config or EvalConfig()
     started = time.perf_counter()
+    records = _resumed(progress, {q.id for q in questions})
+    todo = [q for q in questions if q.id not in {r.id for r in records}]
     ask = answerer or answerer_for(settings, config)
-    if questions:
-        ask(questions[0].question)  # warm-up: model loading and index build are not latency
-    records: list[QuestionRecord] = []
-    for q in questions:
+    if todo:
+        ask(todo[0].question)  # warm-up: model loading and index build are not latency
+    for q in todo:
         t0 = time.perf_counter()
         answer = ask(q.question)
         records.append(score(q, answer, (time.perf_counter() - t0) * 1000))
@@ -105,6 +107,15 @@ def evaluate(settings: Settings, questions: list[GoldQuestion],
     metrics = breakdown(records)
     gate = check_gate(metrics, thresholds) if thresholds else []
     return EvalResult(config, records, metrics, round(time.perf_counter() - started, 1), gate)
+
+
+def _resumed(progress: Path | None, ids: set[str]) -> list[QuestionRecord]:
+    """The records a progress file already holds for these questions (none without one)."""
+    if progress is None or not progress.exists():
+        return []
+    lines = progress.read_text(encoding="utf-8").splitlines()
+    records = [QuestionRecord.from_json(json.loads(line)) for line in lines if line.strip()]
+    return [r for r in records if r.id in ids]
 
 
 def load_thresholds(path: Path = THRESHOLDS) -> dict[str, Any]:

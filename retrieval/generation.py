@@ -171,11 +171,13 @@ def settle(raw: str, used: list[Citation], fallback: Answer, prompt: AnswerPromp
 
     - The model says the contracts are silent (its verdict line, or in its own words with no
       supported sentence): an abstention listing the passages consulted.
-    - Otherwise each sentence must cite an excerpt that supports it; unsupported sentences
-      are removed and listed in `unsupported`. With none left, the extractive answer is shown.
+    - Otherwise each sentence must cite an excerpt that supports it; a sentence whose marker
+      points at the wrong excerpt cites the one that holds it (listed in `reattributed`);
+      unsupported sentences are removed and listed in `unsupported`. With none left, the
+      extractive answer is shown.
     """
     draft = prompt.parse(raw)
-    claims = check_answer(draft.text, used)
+    claims = check_answer(draft.text, used, question=fallback.question)
     supported = [c for c in claims if c.supported and c.markers]
     unsupported = [c.to_json() for c in claims if not c.supported]
     base = Answer(fallback.question, "", False, "llm", used, model=model,
@@ -194,6 +196,7 @@ def settle(raw: str, used: list[Citation], fallback: Answer, prompt: AnswerPromp
     base.body = " ".join(c.sentence for c in kept)
     base.answer = base.body + "\n\nSources :\n" + "\n".join(source_line(c) for c in sources)
     base.unsupported = unsupported
+    base.reattributed = [c.to_json() for c in kept if c.cited_by_model is not None]
     if unsupported:
         removed = len(unsupported)
         base.notice = (f"{removed} phrase{'s' if removed > 1 else ''} de la réponse générée "

@@ -93,6 +93,9 @@ class Answer:
     # ({"sentence", "markers", "reason"}), the model's verdict line ("answered", "not_found",
     # None when it wrote none) and the prompt tokens the model read.
     unsupported: list[dict[str, object]] = field(default_factory=list)
+    # Generated sentences whose marker pointed at an excerpt that did not hold them, now citing
+    # the one that does ({"sentence", "markers", "cited_by_model"}).
+    reattributed: list[dict[str, object]] = field(default_factory=list)
     verdict: str | None = None
     prompt_tokens: int | None = None
     # The answer as parts, for renderers: its text without the list of sources that ends
@@ -116,6 +119,7 @@ class Answer:
             "notice": self.notice,
             "confidence": self.confidence,
             "unsupported": self.unsupported,
+            "reattributed": self.reattributed,
             "prompt_tokens": self.prompt_tokens,
             "judge": self.judge.to_json() if self.judge else None,
             "citations": [c.to_json() for c in self.citations],

@@ -130,7 +130,7 @@ def test_ask_cites_the_article(client: TestClient, api_dir: Path) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == {"id", "question", "answer", "body", "quotes", "abstained", "mode",
-                         "model", "routed", "notice", "confidence", "unsupported",
+                         "model", "routed", "notice", "confidence", "unsupported", "reattributed",
                          "prompt_tokens", "judge", "citations"}
     assert body["quotes"] and body["answer"].startswith(body["body"])
     assert body["judge"] is None  # extractive mode: no judge

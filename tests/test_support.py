@@ -57,6 +57,35 @@ def test_sentence_about_something_else_is_unsupported() -> None:
     assert not claim.supported and claim.reason and "mots absents" in claim.reason
 
 
+RENT = _citation(3, "Le loyer annuel hors taxes est fixé à quatre cents euros (400 €), payable "
+                    "par trimestre et d'avance.", article="3")
+PRINTERS = _citation(4, "Les imprimantes sont garanties contre tout défaut de fabrication "
+                        "pendant la durée du contrat.", article="12")
+
+
+def test_sentence_copied_from_another_excerpt_cites_that_excerpt() -> None:
+    (claim,) = check_answer("Les factures sont payables à trente (30) jours à compter de leur "
+                            "date d'émission [1].", [SLA, PAY],
+                            question="Quel est le délai de paiement des factures ?")
+    assert claim.supported and claim.markers == [2] and claim.cited_by_model == [1]
+    assert claim.sentence.endswith("d'émission [2].")
+
+
+def test_figure_of_one_clause_given_for_another_topic_is_not_reattributed() -> None:
+    # The 0.5B's "La garantie des imprimantes est de 400 €": the rent clause holds the figure,
+    # not the claim.
+    (claim,) = check_answer("La garantie des imprimantes est de 400 € par an [4].",
+                            [RENT, PRINTERS], question="Quelle garantie couvre les imprimantes ?")
+    assert not claim.supported and claim.cited_by_model is None
+
+
+def test_question_restated_is_not_reattributed() -> None:
+    question = "Les factures sont-elles payables à trente jours ?"
+    (claim,) = check_answer("Les factures sont payables à trente jours [1].", [SLA, PAY],
+                            question=question)
+    assert claim.markers == [1] and not claim.supported
+
+
 def test_paragraph_closing_marker_covers_its_sentences() -> None:
     claims = split_claims("Les factures sont payables. Le délai est de 30 jours. [2]\nAutre [1].")
     assert [c.markers for c in claims] == [[2], [2], [1]]
@@ -147,3 +176,14 @@ def test_json_contract_through_the_chain(sample_service: ContractQA) -> None:
     assert not [e for e in events if e.kind == "delta"]  # raw JSON is never shown
     assert JsonAnswerPrompt().parse('{"reponse": "Non.", "trouve": false}').verdict == "not_found"
     assert JsonAnswerPrompt().parse("pas du JSON").verdict is None
+
+
+def test_sentence_numbered_after_the_wrong_excerpt_cites_the_right_one(
+        sample_service: ContractQA) -> None:
+    misnumbered = VALID.replace("[1]", "[4]")
+    answer = make_chain(sample_service, fake(f"{misnumbered}\nVERDICT : RÉPONDU")
+                        ).answer(QUESTION)
+    assert answer.mode == "llm" and not answer.unsupported
+    assert answer.body == VALID
+    assert answer.to_json()["reattributed"] == [
+        {"sentence": VALID, "markers": [1], "cited_by_model": [4]}]
