@@ -1,7 +1,7 @@
 """How often the two hand-set thresholds of LLM mode fire, and what nearby values would change.
 
-    CONTRACTQA_DATA_DIR=... contractqa eval --dataset D.jsonl --calibrate --json > run.json
-    CONTRACTQA_DATA_DIR=... python -m bench.llm_thresholds D.jsonl [run.json]
+    CONTRACTQA_DATA_DIR=... contractqa eval --dataset D.jsonl --calibrate --progress run.jsonl
+    CONTRACTQA_DATA_DIR=... python -m bench.llm_thresholds D.jsonl [run.jsonl or run.json]
 
 - `retrieval.prompts.SELECT_ABOVE_TOKENS` (excerpts longer than this are cut to the question's
   sentences): on every answerable question of D, for each value, the excerpts cut, the
@@ -83,7 +83,8 @@ def removal_reasons(items: list[Generated], budget: int) -> dict[str, int]:
 
 def _checked(item: Generated, budget: int, min_overlap: float) -> list[Claim]:
     _context, used = fence_excerpts(item.citations, budget, item.question.question)
-    return check_answer(AnswerPrompt().parse(item.draft).text, used, min_overlap)
+    return check_answer(AnswerPrompt().parse(item.draft).text, used, min_overlap,
+                        question=item.question.question)
 
 
 def selection_rows(items: list[tuple[GoldQuestion, list[Citation]]], budget: int
@@ -107,9 +108,18 @@ def selection_rows(items: list[tuple[GoldQuestion, list[Citation]]], budget: int
     return rows
 
 
+def _run(path: Path) -> list[dict[str, Any]]:
+    """An eval run's question records: its `--json` output or its `--progress` file."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    records: list[dict[str, Any]] = json.loads(text)["questions"]
+    return records
+
+
 def main() -> int:
     gold = load_gold([Path(sys.argv[1])])
-    run = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8")) if len(sys.argv) > 2 else None
+    run = _run(Path(sys.argv[2])) if len(sys.argv) > 2 else None
     settings = Settings().model_copy(update={"llm_provider": "none"})
     chain: QAChain = ContractQA(settings).chain
     budget = settings.llm_context_tokens
@@ -120,7 +130,7 @@ def main() -> int:
     if run is not None:
         by_id = {q.id: q for q in gold}
         generated = [Generated(by_id[r["id"]], citations[r["id"]], r["draft"])
-                     for r in run["questions"] if r.get("draft")]
+                     for r in run if r.get("draft")]
         report.update({"min_overlap_in_use": MIN_OVERLAP,
                        "min_overlap": overlap_rows(generated, budget),
                        "removed_at_value_in_use": removal_reasons(generated, budget)})

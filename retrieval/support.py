@@ -126,13 +126,22 @@ def reattribute(claim: Claim, citations: dict[int, Citation], question: str) -> 
     if claim.supported or len(added) < REATTRIBUTE_MIN_WORDS:
         return claim
     words = set(tokenize(body))
+    # What the sentence says it is about: the question's words it repeats, less those naming
+    # the contract. The new excerpt must hold as many of them as the excerpt the model cited
+    # (at least one): "La garantie des imprimantes est de 400 €" copies the rent clause's
+    # figure and words, but that clause is not about a warranty.
+    topic = (words & set(tokenize(question))) - {
+        w for c in citations.values() for w in tokenize(c.document_title or "")}
+    cited = [set(tokenize(_evidence(citations[n]))) for n in claim.markers if n in citations]
+    about = max([len(topic & held) for held in cited] + [1]) if topic else 0
     best: tuple[float, int] | None = None
     for n, citation in sorted(citations.items()):
         evidence = _evidence(citation)
         held = set(tokenize(evidence))
         share = len(added & held) / len(added)
         if (share >= REATTRIBUTE_OVERLAP and len(words & held) >= REATTRIBUTE_OVERLAP * len(words)
-                and not missing_figures(body, evidence) and (best is None or share > best[0])):
+                and len(topic & held) >= about and not missing_figures(body, evidence)
+                and (best is None or share > best[0])):
             best = (share, n)
     if best is None:
         return claim

@@ -57,10 +57,16 @@ def test_sentence_about_something_else_is_unsupported() -> None:
     assert not claim.supported and claim.reason and "mots absents" in claim.reason
 
 
-RENT = _citation(3, "Le loyer annuel hors taxes est fixé à quatre cents euros (400 €), payable "
-                    "par trimestre et d'avance.", article="3")
-PRINTERS = _citation(4, "Les imprimantes sont garanties contre tout défaut de fabrication "
-                        "pendant la durée du contrat.", article="12")
+def _lease(n: int, excerpt: str, article: str) -> Citation:
+    return Citation(n=n, document_id="l", document_title="Contrat de location de matériel",
+                    section=None, article=article, heading=None, pages=[1], excerpt=excerpt,
+                    score=1.0)
+
+
+RENT = _lease(1, "Le loyer mensuel est de quatre cents euros (400 €) hors taxes, payable le "
+                 "cinq de chaque mois.", "2")
+PRINTERS = _lease(2, "Le Loueur met à disposition du Locataire trois (3) imprimantes "
+                     "professionnelles.", "1")
 
 
 def test_sentence_copied_from_another_excerpt_cites_that_excerpt() -> None:
@@ -72,10 +78,14 @@ def test_sentence_copied_from_another_excerpt_cites_that_excerpt() -> None:
 
 
 def test_figure_of_one_clause_given_for_another_topic_is_not_reattributed() -> None:
-    # The 0.5B's "La garantie des imprimantes est de 400 €": the rent clause holds the figure,
-    # not the claim.
-    (claim,) = check_answer("La garantie des imprimantes est de 400 € par an [4].",
-                            [RENT, PRINTERS], question="Quelle garantie couvre les imprimantes ?")
+    # The real 0.5B's answer (2026-12-03) to a question the contract is silent on: the rent
+    # clause's words and figure, given as the printers' warranty. The rent clause is not
+    # about the warranty asked, so the sentence is not moved there.
+    (claim,) = check_answer(
+        "La garantie des imprimantes prévue par le contrat de location est de quatre cents "
+        "euros (400 €) hors taxes, payable le cinq de chaque mois. [2].", [RENT, PRINTERS],
+        question="Quelle est la durée de la garantie des imprimantes prévue par le contrat de "
+                 "location ?")
     assert not claim.supported and claim.cited_by_model is None
 
 
