@@ -55,6 +55,11 @@ _REDUNDANT = re.compile(r"^(?:ARTICLE|Article)\s+\d+\s*[.:\-–—]\s*")
 _HYPHENATED = re.compile(r"^(\d{1,2})-(\d{1,2})\s+(?=[A-ZÀ-Ý«\"“])(.*)$")
 # "V. Obligations des Parties": roman parts of an annex (the sample's NumSpot DPA).
 _ROMAN = re.compile(r"^([IVX]{1,5})\.\s+(\S.*)$")
+# "1) Location saisonnière:" - articles numbered with a parenthesis, a short heading (at most
+# 60 characters) on the number's line (the pool-2 seasonal-rental terms, 13 articles). Only
+# as a document's own article numbering: never inside "ARTICLE N" nor after "N." articles,
+# where "1)" opens list items.
+_PAREN = re.compile(r"^(\d{1,2})\)\s*(\S.{0,59})$")
 # "A. Titre" opening the lettered parts of an annex (the sample's Craft annex A, issue 2).
 _LETTER = re.compile(r"^([A-H])\.\s+(\S.*)$")
 # Lettered and ordinal sub-headings: "A. Titre", "a. Titre", "a) Titre", "1°) Titre", "1° Titre"
@@ -98,6 +103,7 @@ class _State:
     letter: int = 0
     top_label: str | None = None
     keyword_top: bool = False  # the current article was opened by "ARTICLE N"
+    paren: bool = False  # the section's articles are numbered "1)", "2)"
     # The article lettered and ordinal sub-headings belong to: its label ("" for a section
     # labelled by its heading) and level; None before the first article of the section.
     parent: tuple[str, int] | None = None
@@ -278,6 +284,9 @@ def _parse_heading(text: str) -> _Heading | None:
         parts = (int(match.group(1)), int(match.group(2)))
         return _Heading("numbered", parts, f"{parts[0]}-{parts[1]}", match.group(3),
                         offset + match.start(3))
+    if match := _PAREN.match(stripped):
+        return _Heading("paren", (int(match.group(1)),), match.group(1), match.group(2),
+                        offset + match.start(2))
     if match := _ROMAN.match(stripped):
         return _Heading("roman", (), match.group(1), match.group(2), offset + match.start(2))
     if match := _CODE.match(stripped):
@@ -513,7 +522,15 @@ class StructureParser:
                 state.letter += 1
                 return (heading.label, 1, heading.title.rstrip(" .:"))
             return None
+        if kind == "paren":
+            if uses_keyword or state.keyword_top or state.roman or (state.top and not state.paren):
+                return None
+            opened = self._single(heading, state, uses_keyword, next_line)
+            state.paren = state.paren or opened is not None
+            return opened
         if len(parts) == 1:
+            if state.paren:
+                return None  # "1." items inside articles numbered "1)"
             return self._single(heading, state, uses_keyword, next_line)
         return self._dotted(heading, state, next_line)
 
@@ -598,8 +615,15 @@ class StructureParser:
 
 def _in_sequence(heading: _Heading, state: _State) -> bool:
     """A roman "ARTICLE VII" follows VI, or repeats the article just opened when it is a
-    heading of its own (two "ARTICLE VII" in one contract stay two articles)."""
+    heading of its own (two "ARTICLE VII" in one contract stay two articles), or skips up to
+    two numbers with a heading of its own when its numeral has two letters or more ("ARTICLE
+    IX - CONFORMITE" after VII: the pool-2 maintenance DOCX has no VIII; one letter could be a
+    code's "Article L." or "D.")."""
     if heading.parts[0] == state.top + 1:
+        return True
+    title = heading.title.strip().lstrip("-–—:. ").strip()
+    if (len(heading.label) >= 2 and state.top < heading.parts[0] <= state.top + 3
+            and _heading_like(title)):
         return True
     repeated = state.keyword_top and heading.label == state.top_label
     return repeated and _heading_like(heading.title)

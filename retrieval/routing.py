@@ -241,7 +241,11 @@ class Router:
                 positions.setdefault(doc, start)
         named_types = {t for word, t in _TYPE_WORDS.items() if _word(word).search(folded)}
         topic_types = {t for word, t in _TOPIC_TYPES.items() if _word(word).search(folded)}
-        comparing = (bool(_COMPARE.search(question)) or " et " in folded
+        # "X et Y" compares only contracts named apart (two names pointing to disjoint sets of
+        # contracts): "Grenoble INP … et quelle indemnité" names one contract twice.
+        groups = [docs for _s, _t, docs in tiers[first]] if first < len(tiers) else []
+        apart = any(not a & b for i, a in enumerate(groups) for b in groups[i + 1:])
+        comparing = (bool(_COMPARE.search(question)) or (" et " in folded and apart)
                      or len(named_types) >= 2 or len(topic_types) >= 2)
         # Outside a comparison, a kind written by its name ("les CGVU") outweighs one the topic
         # suggests ("données à caractère personnel" is a DPA's subject, and the CGVU's too).
@@ -266,6 +270,11 @@ class Router:
         if not documents and not route.unknown and not _ALL.search(question):
             documents = self._subject(folded)
         documents = self._narrow_by_type(documents, named, types)
+        if len(documents) >= 2 and not comparing:
+            # Named alike ("Grenoble" in both) and of no kind the question writes: told apart
+            # by what the question describes, the words one of them alone holds ("machine de
+            # prototypage de circuits imprimés").
+            documents = self._subject(folded, among=set(documents)) or documents
         route.documents = documents
         for doc in documents:
             section = self._section(self.records[doc], folded)
@@ -314,16 +323,21 @@ class Router:
             tiers.append(found)
         return tiers
 
-    def _subject(self, folded: str) -> list[str]:
+    def _subject(self, folded: str, among: set[str] | None = None) -> list[str]:
         """The one contract whose text alone holds the question's rarest words ("la plateforme
-        de jeux promotionnels"): a question describing its contract without naming it."""
+        de jeux promotionnels"): a question describing its contract without naming it; with
+        `among`, the one of those contracts that alone holds, among them, words as rare in the
+        corpus as a name (`name_limit`): "interdiction" is in one of a publisher's two contracts
+        but in many others, so it tells them apart no more than the name does."""
         if len(self.vocabulary) < _SUBJECT_MIN_DOCS:
             return []
+        limit = 1 if among is None else name_limit(len(self.vocabulary))
         rare: Counter[str] = Counter()
         for word in set(_CONTENT_WORD.findall(folded)) - STOPWORDS:
             holders = [d for d, vocab in self.vocabulary.items() if word in vocab]
-            if len(holders) == 1:
-                rare[holders[0]] += 1
+            chosen = [d for d in holders if among is None or d in among]
+            if len(chosen) == 1 and len(holders) <= limit:
+                rare[chosen[0]] += 1
         ranked = rare.most_common(2)
         if not ranked or ranked[0][1] < _SUBJECT_MIN_WORDS:
             return []

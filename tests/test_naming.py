@@ -240,3 +240,30 @@ def test_a_defined_term_written_singular_and_plural_names_its_contract() -> None
     for question in ("Quelle durée pour une Réserve d'Instance ?",
                      "Les Réserves d'Instances sont-elles remboursables ?"):
         assert router.route(question).documents == ["cloud"], question
+
+
+def test_a_name_two_contracts_hold_is_told_apart_by_what_the_question_describes() -> None:
+    """"Grenoble" names a CCAP and a maintenance contract that both hold it; the words the
+    question adds ("machine de prototypage") only the CCAP holds, and a question in two parts
+    ("… et quelle indemnité ?") compares nothing."""
+    from ingest.store import DocumentRecord
+    from retrieval.routing import Router, corpus_vocabulary
+
+    texts = {
+        "ccap": ("Cahier des clauses administratives particulières",
+                 "Acquisition d'une machine de prototypage de circuits imprimés pour l'Institut "
+                 "de Rivemont. Le titulaire livre la machine."),
+        "maint": ("Contrat de maintenance", "Le prestataire entretient les installations "
+                  "frigorifiques du site de Rivemont."),
+    }
+    texts |= {f"autre{i}": (f"Contrat de service {i}", "Le Client paie le prix convenu.")
+              for i in range(8)}
+    records = [DocumentRecord(doc, title, f"{doc}.txt", doc, 1, 1,
+                              candidates=["Rivemont"] if doc in ("ccap", "maint") else [])
+               for doc, (title, _text) in texts.items()]
+    router = Router(records, corpus_vocabulary(
+        [(doc, f"{title}\n{text}") for doc, (title, text) in texts.items()], records))
+    assert router.route("Quel préavis à Rivemont ?").documents == ["ccap", "maint"]
+    route = router.route("Dans quel délai Rivemont paie-t-il la machine de prototypage de "
+                         "circuits imprimés, et quelle indemnité est due en cas de retard ?")
+    assert route.documents == ["ccap"] and not route.comparison

@@ -343,3 +343,43 @@ def test_styled_titles_over_restarted_numbering_stay_sub_documents(tmp_path: Pat
     assert [(a.section, a.number) for a in doc.articles if a.number != PREAMBLE] == [
         ("CGV", "1"), ("CGV", "2"), ("DPA", "1"), ("DPA", "2")]
     assert _file_words(doc) == _words(texts)
+
+
+# Articles numbered "1)" and roman articles that skip a number (the pool-2 contracts) ----------
+
+RENTAL_TERMS = [
+    "CONDITIONS GENERALES DE VENTE",
+    "1) Location saisonnière:", "Les locaux sont loués à titre d'habitation provisoire.",
+    "2) Réservation:", "La réservation devient ferme à réception de l'acompte.",
+    "3) Paiements:", "Le solde est payable trente jours avant l'arrivée.",
+    "5) Annulation:", "Toute annulation est notifiée par écrit.",
+    "6) Jour de départ, le locataire s'engage à :", "rendre les clés ;", "laisser les lieux propres.",
+]
+
+
+def test_articles_numbered_with_a_parenthesis() -> None:
+    assert parse(RENTAL_TERMS) == [
+        ("1", "Location saisonnière"), ("2", "Réservation"), ("3", "Paiements"),
+        ("5", "Annulation"), ("6", "Jour de départ, le locataire s'engage à")]
+
+
+def test_parenthesis_items_inside_numbered_articles_stay_inside() -> None:
+    texts = ["1. Objet", "Le contrat a pour objet :", "1) Livraison", "2) Installation",
+             "2. Prix", "Le prix est ferme.", "3. Durée", "Un an."]
+    assert parse(texts) == [("1", "Objet"), ("2", "Prix"), ("3", "Durée")]
+
+
+def test_parenthesis_items_inside_keyword_articles_stay_inside() -> None:
+    texts = ["ARTICLE 1 – Objet", "Le prestataire assure :", "1) Le dépannage", "2) L'entretien",
+             "ARTICLE 2 – Prix", "Le prix est ferme."]
+    assert parse(texts) == [("1", "Objet"), ("2", "Prix")]
+
+
+def test_roman_keyword_article_after_a_skipped_number() -> None:
+    texts = ["ARTICLE I - OBJET", "Le contrat a un objet.",
+             "ARTICLE II - OBLIGATIONS", "Les parties s'obligent.",
+             "ARTICLE II - PENALITES", "Des pénalités s'appliquent.",
+             "ARTICLE IV - EXCLUSIVITE", "Le client confie l'entretien au seul prestataire.",
+             "ARTICLE V - JURIDICTION", "Le tribunal de commerce est compétent."]
+    assert parse(texts) == [("I", "OBJET"), ("II", "OBLIGATIONS"), ("II", "PENALITES"),
+                            ("IV", "EXCLUSIVITE"), ("V", "JURIDICTION")]
