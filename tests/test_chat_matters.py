@@ -167,6 +167,29 @@ def test_two_readers_never_see_the_other_matters_contract(
     assert any(c.startswith("hydrolys#") for r in alices for c in r["cited"])
 
 
+def test_the_widget_stream_stays_within_the_matters(served: tuple[str, Any],
+                                                   service: ContractQA) -> None:
+    """The widget's request (POST /api/ask/stream from an intranet page, with the conversation
+    so far): by name, by topic and as a follow-up, nothing of Hydrolys reaches Bob."""
+    base, _app = served
+    widget = {"Authorization": "Bearer bob-token-4567", "Origin": "https://intranet.example"}
+    first = "Quelle est la durée du marché Hydrolys ?"
+    asked = [(first, []),
+             ("Quelle pénalité de retard par jour pour le titulaire ?", []),
+             ("Et les pénalités de retard ?", [{"question": first, "answer": "Deux ans."}])]
+    with httpx.Client(base_url=base, timeout=120, headers=widget) as http:
+        for question, history in asked:
+            reply = http.post("/api/ask/stream", json={"question": question,
+                                                       "history": history})
+            assert reply.status_code == 200
+            answer = reply.text.split("event: answer", 1)[1].lower()
+            cited = answer.split('"citations"', 1)[1]
+            assert "hydrolys" not in cited and not [
+                w for w in HYDROLYS_WORDS[1:] if w in answer], (question, answer[:1500])
+    lines = [r for r in _audit(service, user="bob") if r.get("origin") == widget["Origin"]]
+    assert len(lines) == 3 and not [c for r in lines for c in r["cited"] if "hydrolys" in c]
+
+
 def test_a_reader_forging_upload_or_delete_events_is_refused(
         served: tuple[str, Any], service: ContractQA, tmp_path: Path) -> None:
     base, app = served

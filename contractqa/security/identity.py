@@ -222,7 +222,6 @@ class ChatGate:
                                      "des contrats.")
             await refused(scope, receive, send)
             return
-        scope.setdefault("state", {})["principal"] = who
         await self.app(scope, receive, send)
 
 

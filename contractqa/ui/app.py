@@ -164,7 +164,8 @@ def build_ui(service: ContractQA, identity: Identity | None = None,
             "<p>Posez vos questions sur les contrats : chaque réponse cite les articles "
             "qui la fondent.</p>" + _mode_badge(service) + "</div>"
         )
-        user = gr.HTML("", elem_id="cq-user-box", js_on_load=None)
+        user = gr.HTML("", elem_id="cq-user-box", js_on_load=None,
+                       visible=not h.identity.local)  # who is connected; no one to name locally
         exchanges = gr.State([])
         with gr.Tabs():
             with gr.Tab("Questions", id="chat"), gr.Row(equal_height=False):
