@@ -87,7 +87,8 @@ def test_a_reader_asks_without_controls_and_an_admin_removes_a_contract(
             page.wait_for_function(
                 "() => document.querySelector('#cq-documents').innerText.includes('hydrolys')")
             assert "veloria" not in page.inner_text("#cq-documents")
-            for control in ("#cq-upload", "#cq-ingest", "#cq-delete", "#cq-matter"):
+            for control in ("#cq-upload", "#cq-ingest", "#cq-delete", "#cq-matter",
+                            "#cq-set-matters"):
                 assert not page.locator(control).is_visible(), control
             page.screenshot(path=str(ARTIFACTS / "login-reader.png"))
             page.click("#cq-user a")  # « Se déconnecter »
@@ -99,6 +100,7 @@ def test_a_reader_asks_without_controls_and_an_admin_removes_a_contract(
             page.wait_for_function(
                 "() => document.querySelector('#cq-documents').innerText.includes('veloria')")
             assert page.locator("#cq-ingest").is_visible()
+            assert page.locator("#cq-set-matters").is_visible()
             page.click("#cq-doc-picker input")
             page.get_by_role("option", name=titles["veloria"]).click()
             page.wait_for_selector("#cq-delete")

@@ -47,6 +47,11 @@ def test_loopback_hosts_and_the_refusal_to_start_elsewhere() -> None:
         assert setting in message
     declared = _settings(host="0.0.0.0", api_tokens=USERS)
     assert exposure_error(declared, TokenStore.from_settings(declared)) is None
+    # A proxy in front of a loopback address opens the app too: users are needed.
+    proxied = _settings(trusted_proxies="127.0.0.1")
+    message = exposure_error(proxied, TokenStore.from_settings(proxied))
+    assert message is not None and "CONTRACTQA_TRUSTED_PROXIES place" in message
+    assert not Identity(proxied, TokenStore([])).local
 
 
 def test_on_loopback_without_users_everyone_is_the_local_admin() -> None:

@@ -216,7 +216,20 @@ def test_a_reader_forging_upload_or_delete_events_is_refused(
     reader.call("refresh", [])
     deleted = reader.call("delete", "hydrolys", True, [])
     assert not deleted["success"] and "retirer des contrats" in deleted["output"]["error"]
+    moved = reader.call("set_matters", "hydrolys", ["dossier-b"])
+    assert not moved["success"] and "Votre rôle (lecteur)" in moved["output"]["error"]
     assert sorted(d.document_id for d in service.documents()) == before
+    assert service.documents(frozenset({"dossier-b"}))[0].document_id == "veloria"
+    # The admin may: the contract goes to the matters chosen (and back).
+    admin.call("session")
+    admin.call("refresh", [])
+    done = admin.call("set_matters", "hydrolys", ["dossier-a", "dossier-c"])
+    assert done["success"], done
+    assert service.matters_of(next(d for d in service.documents()
+                                   if d.document_id == "hydrolys")) == ["dossier-a", "dossier-c"]
+    service.set_matters("hydrolys", ["dossier-a"])
+    assert any(r["event"] == "matters" and r["origin"] == "chat"
+               for r in _audit(service, user="root"))
     denied = [r for r in _audit(service, user="alice") if r["event"] == "denied"]
     assert {r["scope"] for r in denied} >= {"edit", "admin"}
     assert all(r["origin"] == "chat" for r in denied)

@@ -1,8 +1,9 @@
 """Who uses the chat: the same principals as the API (contractqa/security/tokens.py).
 
 Three ways, in this order:
-- local: the app listens on a loopback address and no user is declared: the person at this
-  computer is the administrator of every matter, as before there were users (`make run`);
+- local: the app listens on a loopback address, no user is declared and no proxy trusted: the
+  person at this computer is the administrator of every matter, as before there were users
+  (`make run`);
 - a single sign-on reverse proxy: its user header (`CONTRACTQA_PROXY_USER_HEADER`, default
   `Remote-User`) names the user, honoured only when the TCP peer is one of
   `CONTRACTQA_TRUSTED_PROXIES`; a name that is not declared is refused, never guessed;
@@ -62,13 +63,16 @@ def is_loopback(host: str) -> bool:
 
 
 def exposure_error(settings: Settings, tokens: TokenStore) -> str | None:
-    """Why the app must not start (a French message naming the settings), or None."""
-    if is_loopback(settings.host) or len(tokens):
+    """Why the app must not start (a French message naming the settings), or None: open to
+    other computers (a public address, or a trusted proxy in front) with no user declared."""
+    if len(tokens) or (is_loopback(settings.host) and not settings.trusted_proxies):
         return None
+    opened = (f"CONTRACTQA_HOST={settings.host} ouvre l'application à d'autres postes"
+              if not is_loopback(settings.host) else
+              "CONTRACTQA_TRUSTED_PROXIES place un reverse proxy devant l'application")
     return (
-        f"Démarrage refusé : CONTRACTQA_HOST={settings.host} ouvre l'application à d'autres "
-        "postes, mais aucun utilisateur n'est déclaré, donc personne ne pourrait être "
-        "identifié. Déclarez les utilisateurs dans CONTRACTQA_API_TOKENS "
+        f"Démarrage refusé : {opened}, mais aucun utilisateur n'est déclaré, donc personne ne "
+        "pourrait être identifié. Déclarez les utilisateurs dans CONTRACTQA_API_TOKENS "
         "('nom:jeton:rôle[:dossiers]', rôle reader, editor ou admin) ou "
         "CONTRACTQA_API_TOKENS_FILE : ils se connectent avec leur nom et leur jeton. Derrière "
         "un reverse proxy d'authentification unique, ajoutez CONTRACTQA_TRUSTED_PROXIES "
@@ -143,7 +147,8 @@ class Identity:
 
     def __init__(self, settings: Settings, tokens: TokenStore) -> None:
         self.tokens = tokens
-        self.local = is_loopback(settings.host) and not len(tokens)
+        self.local = (not len(tokens) and not settings.trusted_proxies
+                      and is_loopback(settings.host))
         self.proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
         self.header = settings.proxy_user_header.lower()
         secret = (settings.session_secret.get_secret_value().encode("utf-8")

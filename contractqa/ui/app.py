@@ -156,7 +156,7 @@ def build_ui(service: ContractQA, identity: Identity | None = None,
 
     Every handler works for the session's user (`identity`; none: the local user only), within
     their matters, and checks their role whatever the browser sends; the page shows the
-    controls of that role only (upload: editor, removal: admin)."""
+    controls of that role only (upload: editor, removal and matters: admin)."""
     h = UIHandlers(service, identity, audit)
     with gr.Blocks(title="ContractQA — questions sur vos contrats", analytics_enabled=False) as ui:
         gr.HTML(
@@ -246,6 +246,12 @@ def build_ui(service: ContractQA, identity: Identity | None = None,
                         delete_btn = gr.Button("Retirer de l'index", variant="stop", size="sm",
                                                scale=0, min_width=150, elem_id="cq-delete",
                                                visible=False)
+                    with gr.Row(visible=False, elem_id="cq-matters-box") as matters_box:
+                        doc_matters = gr.Dropdown(
+                            choices=[], value=[], multiselect=True, allow_custom_value=True,
+                            label="Dossiers du contrat", scale=4, elem_id="cq-doc-matters")
+                        matters_btn = gr.Button("Classer", size="sm", scale=0, min_width=150,
+                                                elem_id="cq-set-matters")
                     outline = gr.HTML("", elem_id="cq-outline", js_on_load=None)
                     article_picker = gr.Dropdown(
                         choices=[], value=None, label="Afficher un article",
@@ -289,8 +295,13 @@ def build_ui(service: ContractQA, identity: Identity | None = None,
             js=CONFIRM_DELETE_JS, api_visibility="private",
             concurrency_limit=1, concurrency_id="contracts",
         )
-        ui.load(h.session, None, [user, upload_box, delete_btn, matter],
+        ui.load(h.session, None, [user, upload_box, delete_btn, matter, matters_box],
                 api_visibility="private")
+        doc_picker.change(h.contract_matters, [doc_picker], [doc_matters],
+                          api_visibility="private")
+        matters_btn.click(h.set_matters, [doc_picker, doc_matters], [doc_matters],
+                          api_visibility="private", concurrency_limit=1,
+                          concurrency_id="contracts")
         ui.load(h.refresh, [selector], [selector, doc_table, doc_picker], api_visibility="private")
         _review_events(ReviewHandlers(service, h), ui, review_tab, review)
     return ui

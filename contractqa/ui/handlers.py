@@ -70,7 +70,7 @@ MSG_LOGIN = "Votre session a expiré ou vous n'êtes pas connecté : rechargez l
 # What each role may do, said to a user refused (the server checks every event, whatever the
 # browser shows or sends).
 ACTIONS = {"ask": "consulter les contrats", "edit": "ajouter ou remplacer des contrats",
-           "admin": "retirer des contrats"}
+           "admin": "retirer des contrats ou les classer dans des dossiers"}
 _MATTER = re.compile(MATTER_PATTERN)
 
 
@@ -125,7 +125,8 @@ class UIHandlers:
 
     def session(self, request: gr.Request | None = None) -> tuple[Any, ...]:
         """At page load: who is connected, and the controls their role allows (upload for an
-        editor, removal for an admin); returns (badge, upload box, remove button, matter)."""
+        editor, removal and matters for an admin); returns (badge, upload box, remove button,
+        matter, matters box)."""
         who = self.who(request)
         badge = ""
         if not self.identity.local:
@@ -139,7 +140,8 @@ class UIHandlers:
         value = default if default in matters else (matters[0] if matters else None)
         return (badge, gr.Column(visible=who.has("edit")), gr.Button(visible=who.has("admin")),
                 gr.Dropdown(choices=matters, value=value,
-                            allow_custom_value=who.matters is None))
+                            allow_custom_value=who.matters is None),
+                gr.Row(visible=who.has("admin")))
 
     def upload_matters(self, who: Principal) -> list[str]:
         """The matters a user may put contracts in: their own, or every known one."""
@@ -361,6 +363,41 @@ class UIHandlers:
             gr.Dropdown(choices=outline_choices(outline), value=None),
             empty_article,
         )
+
+    def contract_matters(self, document_id: str | None, request: gr.Request | None = None
+                         ) -> Any:
+        """The matters of the contract picked (an admin may change them)."""
+        who = self.who(request)
+        record = next((d for d in self.service.documents(who.matters)
+                       if d.document_id == document_id), None)
+        current = self.service.matters_of(record) if record else []
+        return gr.Dropdown(choices=sorted(set(self.upload_matters(who)) | set(current)),
+                           value=current)
+
+    def set_matters(self, document_id: str | None, matters: list[str] | None,
+                    request: gr.Request | None = None) -> Any:
+        """Put a contract of the admin's matters in these matters (their own only)."""
+        who = self.who(request, "admin")
+        chosen = sorted({m.strip() for m in matters or [] if m.strip()})
+        if not document_id or document_id not in self.titles(who):
+            gr.Warning(MSG_NO_CONTRACT_SELECTED, title="Aucun contrat")
+            return gr.skip()
+        if not chosen:
+            gr.Warning("Choisissez au moins un dossier.", title="Aucun dossier")
+            return gr.skip()
+        bad = [m for m in chosen if not _MATTER.match(m) or not who.sees([m])]
+        if bad:
+            raise gr.Error(f"Dossiers refusés : {', '.join(bad)} (lettres, chiffres, « . », "
+                           "« - », « _ » ; les vôtres seulement).", title="Dossier refusé",
+                           print_exception=False)
+        try:
+            record = self.service.set_matters(document_id, chosen)
+        except IndexBusy as exc:
+            raise gr.Error(str(exc), title="Index occupé", print_exception=False) from None
+        self.audit.write("matters", who, client=client_of(request), origin="chat",
+                         document_id=document_id, to=record.matters)
+        gr.Info(f"Contrat classé dans : {', '.join(record.matters)}.", title="Dossiers")
+        return gr.Dropdown(value=record.matters)
 
     def show_article(self, document_id: str | None, choice: str | None,
                      request: gr.Request | None = None) -> str:
