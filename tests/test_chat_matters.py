@@ -244,13 +244,22 @@ def test_the_proxy_header_counts_only_from_a_trusted_address(service: ContractQA
         assert "deux ans" in carol.ask("Quelle est la durée du marché Hydrolys ?")
         mallory = Chat(base, trusted, headers={"Remote-User": "mallory"})
         assert mallory.http.get("/gradio_api/info").status_code == 401
+        # Behind a TLS proxy, the session cookie is Secure.
+        https = Chat(base, trusted, headers={"X-Forwarded-Proto": "https"})
+        cookie = https.login("alice", "alice-token-123").headers["set-cookie"].lower()
+        assert "secure" in [p.strip() for p in cookie.split(";")[1:]], cookie
     assert any(r["event"] == "ask_stream" for r in _audit(service, user="carol"))
     elsewhere = create_app(_settings(data, trusted_proxies="192.0.2.10"), service)
     with serving(elsewhere) as base:
-        root = Chat(base, elsewhere, headers={"Remote-User": "root"})
+        # From 127.0.0.1, naming the trusted proxy in X-Forwarded-For changes nothing.
+        root = Chat(base, elsewhere, headers={"Remote-User": "root",
+                                              "X-Forwarded-For": "192.0.2.10"})
         page = root.http.get("/", headers={"Accept": "text/html"})
         assert page.status_code == 303 and page.headers["location"].startswith("/login")
         assert root.call("delete", "hydrolys", True, [])["status"] == 401
+        spoofed = Chat(base, elsewhere, headers={"X-Forwarded-Proto": "https"})
+        cookie = spoofed.login("alice", "alice-token-123").headers["set-cookie"].lower()
+        assert "secure" not in [p.strip() for p in cookie.split(";")[1:]], cookie
     assert "hydrolys" in {d.document_id for d in service.documents()}
 
 

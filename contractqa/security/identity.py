@@ -190,6 +190,12 @@ class Identity:
         who = self.of(request)
         return who.name if who else None
 
+    def https(self, request: Request) -> bool:
+        """Whether the browser speaks HTTPS: to us, or to a trusted proxy that says so."""
+        client = request.client.host if request.client else None
+        forwarded = request.headers.get("x-forwarded-proto", "").lower() == "https"
+        return request.url.scheme == "https" or (forwarded and self.trusted(client))
+
     def login(self, name: str, token: str) -> Entry | None:
         """The user's entry when the token is theirs (the name must match it)."""
         entry = self.tokens.entry(token)
@@ -311,7 +317,7 @@ def login_router(identity: Identity, audit: AuditLog) -> APIRouter:
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(COOKIE, identity.sessions.issue(entry),
                             max_age=identity.sessions.seconds, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", path="/")
+                            secure=identity.https(request), path="/")
         return response
 
     @router.get("/logout")
