@@ -87,6 +87,7 @@ def create_api(service: ContractQA, settings: Settings) -> FastAPI:
                   description="Questions en français sur des contrats, réponses citant les "
                   "articles. Jeton : `Authorization: Bearer <jeton>` (scopes ask, admin).")
     app.state.jobs = jobs
+    app.state.tokens, app.state.audit = tokens, audit  # the chat's users and log are the same
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:

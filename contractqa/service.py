@@ -288,9 +288,10 @@ class ContractQA:
     def review(self, questions: list[ReviewQuestion], documents: list[str] | None = None, *,
                title: str = "", checklist: str | None = None,
                progress: ReviewProgress | None = None, stop: threading.Event | None = None,
-               refresh: bool = False) -> Review:
-        """Ask every question of every contract (cells cached), save and return the table."""
-        records = self.review_documents(documents)
+               refresh: bool = False, matters: frozenset[str] | None = None) -> Review:
+        """Ask every question of every contract (cells cached), save and return the table;
+        `matters`: the contracts of those matters only (others are unknown ids)."""
+        records = self.review_documents(documents, matters)
         runner = ReviewRunner(self, self.review_cells, self._summarizer(), refresh)
         review = runner.run(questions, records, title or "Questions personnalisées", checklist,
                             progress, stop)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated
@@ -84,6 +85,36 @@ class Settings(BaseSettings):
     rate_limit_per_minute: Annotated[int, Field(ge=0)] = 60  # 0: no limit
     # The matter (dossier) of contracts indexed without one (`contractqa ingest --matter`).
     default_matter: Annotated[str, Field(pattern=MATTER_PATTERN)] = "general"
+    # Who uses the chat (contractqa/security/identity.py): a login with the users' names and
+    # tokens (api_tokens) kept in a signed session cookie, or a single sign-on reverse proxy's
+    # user header, honoured only from these addresses or networks (e.g. "10.0.0.5,10.1.0.0/16").
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    proxy_user_header: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] = "Remote-User"
+    # Signs the session cookies; unset: a random key per start (every session ends on restart).
+    session_secret: SecretStr | None = None
+    session_hours: Annotated[float, Field(gt=0, le=720)] = 12.0  # a working day, then log in
+    login_attempts_per_minute: Annotated[int, Field(ge=1)] = 10  # per client address
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, proxies: list[str]) -> list[str]:
+        bad = []
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                bad.append(proxy)
+        if bad:
+            raise ValueError(f"adresses invalides {bad} (attendu une adresse IP ou un réseau "
+                             "CIDR, par exemple 10.0.0.5 ou 10.1.0.0/16)")
+        return proxies
 
     @field_validator("chroma_url")
     @classmethod
@@ -127,9 +158,10 @@ class Settings(BaseSettings):
             if not item.strip():
                 continue
             if (len(parts) not in (2, 3, 4) or not _TOKEN_NAME.match(parts[0])
-                    or len(parts[1]) < 8):
+                    or (len(parts[1]) < 8 and parts[1] != "-")):
                 raise ValueError(f"entrée n°{number} : format attendu "
-                                 "nom:jeton[:scopes[:dossiers]], jeton d'au moins 8 caractères")
+                                 "nom:jeton[:scopes[:dossiers]], jeton d'au moins 8 caractères "
+                                 "(« - » : utilisateur sans jeton, connecté par le proxy)")
             written = parts[2].lower() if len(parts) >= 3 else "ask"
             scopes = set(re.split(r"[+,\s|]+", written)) - {""}
             if not scopes or scopes - _SCOPES:

@@ -81,8 +81,9 @@ def serving(app: Any, timeout: float = 60) -> Iterator[str]:
     import uvicorn
 
     port = free_port()
+    # proxy_headers=False as `contractqa serve` runs it: the TCP peer is the client.
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
+                                           log_level="warning", proxy_headers=False))
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()
     try:

@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from contractqa.jobs import JobRunner
 from contractqa.schemas import AskRequest, UploadOut
 from contractqa.security import ApiError, AuditLog, Principal
+from contractqa.security.audit import answer_fields
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
 from retrieval.models import Turn
@@ -75,10 +76,7 @@ class ApiContext:
             event, who, client=request.client.host if request.client else None,
             origin=request.headers.get("origin"), question=body.question,
             documents=body.documents, history_turns=len(body.history), status=status,
-            duration_ms=round((time.perf_counter() - t0) * 1000),
-            answer_id=(answer or {}).get("id"), abstained=(answer or {}).get("abstained"),
-            cited=[f"{c['document_id']}#{c['article']}" for c in (answer or {}).get(
-                "citations", [])])
+            duration_ms=round((time.perf_counter() - t0) * 1000), **answer_fields(answer))
 
 
 def ask_args(body: AskRequest) -> tuple[str, list[str] | None, list[Turn]]:

@@ -58,6 +58,14 @@ class AuditLog:
         self.path.replace(self.path.with_name(f"{self.path.name}.1"))
 
 
+def answer_fields(answer: dict[str, Any] | None) -> dict[str, Any]:
+    """What the log keeps of an answer (JSON, as the API returns it): its id, whether it
+    abstained, the contracts and articles cited; never its text."""
+    answer = answer or {}
+    return {"answer_id": answer.get("id"), "abstained": answer.get("abstained"),
+            "cited": [f"{c['document_id']}#{c['article']}" for c in answer.get("citations", [])]}
+
+
 def read_audit(path: Path, user: str | None = None, matter: str | None = None,
                since: datetime | None = None) -> list[dict[str, Any]]:
     """The lines of an audit log (and of its rotated copies, oldest first) that match: the

@@ -7,7 +7,9 @@ stores only hashes. Scopes are roles: `ask` (a reader: ask, read outlines and ar
 (an editor: also upload and replace), `admin` (also delete); `reader`, `editor` are their
 names too. Matters (dossiers) bound what a token sees: the contracts of those matters only.
 Print the hash of a token with `python -m contractqa.security TOKEN`. Only sha256 digests are
-kept in memory and they are compared with `hmac.compare_digest`.
+kept in memory and they are compared with `hmac.compare_digest`. A user signed in by a trusted
+reverse proxy (contractqa/security/identity.py) is declared with `-` for token
+(`name:-:scopes[:matters]`): a name, a role and matters, no token to log in with.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ _ROLE_NAMES = {"reader": "ask", "editor": "edit"}
 _MATTER = re.compile(MATTER_PATTERN)
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
+NO_TOKEN = "-"  # a user known by name only: signed in by the trusted proxy, never by a token
 
 NO_TOKENS_MESSAGE = (
     "Aucun jeton d'API n'est configuré : l'API refuse toutes les requêtes. "
@@ -83,12 +86,16 @@ def parse_matters(text: str) -> frozenset[str] | None:
 
 @dataclass(frozen=True)
 class Entry:
-    """A known token: its name, sha256 digest, scopes and matters (None: every matter)."""
+    """A known token: its name, sha256 digest (None: a user without token, signed in by the
+    trusted proxy only), scopes and matters (None: every matter)."""
 
     name: str
-    digest: bytes
+    digest: bytes | None
     scopes: frozenset[str]
     matters: frozenset[str] | None
+
+    def principal(self) -> Principal:
+        return Principal(self.name, self.scopes, self.matters)
 
 
 class TokenStore:
@@ -109,16 +116,17 @@ class TokenStore:
                 continue
             parts = item.split(":")
             try:
-                if len(parts) not in (2, 3, 4) or not _NAME.match(parts[0]) or len(parts[1]) < 8:
+                if (len(parts) not in (2, 3, 4) or not _NAME.match(parts[0])
+                        or (len(parts[1]) < 8 and parts[1] != NO_TOKEN)):
                     raise ValueError("format attendu nom:jeton[:scopes[:dossiers]], jeton ≥ 8 "
-                                     "caractères")
+                                     "caractères (ou « - » : sans jeton)")
                 scopes = parse_scopes(parts[2]) if len(parts) >= 3 else frozenset({"ask"})
                 matters = parse_matters(parts[3]) if len(parts) == 4 else None
             except ValueError as exc:  # never log the token itself
                 log.error("CONTRACTQA_API_TOKENS, entrée n°%d ignorée : %s", i + 1, exc)
                 continue
-            entries.append(Entry(parts[0], hashlib.sha256(parts[1].encode()).digest(), scopes,
-                                 matters))
+            digest = None if parts[1] == NO_TOKEN else hashlib.sha256(parts[1].encode()).digest()
+            entries.append(Entry(parts[0], digest, scopes, matters))
         if settings.api_tokens_file:
             entries.extend(_read_token_file(settings.api_tokens_file))
         names = [e.name for e in entries]
@@ -127,13 +135,23 @@ class TokenStore:
         return cls(entries)
 
     def verify(self, token: str) -> Principal | None:
-        """The principal of a token, or None; every entry is compared (no early exit)."""
+        """The principal of a token, or None."""
+        found = self.entry(token)
+        return found.principal() if found else None
+
+    def entry(self, token: str) -> Entry | None:
+        """The entry of a token, or None; every entry is compared (no early exit)."""
         digest = hashlib.sha256(token.encode("utf-8")).digest()
-        found: Principal | None = None
+        found: Entry | None = None
         for entry in self._entries:
-            if hmac.compare_digest(digest, entry.digest) and found is None:
-                found = Principal(entry.name, entry.scopes, entry.matters)
+            if (entry.digest is not None and hmac.compare_digest(digest, entry.digest)
+                    and found is None):
+                found = entry
         return found
+
+    def named(self, name: str) -> list[Entry]:
+        """The entries declared under this name (a user, or a token's name)."""
+        return [e for e in self._entries if e.name == name]
 
 
 def _read_token_file(path: Path) -> list[Entry]:
@@ -150,9 +168,11 @@ def _read_token_file(path: Path) -> list[Entry]:
         parts = line.split(":")
         try:
             if (len(parts) not in (3, 4) or not _NAME.match(parts[0])
-                    or not _HEX64.match(parts[1])):
-                raise ValueError("format attendu nom:sha256hex:scopes[:dossiers]")
-            entries.append(Entry(parts[0], bytes.fromhex(parts[1]), parse_scopes(parts[2]),
+                    or not (_HEX64.match(parts[1]) or parts[1] == NO_TOKEN)):
+                raise ValueError("format attendu nom:sha256hex:scopes[:dossiers] (ou nom:-:… "
+                                 "pour un utilisateur sans jeton)")
+            digest = None if parts[1] == NO_TOKEN else bytes.fromhex(parts[1])
+            entries.append(Entry(parts[0], digest, parse_scopes(parts[2]),
                                  parse_matters(parts[3]) if len(parts) == 4 else None))
         except ValueError as exc:
             log.error("%s ligne %d ignorée : %s", path, number, exc)

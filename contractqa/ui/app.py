@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from contractqa.security.audit import AuditLog
+from contractqa.security.identity import ChatGate, Identity, exposure_error, login_router
+from contractqa.security.tokens import TokenStore
 from contractqa.settings import Settings
 from contractqa.ui.contracts import clean_message
 from contractqa.ui.handlers import UPLOAD_TYPES, UIHandlers
@@ -47,6 +51,7 @@ UI_CSS = """
   padding: .25rem 0 .5rem; border-bottom: 1px solid var(--border-color-primary); }
 .cq-header h1 { margin: 0; font-size: 1.55rem; font-weight: 700; letter-spacing: -.01em; }
 .cq-header p { margin: 0; color: var(--body-text-color-subdued); }
+.cq-user { font-size: .85rem; color: var(--body-text-color-subdued); }
 .cq-badge { margin-left: auto; font-size: .8rem; padding: .2rem .6rem; border-radius: 999px;
   border: 1px solid var(--border-color-primary); color: var(--body-text-color-subdued); }
 .cq-panel-title { font-weight: 600; font-size: 1rem; margin: 0 0 .4rem; }
@@ -145,15 +150,22 @@ def _mode_badge(service: ContractQA) -> str:
     return f'<span class="cq-badge">{html.escape(text)}</span>'
 
 
-def build_ui(service: ContractQA) -> gr.Blocks:
-    """The chat, the sources panel, the contracts tab and the review tab, wired to the facade."""
-    h = UIHandlers(service)
+def build_ui(service: ContractQA, identity: Identity | None = None,
+             audit: AuditLog | None = None) -> gr.Blocks:
+    """The chat, the sources panel, the contracts tab and the review tab, wired to the facade.
+
+    Every handler works for the session's user (`identity`; none: the local user only), within
+    their matters, and checks their role whatever the browser sends; the page shows the
+    controls of that role only (upload: editor, removal and matters: admin)."""
+    h = UIHandlers(service, identity, audit)
     with gr.Blocks(title="ContractQA — questions sur vos contrats", analytics_enabled=False) as ui:
         gr.HTML(
             '<div class="cq-header"><h1>ContractQA</h1>'
             "<p>Posez vos questions sur les contrats : chaque réponse cite les articles "
             "qui la fondent.</p>" + _mode_badge(service) + "</div>"
         )
+        user = gr.HTML("", elem_id="cq-user-box", js_on_load=None,
+                       visible=not h.identity.local)  # who is connected; no one to name locally
         exchanges = gr.State([])
         with gr.Tabs():
             with gr.Tab("Questions", id="chat"), gr.Row(equal_height=False):
@@ -208,16 +220,20 @@ def build_ui(service: ContractQA) -> gr.Blocks:
                                       js_on_load=None)
             with gr.Tab("Contrats", id="contracts"), gr.Row(equal_height=False):
                 with gr.Column(scale=4):
-                    gr.HTML('<div class="cq-panel-title">Ajouter des contrats</div>')
-                    files = gr.File(
-                        label="Fichiers PDF, DOCX ou texte",
-                        file_count="multiple",
-                        file_types=UPLOAD_TYPES,
-                        elem_id="cq-upload",
-                    )
-                    ingest_btn = gr.Button("Indexer les fichiers", variant="primary",
-                                           elem_id="cq-ingest")
-                    ingest_report = gr.HTML("", elem_id="cq-ingest-report", js_on_load=None)
+                    with gr.Column(visible=False, elem_id="cq-upload-box") as upload_box:
+                        gr.HTML('<div class="cq-panel-title">Ajouter des contrats</div>')
+                        files = gr.File(
+                            label="Fichiers PDF, DOCX ou texte",
+                            file_count="multiple",
+                            file_types=UPLOAD_TYPES,
+                            elem_id="cq-upload",
+                        )
+                        matter = gr.Dropdown(choices=[], value=None, label="Dossier",
+                                             info="Le dossier dont les contrats feront partie.",
+                                             elem_id="cq-matter")
+                        ingest_btn = gr.Button("Indexer les fichiers", variant="primary",
+                                               elem_id="cq-ingest")
+                        ingest_report = gr.HTML("", elem_id="cq-ingest-report", js_on_load=None)
                     gr.HTML('<div class="cq-panel-title">Contrats indexés</div>')
                     doc_table = gr.HTML("", elem_id="cq-documents", js_on_load=None)
                 with gr.Column(scale=6):
@@ -228,7 +244,14 @@ def build_ui(service: ContractQA) -> gr.Blocks:
                             elem_id="cq-doc-picker",
                         )
                         delete_btn = gr.Button("Retirer de l'index", variant="stop", size="sm",
-                                               scale=0, min_width=150, elem_id="cq-delete")
+                                               scale=0, min_width=150, elem_id="cq-delete",
+                                               visible=False)
+                    with gr.Row(visible=False, elem_id="cq-matters-box") as matters_box:
+                        doc_matters = gr.Dropdown(
+                            choices=[], value=[], multiselect=True, allow_custom_value=True,
+                            label="Dossiers du contrat", scale=4, elem_id="cq-doc-matters")
+                        matters_btn = gr.Button("Classer", size="sm", scale=0, min_width=150,
+                                                elem_id="cq-set-matters")
                     outline = gr.HTML("", elem_id="cq-outline", js_on_load=None)
                     article_picker = gr.Dropdown(
                         choices=[], value=None, label="Afficher un article",
@@ -258,7 +281,7 @@ def build_ui(service: ContractQA) -> gr.Blocks:
         clear_btn.click(h.clear, None, [chatbot, exchanges, sources, copy_text, export_btn],
                         api_visibility="private")
         ingest_btn.click(
-            h.upload, [files], [ingest_report, selector, doc_table, doc_picker, files],
+            h.upload, [files, matter], [ingest_report, selector, doc_table, doc_picker, files],
             show_progress_on=[ingest_report], api_visibility="private",
             concurrency_limit=1, concurrency_id="contracts",
         )
@@ -272,8 +295,15 @@ def build_ui(service: ContractQA) -> gr.Blocks:
             js=CONFIRM_DELETE_JS, api_visibility="private",
             concurrency_limit=1, concurrency_id="contracts",
         )
+        ui.load(h.session, None, [user, upload_box, delete_btn, matter, matters_box],
+                api_visibility="private")
+        doc_picker.change(h.contract_matters, [doc_picker], [doc_matters],
+                          api_visibility="private")
+        matters_btn.click(h.set_matters, [doc_picker, doc_matters], [doc_matters],
+                          api_visibility="private", concurrency_limit=1,
+                          concurrency_id="contracts")
         ui.load(h.refresh, [selector], [selector, doc_table, doc_picker], api_visibility="private")
-        _review_events(ReviewHandlers(service), ui, review_tab, review)
+        _review_events(ReviewHandlers(service, h), ui, review_tab, review)
     return ui
 
 
@@ -358,10 +388,15 @@ def create_app(settings: Settings, service: ContractQA | None = None) -> FastAPI
     from contractqa.api import create_api
 
     api = create_api(service, settings)
+    identity = Identity(settings, api.state.tokens)
+    api.include_router(login_router(identity, api.state.audit))  # before Gradio's "/"
+    # Inside the security headers and the API's gate: the chat's own gate.
+    api.user_middleware.append(Middleware(ChatGate, identity=identity))
     return gr.mount_gradio_app(
         api,
-        build_ui(service),
+        build_ui(service, identity, api.state.audit),
         path="/",
+        auth_dependency=identity.username,
         theme=ui_theme(),
         css=UI_CSS,
         footer_links=[],
@@ -389,6 +424,10 @@ def serve(settings: Settings, ingest_paths: list[Path] | None = None) -> None:
 
     from contractqa.service import ContractQA
 
+    refusal = exposure_error(settings, TokenStore.from_settings(settings))
+    if refusal:  # before loading anything, before binding the address
+        print(refusal, file=sys.stderr, flush=True)
+        raise SystemExit(2)
     service = ContractQA(settings)
     if ingest_paths and not service.documents():
         print("Premier démarrage : indexation des contrats…", flush=True)
@@ -404,4 +443,7 @@ def serve(settings: Settings, ingest_paths: list[Path] | None = None) -> None:
             print(line, flush=True)
     app = create_app(settings, service)
     print(f"ContractQA : http://{settings.host}:{settings.port}/", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # The TCP peer stays the client: a trusted proxy's user header is honoured by its address,
+    # which X-Forwarded-For must not replace.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
+                proxy_headers=False)

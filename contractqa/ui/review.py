@@ -20,11 +20,13 @@ from contractqa.review import Cell, Review, ReviewQuestion, ReviewTooLarge
 from contractqa.review_export import export_name, mode_label, write_export
 from contractqa.review_storage import ChecklistError
 from contractqa.ui.contracts import document_choices
+from contractqa.ui.handlers import UIHandlers, client_of
 from contractqa.ui.render import article_label, format_pages, highlight_html
 from ingest.locking import IndexBusy
 
 if TYPE_CHECKING:
     from contractqa.service import ContractQA
+
 
 log = logging.getLogger("contractqa.app")
 
@@ -169,17 +171,22 @@ def parse_questions(text: str | None) -> list[str]:
 class ReviewHandlers:
     """Events of the « Revue » tab."""
 
-    def __init__(self, service: ContractQA) -> None:
+    def __init__(self, service: ContractQA, ui: UIHandlers | None = None) -> None:
+        """`ui`: the chat's handlers, whose session user and audit log the tab shares."""
         self.service = service
+        ui = ui or UIHandlers(service)
+        self.who, self.audit = ui.who, ui.audit
 
     def checklist_choices(self) -> list[tuple[str, str]]:
         choices = [(c.title if c.builtin else f"{c.title} (enregistrée)", c.id)
                    for c in self.service.checklists.all()]
         return [*choices, ("Aucune : mes questions seulement", NO_CHECKLIST)]
 
-    def load(self, selected: list[str] | None, checklist: str | None) -> tuple[Any, Any]:
-        """Contracts and checklists when the page loads or the tab opens."""
-        docs = self.service.documents()
+    def load(self, selected: list[str] | None, checklist: str | None,
+             request: gr.Request | None = None) -> tuple[Any, Any]:
+        """Contracts (of the user's matters) and checklists when the page loads or the tab
+        opens."""
+        docs = self.service.documents(self.who(request, "ask").matters)
         ids = {d.document_id for d in docs}
         choices = self.checklist_choices()
         known = {value for _label, value in choices}
@@ -201,10 +208,12 @@ class ReviewHandlers:
         return questions, title, checklist or None
 
     def run(self, documents: list[str] | None, checklist: str | None, extra: str | None,
+            request: gr.Request | None = None,
             progress: gr.Progress | None = gr.Progress(),  # noqa: B008 (Gradio's marker)
             ) -> tuple[Any, ...]:
-        """Fill the table; returns (review, layout, status, grid, question filter, cell view,
-        xlsx, csv, md)."""
+        """Fill the table with the contracts of the user's matters; returns (review, layout,
+        status, grid, question filter, cell view, xlsx, csv, md)."""
+        who = self.who(request, "ask")
         try:
             questions, title, checklist_id = self._questions(checklist, extra)
 
@@ -215,7 +224,8 @@ class ReviewHandlers:
             if progress is not None:
                 progress(0.0, desc="Préparation de la revue…")
             review = self.service.review(questions, list(documents or []) or None, title=title,
-                                         checklist=checklist_id, progress=on_progress)
+                                         checklist=checklist_id, progress=on_progress,
+                                         matters=who.matters)
         except (ChecklistError, ReviewTooLarge, ValueError) as exc:
             raise gr.Error(str(exc), title="Revue impossible", print_exception=False) from None
         except IndexBusy as exc:
@@ -223,6 +233,10 @@ class ReviewHandlers:
         except Exception:
             log.exception("review failed")
             raise gr.Error(MSG_REVIEW_FAILED, title="Erreur", print_exception=False) from None
+        self.audit.write("review", who, client=client_of(request), origin="chat",
+                         checklist=checklist_id, documents=len(review.documents),
+                         questions=len(review.questions), review_id=review.id, status=200,
+                         cached_cells=review.cached_cells)
         headers, rows, layout = grid_rows(review)
         files = self.exports(review)
         return (review, layout, status_html(review), grid_value(headers, rows),
@@ -245,8 +259,9 @@ class ReviewHandlers:
         return layout, grid_value(headers, rows)
 
     def select(self, review: Review | None, layout: GridLayout | None,
-               evt: gr.SelectData) -> str:
+               evt: gr.SelectData, request: gr.Request | None = None) -> str:
         """A click on a cell shows its article with the quoted sentence marked."""
+        who = self.who(request, "ask")
         if review is None or layout is None:
             return CELL_PLACEHOLDER
         index = evt.index if isinstance(evt.index, (list, tuple)) else [evt.index, 0]
@@ -260,15 +275,16 @@ class ReviewHandlers:
         if cell.status == "found" and cell.source is not None:
             try:
                 article = self.service.article_text(cell.document_id, cell.source.section,
-                                                    cell.source.article)
+                                                    cell.source.article, who.matters)
             except Exception:  # the article's excerpt is shown instead
                 log.exception("article_text failed for %s %s", cell.document_id,
                               cell.source.article)
         return cell_html(review, cell, article)
 
-    def save_checklist(self, name: str | None, checklist: str | None, extra: str | None
-                       ) -> Any:
+    def save_checklist(self, name: str | None, checklist: str | None, extra: str | None,
+                       request: gr.Request | None = None) -> Any:
         """Save the chosen list and the typed questions as the user's own list."""
+        self.who(request, "ask")
         try:
             questions, _title, _id = self._questions(checklist, extra)
             saved = self.service.checklists.save(name or "", questions)
