@@ -353,7 +353,8 @@ RENTAL_TERMS = [
     "2) Réservation:", "La réservation devient ferme à réception de l'acompte.",
     "3) Paiements:", "Le solde est payable trente jours avant l'arrivée.",
     "5) Annulation:", "Toute annulation est notifiée par écrit.",
-    "6) Jour de départ, le locataire s'engage à :", "rendre les clés ;", "laisser les lieux propres.",
+    "6) Jour de départ, le locataire s'engage à :", "rendre les clés ;",
+    "laisser les lieux propres.",
 ]
 
 
