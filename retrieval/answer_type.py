@@ -20,7 +20,8 @@ AnswerType = Literal["duration", "amount"]
 _DURATION_QUESTION = re.compile(
     r"\b(combien de (?:temps|jours|mois|semaines|ann[ée]es)|pendant combien|au bout de combien|"
     r"quel(?:le)?s? (?:(?:est|sont) (?:le|la|les) )?(?:dur[ée]es?|d[ée]lais?|pr[ée]avis|"
-    r"p[ée]riodes?)\b|dans quel d[ée]lai|sous quel d[ée]lai|jusqu['’]à quand|à partir de quand)",
+    r"p[ée]riodes?|cr[ée]neaux|horaires?)\b|dans quel d[ée]lai|sous quel d[ée]lai|"
+    r"jusqu['’]à quand|à partir de quand|à quelle heure)",
     re.IGNORECASE,
 )
 _AMOUNT_QUESTION = re.compile(
