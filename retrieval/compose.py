@@ -13,6 +13,7 @@ from retrieval.definitions import defining_sentence
 from retrieval.extractive import (
     Evidence,
     Meaning,
+    damped,
     highlighted,
     quote_lines,
     select_sentences,
@@ -100,7 +101,7 @@ class Composer:
         # quoting another contract than their gold's, sample 9.6 % -> 5.1 %, extra 7.7 % ->
         # 6.6 %; facts found unchanged or higher).
         quoted = [c for c in citations if c.document_id == citations[0].document_id]
-        chosen = select_sentences(asked, quoted, self.idf,
+        chosen = select_sentences(asked, quoted, damped(self.idf, asked, quoted),
                                   holds_value=ExpectedAnswer.of(asked).value_in, meaning=meaning)
         return Composed(quote_lines(chosen.evidence, INTRO),
                         [Quote(e.citation, e.sentence) for e in chosen.evidence],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from french.sentences import sentences
+from french.tokens import tokenize
 
 CLAUSE = """10.4 Responsabilité illimitée.
 La limitation de responsabilité prévue à l'article 10.2 ne s'applique pas :
@@ -58,3 +59,24 @@ def test_a_list_item_is_not_cut_at_its_semicolons() -> None:
     units = sentences(text, lists=False)
     assert ("- Panne P1 : télédiagnostic sous trente (30) minutes ; Délai d'intervention de "
             "quatre (4) heures ;") in units
+
+
+def test_the_contracts_name_in_every_quoted_passage_does_not_choose_the_quote() -> None:
+    """"Veloria" is in every passage quoted from the Veloria terms: the sentence naming the
+    platform does not outweigh the one on the notice asked about (LOCAL_DAMPING)."""
+    from retrieval.extractive import damped, select_sentences
+    from retrieval.models import Citation
+
+    def passage(n: int, text: str) -> Citation:
+        return Citation(n=n, document_id="v", document_title="CGU Veloria", section=None,
+                        article=str(n), heading=None, pages=[1], excerpt=text, score=1.0)
+
+    quoted = [passage(1, "La plateforme Veloria est ouverte à tous les usagers."),
+              passage(2, "Veloria - Résiliation. Chaque partie peut résilier avec un préavis "
+                         "de trois mois."),
+              passage(3, "Le support de Veloria répond sous un jour.")]
+    question = "Quel préavis pour résilier l'abonnement Veloria ?"
+    idf = {term: 2.0 for term in tokenize(question)} | {tokenize("Veloria")[0]: 6.0}
+    assert select_sentences(question, quoted, idf).evidence[0].citation == 1
+    chosen = select_sentences(question, quoted, damped(idf, question, quoted)).evidence[0]
+    assert chosen.citation == 2 and "préavis" in chosen.sentence
