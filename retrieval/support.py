@@ -110,8 +110,14 @@ def check(claim: Claim, citations: dict[int, Citation], min_overlap: float = MIN
         claim.supported = False
         claim.reason = ("chiffre absent de l'extrait cité : " + ", ".join(sorted(missing)))
         return claim
+    # The contract's title names it and supports nothing: "Le contrat de location prévoit une
+    # clause de confidentialité [2]" shares "contrat", "location" with any of its excerpts
+    # (the real 0.5B's answer, 2026-12-03, where no clause speaks of confidentiality).
+    words -= {w for c in cited for w in tokenize(c.document_title or "")}
     if words:
-        shared = len(words & set(tokenize(text))) / len(words)
+        clause = " ".join(x for c in cited for x in (c.section, c.article, c.heading, c.excerpt)
+                          if x)
+        shared = len(words & set(tokenize(clause))) / len(words)
         if shared < min_overlap:
             claim.supported = False
             claim.reason = f"mots absents de l'extrait cité ({shared:.0%} en commun)"

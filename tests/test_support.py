@@ -197,3 +197,14 @@ def test_sentence_numbered_after_the_wrong_excerpt_cites_the_right_one(
     assert answer.body == VALID
     assert answer.to_json()["reattributed"] == [
         {"sentence": VALID, "markers": [1], "cited_by_model": [4]}]
+
+
+def test_the_contracts_title_supports_no_claim() -> None:
+    # The real 0.5B's answer (2026-12-03) to a question the lease is silent on: it shares
+    # "contrat", "location", "matériel" with every excerpt's title, and nothing else.
+    (claim,) = check_answer("Le contrat de location de matériel prévoit une clause de "
+                            "confidentialité [2].", [RENT, PRINTERS])
+    assert not claim.supported and claim.reason and "mots absents" in claim.reason
+    (restated,) = check_answer("Le contrat de location de matériel prévoit un loyer mensuel de "
+                               "quatre cents euros [1].", [RENT, PRINTERS])
+    assert restated.supported
