@@ -129,7 +129,9 @@ def reattribute(claim: Claim, citations: dict[int, Citation], question: str) -> 
     REATTRIBUTE_OVERLAP), the one holding most of its new words first; else it is unchanged."""
     body = MARKER.sub(" ", claim.sentence)
     added = set(tokenize(body)) - set(tokenize(question))
-    if claim.supported or len(added) < REATTRIBUTE_MIN_WORDS:
+    # A marker pointing nowhere is an invented source: such a sentence is never repaired.
+    if (claim.supported or len(added) < REATTRIBUTE_MIN_WORDS
+            or any(n not in citations for n in claim.markers)):
         return claim
     words = set(tokenize(body))
     # What the sentence says it is about: the question's words it repeats, less those naming
