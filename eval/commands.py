@@ -32,6 +32,10 @@ def register(sub: Any) -> None:
     p.add_argument("--progress",
                    help="fichier JSONL où chaque question notée est ajoutée aussitôt (une "
                         "longue évaluation interrompue reste exploitable)")
+    p.add_argument("--matter", action="append",
+                   help="poser les questions comme un utilisateur limité à ce dossier "
+                        "(répétable) : les chiffres doivent être ceux de tous les contrats "
+                        "quand tous sont dans ce dossier")
     p.add_argument("--outlines", action="store_true",
                    help="qualité du découpage contre les plans relevés à la main (pool)")
     p.add_argument("--review", action="store_true",

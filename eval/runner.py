@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def build_chain(settings: Settings, config: EvalConfig) -> QAChain:
     embedder = build_embedder(settings, spec)
     store = open_store(settings, embedder.name)
     ingest_contracts(settings, store, embedder)
-    if config == EvalConfig():
+    if replace(config, matters=None) == EvalConfig():
         chain = wiring.build_chain(settings, store, embedder)
     else:
         safe = "".join(c if c.isalnum() else "-" for c in store.name)
@@ -79,7 +80,17 @@ def answerer_for(settings: Settings, config: EvalConfig) -> Answerer:
 
         return TutorialRAG.build(settings).answer
     chain = build_chain(settings, config)
-    return lambda question: chain.answer(question, top_k=TOP_K)
+    within = _visible(chain, settings, config.matters)
+    return lambda question: chain.answer(question, top_k=TOP_K, within=within)
+
+
+def _visible(chain: QAChain, settings: Settings, matters: frozenset[str] | None
+             ) -> frozenset[str] | None:
+    """The contracts a caller bound to `matters` sees (as the service computes them)."""
+    if matters is None:
+        return None
+    return frozenset(r.document_id for r in chain.search.store.documents()
+                     if matters & set(r.matters or [settings.default_matter]))
 
 
 def evaluate(settings: Settings, questions: list[GoldQuestion],
@@ -205,7 +216,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
               "courbe rejoue sa probabilité « oui »", file=log)
     run_settings = settings.model_copy(update={"llm_judge_threshold": 0.0}) if judged else settings
     progress = getattr(args, "progress", None)
-    result = evaluate(run_settings, questions, thresholds=load_thresholds(),
+    matters = getattr(args, "matter", None)
+    config = EvalConfig(matters=frozenset(matters)) if matters else EvalConfig()
+    result = evaluate(run_settings, questions, config, thresholds=load_thresholds(),
                       progress=Path(progress) if progress else None)
     baselines: list[EvalResult] = []
     if getattr(args, "baselines", False):

@@ -21,6 +21,8 @@ class EvalConfig:
     mode: SearchMode = "hybrid"
     routing: bool = True
     tutorial: bool = False
+    # Ask as a caller bound to these matters (issue 22's wall), None: as an unbound caller.
+    matters: frozenset[str] | None = None
 
 
 @dataclass
