@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, KeysView, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import PurePath
 from typing import TYPE_CHECKING
@@ -148,25 +150,193 @@ def _pairs(words: list[str]) -> list[str]:
     return [f"{a} {b}" for a, b in pairwise(words)]
 
 
-def _frequency(vocabulary: dict[str, frozenset[str]], variant: str,
-               words_only: bool = False) -> int:
+def _frequency(vocabulary: Lexicon, variant: str, words_only: bool = False) -> int:
     """In how many documents a name is written: its words, and as a phrase (its word pairs)."""
-    if not words_only:
-        return len(_holders(vocabulary, variant))
-    words = set(folded_words(variant))
-    return sum(1 for vocab in vocabulary.values() if words <= vocab)
+    words, terms = _name_terms(variant)
+    return len(vocabulary.holding(words if words_only else terms))
 
 
-def _holders(vocabulary: dict[str, frozenset[str]], variant: str) -> set[str]:
+def _holders(vocabulary: Lexicon, variant: str) -> AbstractSet[str]:
+    return vocabulary.holding(_name_terms(variant)[1])
+
+
+@lru_cache(maxsize=2**16)  # a name's terms, folded once (65,536: 10,000 contracts' names)
+def _name_terms(variant: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A name's folded words, and those with its word pairs."""
     words = folded_words(variant)
-    wanted = {*words, *_pairs(words)}
-    return {doc for doc, vocab in vocabulary.items() if wanted <= vocab}
+    return frozenset(words), frozenset([*words, *_pairs(words)])
+
+
+class Postings:
+    """Which documents hold each term (a folded word, or a word pair of a multiword name), and
+    each document's terms: the corpus statistics the router counts, updated one document at a
+    time (document frequencies are the postings' lengths).
+
+    The documents holding several terms (a name's) are remembered until a change touches them:
+    each router build asks the same names. They are filed under their key's first term, so
+    that a document added or removed finds the keys it holds by its own terms.
+    """
+
+    def __init__(self, vocabulary: Mapping[str, Iterable[str]] | None = None) -> None:
+        self._terms: dict[str, set[str]] = {}
+        self._holders: dict[str, set[str]] = {}
+        self._holding: dict[frozenset[str], frozenset[str]] = {}
+        self._filed: dict[str, set[frozenset[str]]] = {}  # first term -> remembered keys
+        for document_id, terms in (vocabulary or {}).items():
+            self.add(document_id, terms)
+
+    def add(self, document_id: str, terms: Iterable[str]) -> None:
+        own = self._terms.setdefault(document_id, set())
+        added = [term for term in terms if term not in own]
+        for term in added:
+            own.add(term)
+            self._holders.setdefault(term, set()).add(document_id)
+        self._forget(own, added)
+
+    def remove(self, document_id: str) -> None:
+        own = self._terms.pop(document_id, set())
+        self._forget(own, own)
+        for term in own:
+            holders = self._holders[term]
+            holders.discard(document_id)
+            if not holders:
+                del self._holders[term]
+
+    def discard(self, term: str) -> None:
+        """The term from every document that holds it."""
+        for key in [k for k in self._holding if term in k]:
+            self._unfile(key)
+        for document_id in self._holders.pop(term, set()):
+            self._terms[document_id].discard(term)
+
+    def _forget(self, own: set[str], changed: Iterable[str]) -> None:
+        """Forget the remembered keys that a document holding `own` holds (`changed`: the terms
+        it gained or lost; a key holding none of them did not change)."""
+        changed = set(changed)
+        if not changed:
+            return
+        for term in own:
+            for key in list(self._filed.get(term, ())):
+                if key <= own and not key.isdisjoint(changed):
+                    self._unfile(key)
+
+    def _unfile(self, key: frozenset[str]) -> None:
+        del self._holding[key]
+        filed = self._filed[min(key)]
+        filed.discard(key)
+        if not filed:
+            del self._filed[min(key)]
+
+    def terms(self, document_id: str) -> set[str]:
+        return self._terms.get(document_id, set())
+
+    def holding(self, terms: frozenset[str]) -> AbstractSet[str]:
+        """The documents holding every term (all of them for no term). Those of several
+        terms (a name's) are remembered; those of one word (a question's) are its postings."""
+        if not terms:
+            return frozenset(self._terms)
+        if len(terms) == 1:
+            return self._holders.get(next(iter(terms)), frozenset())
+        found = self._holding.get(terms)
+        if found is None:
+            found = self._holding[terms] = frozenset(self._intersect(terms))
+            self._filed.setdefault(min(terms), set()).add(terms)
+        return found
+
+    def _intersect(self, terms: frozenset[str]) -> set[str]:
+        found: set[str] | None = None
+        for term in sorted(terms, key=lambda t: len(self._holders.get(t, ()))):
+            holders = self._holders.get(term, set())
+            found = holders & found if found is not None else set(holders)
+            if not found:
+                return set()
+        return found or set()
+
+    @property
+    def documents(self) -> KeysView[str]:
+        """The documents held (a live view: no copy)."""
+        return self._terms.keys()
+
+
+class Lexicon:
+    """The router's view of `Postings`: the documents `within` (None: all) only."""
+
+    def __init__(self, postings: Postings, within: frozenset[str] | None = None) -> None:
+        self.postings = postings
+        self.within = within
+        self._documents = postings.documents if within is None else postings.documents & within
+
+    @classmethod
+    def of(cls, vocabulary: Mapping[str, Iterable[str]]) -> Lexicon:
+        return cls(Postings(vocabulary))
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+    def __contains__(self, document_id: object) -> bool:
+        return document_id in self._documents
+
+    def get(self, document_id: str) -> set[str]:
+        """The document's terms (none outside the view)."""
+        return self.postings.terms(document_id) if document_id in self._documents else set()
+
+    def holding(self, terms: Iterable[str]) -> AbstractSet[str]:
+        """The documents holding every term (all of them for no term)."""
+        found = self.postings.holding(frozenset(terms))
+        return found if self.within is None else found & self.within
 
 
 def name_limit(documents: int) -> int:
     """How many indexed contracts a word may name: two (one publisher's CGV and DPA), one in a
     base of fewer than ten, where a word in two contracts out of five does not tell them apart."""
     return 1 if documents < 10 else 2
+
+
+@dataclass(frozen=True)
+class RecordNames:
+    """A record's folded names, as the router reads them: computed once per document version
+    (folding every record's names was most of a router's build)."""
+
+    aliases: tuple[str, ...]  # the ways its parties' names may be written
+    candidates: tuple[str, ...]  # its capitalised names, folded
+    distinctive: tuple[str, ...]  # those and its file name's words, spaces made single
+    titles: tuple[str, ...]  # what a lawyer calls it after its title
+
+    @classmethod
+    def of(cls, record: DocumentRecord) -> RecordNames:
+        return cls(
+            aliases=tuple(v for name in record.aliases for v in name_variants(name)),
+            candidates=tuple(fold(name) for name in record.candidates),
+            distinctive=tuple(fold(" ".join(name.split())) for name in
+                              [*record.candidates, *file_name_words(record.source)]),
+            titles=tuple(title_names(record.title)))
+
+
+class Patterns:
+    """The names' compiled patterns, kept from one router build to the next; those no build
+    used since the previous `prune` are dropped then (a deleted contract's names)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, bool], re.Pattern[str]] = {}
+        self._used: set[tuple[str, bool]] = set()
+
+    def word(self, variant: str) -> re.Pattern[str]:
+        return self._get(variant, False)
+
+    def phrase(self, variant: str) -> re.Pattern[str]:
+        return self._get(variant, True)
+
+    def _get(self, variant: str, phrase: bool) -> re.Pattern[str]:
+        key = (variant, phrase)
+        self._used.add(key)
+        pattern = self._kept.get(key)
+        if pattern is None:
+            pattern = self._kept[key] = _phrase(variant) if phrase else _word(variant)
+        return pattern
+
+    def prune(self) -> None:
+        self._kept = {k: p for k, p in self._kept.items() if k in self._used}
+        self._used = set()
 
 
 class Router:
@@ -177,28 +347,32 @@ class Router:
     """
 
     def __init__(self, records: list[DocumentRecord],
-                 vocabulary: dict[str, frozenset[str]] | None = None) -> None:
+                 vocabulary: Lexicon | Mapping[str, Iterable[str]] | None = None, *,
+                 names: Callable[[DocumentRecord], RecordNames] | None = None,
+                 patterns: Patterns | None = None) -> None:
         self.records = {r.document_id: r for r in records}
-        self.vocabulary = vocabulary or {}
+        self.vocabulary = (vocabulary if isinstance(vocabulary, Lexicon)
+                           else Lexicon.of(vocabulary or {}))
+        named = [(r.document_id, (names or RecordNames.of)(r)) for r in records]
+        compiled = patterns or Patterns()
         owners: dict[str, set[str]] = defaultdict(set)
-        for record in records:
-            for name in record.aliases:
-                for variant in name_variants(name):
-                    owners[variant].add(record.document_id)
+        for document_id, of in named:
+            for variant in of.aliases:
+                owners[variant].add(document_id)
         # A frequent capitalised name of a document (not found as a party there) counts when
         # another document names it as a party: two documents of one publisher.
-        for record in records:
-            for name in record.candidates:
-                variant = fold(name)
+        for document_id, of in named:
+            for variant in of.candidates:
                 if variant in owners:
-                    owners[variant].add(record.document_id)
+                    owners[variant].add(document_id)
         self.names: list[tuple[re.Pattern[str], str, set[str]]] = [
-            (_word(variant), variant, docs) for variant, docs in owners.items() if len(docs) <= 2
+            (compiled.word(variant), variant, docs) for variant, docs in owners.items()
+            if len(docs) <= 2
         ]
         self.names.sort(key=lambda item: -len(item[1]))
         # Weaker than a party's name: a word of the contract's title or opening that is rare in
         # the corpus (a product, a public body, an acronym, the title's initials).
-        self.distinctive = self._distinctive(records, self.vocabulary, set(owners))
+        self.distinctive = self._distinctive(named, self.vocabulary, set(owners), compiled)
         # Which of them count only as written like a name (a capital or a digit): one word
         # ("le bailleur" is a role), or a phrase whose words are common (a defined term,
         # "Compte Technique", not "compte technique" in a question about another contract).
@@ -208,10 +382,10 @@ class Router:
         # Weaker than a name: a title phrase ("le contrat de maintenance") routes only a question
         # that names no party or trade name ("le contrat de prestations de Craft AI" is Craft's).
         titled: dict[str, set[str]] = defaultdict(set)
-        for record in records:
-            for variant in title_names(record.title):
-                titled[variant].add(record.document_id)
-        self.titles = [(_word(v), v, docs) for v, docs in titled.items() if len(docs) <= 2]
+        for document_id, of in named:
+            for variant in of.titles:
+                titled[variant].add(document_id)
+        self.titles = [(compiled.word(v), v, docs) for v, docs in titled.items() if len(docs) <= 2]
 
     def route(self, question: str) -> Route:
         question = nfc(question)
@@ -231,7 +405,7 @@ class Router:
             # text holds when another name of the question points to it too (the CDI of a
             # company whose CGV owns the company's name). A title phrase only by owning it.
             words = set(folded_words(text))
-            return doc in docs or (proper and words <= self.vocabulary.get(doc, frozenset()))
+            return doc in docs or (proper and words <= self.vocabulary.get(doc))
 
         for start, text, docs in tiers[first] if first < len(tiers) else []:
             docs = {d for d in mentioned if names(d, text, docs, first < 2)}
@@ -321,9 +495,9 @@ class Router:
             return []
         rare: Counter[str] = Counter()
         for word in set(_CONTENT_WORD.findall(folded)) - STOPWORDS:
-            holders = [d for d, vocab in self.vocabulary.items() if word in vocab]
+            holders = self.vocabulary.holding({word})
             if len(holders) == 1:
-                rare[holders[0]] += 1
+                rare[next(iter(holders))] += 1
         ranked = rare.most_common(2)
         if not ranked or ranked[0][1] < _SUBJECT_MIN_WORDS:
             return []
@@ -332,7 +506,7 @@ class Router:
 
     def _unknown_names(self, question: str) -> list[str]:
         """Capitalised names in a naming position that no indexed contract contains."""
-        if not self.vocabulary:
+        if not len(self.vocabulary):
             return []
         out = []
         for match in _NAMING_CUE.finditer(question):
@@ -340,27 +514,26 @@ class Router:
             if not name[0].isupper() or fold(name) in _TYPE_WORDS:
                 continue
             words = folded_words(name)
-            if words and not any(w in vocab for vocab in self.vocabulary.values()
-                                 for w in words):
+            if words and not any(self.vocabulary.holding({w}) for w in words):
                 out.append(name)
         return out
 
     @staticmethod
-    def _distinctive(records: list[DocumentRecord], vocabulary: dict[str, frozenset[str]],
-                     strong: set[str]) -> list[tuple[re.Pattern[str], str, set[str]]]:
-        limit = name_limit(len(records))
+    def _distinctive(named: list[tuple[str, RecordNames]], vocabulary: Lexicon,
+                     strong: set[str], compiled: Patterns
+                     ) -> list[tuple[re.Pattern[str], str, set[str]]]:
+        limit = name_limit(len(named))
         owners: dict[str, set[str]] = defaultdict(set)
-        for record in records:
-            for name in [*record.candidates, *file_name_words(record.source)]:
-                variant = fold(" ".join(name.split()))
+        for document_id, of in named:
+            for variant in of.distinctive:
                 if len(variant) >= 3 and variant not in strong:
-                    owners[variant].add(record.document_id)
+                    owners[variant].add(document_id)
 
         # A rare name names every contract whose text holds it, not only those it was found a
         # candidate of: "la Société 24ème" is the company's CGV and its employment contract.
-        kept = [(_phrase(v), v, docs | _holders(vocabulary, v)) for v, docs in owners.items()
+        kept = [(v, docs | _holders(vocabulary, v)) for v, docs in owners.items()
                 if len(docs) <= limit and _frequency(vocabulary, v) <= limit]
-        return sorted(((p, v, d) for p, v, d in kept if len(d) <= limit),
+        return sorted(((compiled.phrase(v), v, d) for v, d in kept if len(d) <= limit),
                       key=lambda item: -len(item[1]))
 
     def _narrow_by_type(self, documents: list[str], named: set[frozenset[str]],
@@ -406,13 +579,25 @@ ROUTERS_KEPT = 32
 
 
 class Routers:
-    """Routers over the contracts a caller may see, rebuilt when the index changes."""
+    """Routers over the contracts a caller may see, rebuilt when the index changes.
+
+    The corpus statistics they count (`Postings`) follow the store one document version at a
+    time: a contract added reads its own vocabulary (kept on disk per version), one deleted
+    leaves the postings, and nothing is read of the others (but for a new multiword name, the
+    vocabularies of the contracts holding all its words, to learn which hold it as a phrase).
+    A router's build is then a pass over the records' names, folded and compiled once.
+    """
 
     def __init__(self, search: HybridSearch) -> None:
         self.search = search
         self._routers: OrderedDict[frozenset[str] | None, Router] = OrderedDict()
-        self._vocabulary: dict[str, frozenset[str]] = {}
         self._key = ""
+        self.postings = Postings()
+        self._held: dict[str, str] = {}  # document id -> the version the postings hold
+        self._record_pairs: dict[str, set[str]] = {}  # its names' word pairs
+        self._pairs: Counter[str] = Counter()  # a name's word pair -> records naming it
+        self._names: dict[tuple[str, str], RecordNames] = {}
+        self._patterns = Patterns()
 
     def clear(self) -> None:
         self._routers.clear()
@@ -425,17 +610,67 @@ class Routers:
         key = self.search.store.fingerprint()
         if key != self._key:
             self._routers.clear()
-            self._vocabulary = routing_vocabulary(self.search.vocabularies(),
-                                                  self.search.store.documents())
+            self._update()
             self._key = key
         router = self._routers.get(within)
         if router is None:
             records = [r for r in self.search.store.documents()
                        if within is None or r.document_id in within]
-            vocabulary = {d: v for d, v in self._vocabulary.items()
-                          if within is None or d in within}
-            router = self._routers[within] = Router(records, vocabulary)
+            router = self._routers[within] = Router(
+                records, Lexicon(self.postings, within), names=self._names_of,
+                patterns=self._patterns)
             while len(self._routers) > ROUTERS_KEPT:
                 self._routers.popitem(last=False)
         self._routers.move_to_end(within)
         return router
+
+    def _names_of(self, record: DocumentRecord) -> RecordNames:
+        key = (record.document_id, record.version)
+        names = self._names.get(key)
+        if names is None:
+            names = self._names[key] = RecordNames.of(record)
+        return names
+
+    def _update(self) -> None:
+        """Bring the postings to the store's documents, changed documents only."""
+        self.search.lexical()  # writes the vocabularies of the versions it indexes
+        records = {r.document_id: r for r in self.search.store.documents()}
+        for document_id in [d for d, v in self._held.items()
+                            if d not in records or records[d].version != v]:
+            self._forget(document_id)
+        for document_id, record in records.items():
+            if document_id not in self._held:
+                self._learn(record)
+        self._names = {k: n for k, n in self._names.items()
+                       if k[0] in records and records[k[0]].version == k[1]}
+        self._patterns.prune()
+
+    def _forget(self, document_id: str) -> None:
+        self.postings.remove(document_id)
+        del self._held[document_id]
+        for pair in self._record_pairs.pop(document_id, set()):
+            self._pairs[pair] -= 1
+            if self._pairs[pair] <= 0:  # no record names it any more: no document holds it
+                del self._pairs[pair]
+                self.postings.discard(pair)
+
+    def _learn(self, record: DocumentRecord) -> None:
+        vocabulary = self.search.vocabulary(record)
+        if vocabulary is None:  # no passage: nothing to count (as the full build did)
+            return
+        document_id = record.document_id
+        own = {pair for name in record.candidates for pair in _pairs(folded_words(name))}
+        new = [pair for pair in own if pair not in self._pairs]
+        self._pairs.update(own)
+        self._record_pairs[document_id] = own
+        self._held[document_id] = record.version
+        self.postings.add(document_id, vocabulary.words | {
+            pair for pair in vocabulary.pairs if pair in self._pairs})
+        lexicon = Lexicon(self.postings)
+        records = self.search.store.records()
+        for pair in new:  # which other documents hold this new name's words as a phrase
+            for other in lexicon.holding(set(pair.split())) - {document_id}:
+                held = records.get(other)
+                theirs = self.search.vocabulary(held) if held is not None else None
+                if theirs is not None and pair in theirs.pairs:
+                    self.postings.add(other, [pair])

@@ -286,3 +286,35 @@ def test_decomposed_accents_keep_the_matched_name_whole(router: Router) -> None:
     r = route(router, question)
     assert r.documents == [KIMPLE]
     assert r.matched == ["Kimple"]
+
+
+def test_postings_remember_only_what_no_change_touched() -> None:
+    """The postings' remembered answers equal a count from scratch after any sequence of
+    additions, removals and discarded terms (a seeded random sequence)."""
+    import random
+
+    from retrieval.routing import Postings
+
+    rng = random.Random(19)
+    vocabulary = [f"w{i}" for i in range(12)]
+    held: dict[str, set[str]] = {}
+    postings = Postings()
+    queries = [frozenset(rng.sample(vocabulary, rng.randint(0, 3))) for _ in range(30)]
+    for step in range(300):
+        action = rng.random()
+        doc = f"d{rng.randint(0, 9)}"
+        if action < 0.5:
+            terms = set(rng.sample(vocabulary, rng.randint(1, 6)))
+            postings.add(doc, terms)
+            held.setdefault(doc, set()).update(terms)
+        elif action < 0.85:
+            postings.remove(doc)
+            held.pop(doc, None)
+        else:
+            term = rng.choice(vocabulary)
+            postings.discard(term)
+            for terms in held.values():
+                terms.discard(term)
+        for query in queries:
+            expected = {d for d, terms in held.items() if query <= terms}
+            assert set(postings.holding(query)) == expected, (step, sorted(query))

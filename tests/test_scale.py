@@ -281,3 +281,46 @@ def test_a_defined_term_of_stopwords_is_still_found(settings: Settings, tmp_path
     assert any("désigne le présent accord" in c.text for c in found)
     answer = service.ask("Que signifie « Contrat » ?")
     assert "désigne le présent accord" in answer.answer
+
+
+def _router_state(router: Any) -> dict[str, Any]:
+    return {"names": [(v, sorted(d)) for _p, v, d in router.names],
+            "distinctive": [(v, sorted(d)) for _p, v, d in router.distinctive],
+            "titles": [(v, sorted(d)) for _p, v, d in router.titles],
+            "cased": sorted(router.cased),
+            "vocabulary": {d: sorted(router.vocabulary.get(d)) for d in router.records}}
+
+
+def test_the_router_follows_one_contract_at_a_time(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adding a contract reads its vocabulary alone, and it becomes routable; deleting one
+    stops it being routable; the router then equals one built from scratch."""
+    from retrieval.routing import Router, routing_vocabulary
+
+    service = fast_service(settings)
+    names = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot"]
+    paths = write_contracts(tmp_path / "in", names)
+    assert service.ingest(paths[:-1]).ok
+    question = "Quel est le délai de résiliation chez Foxtrot ?"
+    assert service.chain.router.route(question).documents == []
+    read: list[str] = []
+    search = service.chain.search
+    real = type(search).vocabulary
+
+    def counted(self: Any, record: Any) -> Any:
+        read.append(record.document_id)
+        return real(self, record)
+
+    monkeypatch.setattr(type(search), "vocabulary", counted)
+    assert service.ingest([paths[-1]]).ok
+    assert service.chain.router.route(question).documents == ["contrat_foxtrot"]
+    assert read == ["contrat_foxtrot"]
+    assert service.delete("contrat_bravo")
+    router = service.chain.router
+    assert router.route("Quel est le délai de résiliation chez Bravo ?").documents == []
+    assert "contrat_bravo" not in router.vocabulary
+    assert read == ["contrat_foxtrot"]
+    records = service.store.documents()
+    scratch = Router(records, routing_vocabulary(search.vocabularies(), records))
+    assert _router_state(router) == _router_state(scratch)
