@@ -324,3 +324,20 @@ def test_the_router_follows_one_contract_at_a_time(
     records = service.store.documents()
     scratch = Router(records, routing_vocabulary(search.vocabularies(), records))
     assert _router_state(router) == _router_state(scratch)
+
+
+def test_the_time_left_of_an_ingest_is_told_once_it_can_be() -> None:
+    from ingest.progress import Eta
+
+    now = [100.0]
+    eta = Eta(clock=lambda: now[0])
+    now[0] += 5
+    assert eta.label(0.5) == ""  # too early to tell
+    now[0] += 25  # 30 s for 2 % of the folder
+    assert eta.label(0.02) == ""
+    now[0] += 30  # 60 s for 10 %: 540 s left
+    assert eta.left(0.10) == pytest.approx(540)
+    assert eta.label(0.10) == "reste environ 9 min"
+    assert eta.label(0.99) == "reste moins d'une minute"
+    now[0] += 3540  # an hour for 30 %: 8,400 s left
+    assert eta.label(0.30) == "reste environ 2 h 20"
