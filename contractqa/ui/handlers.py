@@ -185,6 +185,10 @@ class UIHandlers:
             gr.Dropdown(choices=choices, value=keep if keep in ids else None),
         )
 
+    def search_documents(self, query: str | None) -> str:
+        """The contracts table, those whose title, id, file name or names hold the words."""
+        return documents_html(self.service.documents(), query or "")
+
     def refresh(self, selected: list[str] | None) -> tuple[Any, Any, Any]:
         docs = self.service.documents()
         choices = document_choices(docs)
