@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, KeysView, Mapping
+from collections.abc import Iterable, KeysView, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -339,6 +339,112 @@ class Patterns:
         self._used = set()
 
 
+Entry = tuple[re.Pattern[str], str, set[str]]  # a name's pattern, the name, its documents
+Rank = tuple[str, int]  # where a name first comes: its document's place, its place there
+_RUN = re.compile(r"[a-z0-9]+")
+NAME, DISTINCTIVE, TITLE = 0, 1, 2  # the kinds of names, strongest first
+
+
+def _word_key(variant: str) -> str | None:
+    """The question word a name's pattern (`_word`) can start at: its first run of letters
+    and digits, whole (the pattern's boundaries and the name's next character end it there);
+    None for a name that does not start with one (tried on every question)."""
+    match = _RUN.match(variant)
+    return match.group(0) if match else None
+
+
+def _phrase_key(variant: str) -> str | None:
+    """As `_word_key` for `_phrase`'s patterns: a first word of five letters or more is
+    keyed without its plural's "s" or "x" (the pattern takes either form)."""
+    word = _word_key(variant)
+    if word is None or " " not in variant or len(word) < 5:
+        return word
+    return word[:-1] if word[-1] in "sx" else word
+
+
+def _question_keys(folded: str) -> set[str]:
+    """The keys a folded question's words can match: each word, and without its "s" or "x"."""
+    words = _RUN.findall(folded)
+    return {*words, *(w[:-1] for w in words if len(w) >= 5 and w[-1] in "sx")}
+
+
+class Names:
+    """The indexed contracts' names by kind, as routers read them, updated one record at a
+    time and looked up by the question's words: a question tries the names its words can
+    start, not every name of the base. Each name keeps, per document, where it first came
+    (the document's place in the base, then in the document's list), the order in which a
+    router tries names of the same length."""
+
+    def __init__(self) -> None:
+        self.kinds: tuple[dict[str, dict[str, Rank]], ...] = ({}, {}, {})
+        self.candidates: dict[str, set[str]] = {}  # a folded capitalised name -> documents
+        self._keyed: dict[str, set[tuple[int, str]]] = {}  # question word -> (kind, name)
+        self._unkeyed: set[tuple[int, str]] = set()
+        self._held: dict[str, RecordNames] = {}
+
+    @classmethod
+    def of(cls, records: list[DocumentRecord]) -> Names:
+        names = cls()
+        for place, record in enumerate(records):
+            names.add(record.document_id, f"{place:09d}", RecordNames.of(record))
+        return names
+
+    def add(self, document_id: str, place: str, names: RecordNames) -> None:
+        self._held[document_id] = names
+        for kind, variants in ((NAME, names.aliases), (DISTINCTIVE, names.distinctive),
+                               (TITLE, names.titles)):
+            for index, variant in enumerate(variants):
+                if kind == DISTINCTIVE and len(variant) < 3:
+                    continue
+                owners = self.kinds[kind].get(variant)
+                if owners is None:
+                    owners = self.kinds[kind][variant] = {}
+                    self._file(kind, variant, add=True)
+                owners.setdefault(document_id, (place, index))
+        for variant in names.candidates:
+            self.candidates.setdefault(variant, set()).add(document_id)
+
+    def remove(self, document_id: str) -> None:
+        names = self._held.pop(document_id, None)
+        if names is None:
+            return
+        for kind, variants in ((NAME, names.aliases), (DISTINCTIVE, names.distinctive),
+                               (TITLE, names.titles)):
+            for variant in set(variants):
+                owners = self.kinds[kind].get(variant)
+                if owners is not None:
+                    owners.pop(document_id, None)
+                    if not owners:
+                        del self.kinds[kind][variant]
+                        self._file(kind, variant, add=False)
+        for variant in set(names.candidates):
+            docs = self.candidates.get(variant)
+            if docs is not None:
+                docs.discard(document_id)
+                if not docs:
+                    del self.candidates[variant]
+
+    def _file(self, kind: int, variant: str, add: bool) -> None:
+        key = _phrase_key(variant) if kind == DISTINCTIVE else _word_key(variant)
+        filed = self._unkeyed if key is None else self._keyed.setdefault(key, set())
+        if add:
+            filed.add((kind, variant))
+        else:
+            filed.discard((kind, variant))
+            if key is not None and not filed:
+                del self._keyed[key]
+
+    def __contains__(self, document_id: object) -> bool:
+        return document_id in self._held
+
+    def within(self, folded: str) -> set[tuple[int, str]]:
+        """The names a folded question's words can start."""
+        found = set(self._unkeyed)
+        for key in _question_keys(folded):
+            found |= self._keyed.get(key, set())
+        return found
+
+
 class Router:
     """Match questions against the names, types and sections of the indexed documents.
 
@@ -348,44 +454,88 @@ class Router:
 
     def __init__(self, records: list[DocumentRecord],
                  vocabulary: Lexicon | Mapping[str, Iterable[str]] | None = None, *,
-                 names: Callable[[DocumentRecord], RecordNames] | None = None,
+                 names: Names | None = None, within: frozenset[str] | None = None,
                  patterns: Patterns | None = None) -> None:
+        """`names`: the names of a base the `records` are all of or, with `within`, those
+        of the documents `within` (built from the records when not given)."""
         self.records = {r.document_id: r for r in records}
         self.vocabulary = (vocabulary if isinstance(vocabulary, Lexicon)
                            else Lexicon.of(vocabulary or {}))
-        named = [(r.document_id, (names or RecordNames.of)(r)) for r in records]
-        compiled = patterns or Patterns()
-        owners: dict[str, set[str]] = defaultdict(set)
-        for document_id, of in named:
-            for variant in of.aliases:
-                owners[variant].add(document_id)
-        # A frequent capitalised name of a document (not found as a party there) counts when
-        # another document names it as a party: two documents of one publisher.
-        for document_id, of in named:
-            for variant in of.candidates:
-                if variant in owners:
-                    owners[variant].add(document_id)
-        self.names: list[tuple[re.Pattern[str], str, set[str]]] = [
-            (compiled.word(variant), variant, docs) for variant, docs in owners.items()
-            if len(docs) <= 2
-        ]
-        self.names.sort(key=lambda item: -len(item[1]))
-        # Weaker than a party's name: a word of the contract's title or opening that is rare in
-        # the corpus (a product, a public body, an acronym, the title's initials).
-        self.distinctive = self._distinctive(named, self.vocabulary, set(owners), compiled)
-        # Which of them count only as written like a name (a capital or a digit): one word
-        # ("le bailleur" is a role), or a phrase whose words are common (a defined term,
-        # "Compte Technique", not "compte technique" in a question about another contract).
-        self.cased = {v for _p, v, _d in self.distinctive
-                      if " " not in v
-                      or _frequency(self.vocabulary, v, words_only=True) > name_limit(len(records))}
-        # Weaker than a name: a title phrase ("le contrat de maintenance") routes only a question
-        # that names no party or trade name ("le contrat de prestations de Craft AI" is Craft's).
-        titled: dict[str, set[str]] = defaultdict(set)
-        for document_id, of in named:
-            for variant in of.titles:
-                titled[variant].add(document_id)
-        self.titles = [(compiled.word(v), v, docs) for v, docs in titled.items() if len(docs) <= 2]
+        self.index = names if names is not None else Names.of(records)
+        self.within = within
+        self.limit = name_limit(len(records))
+        self.compiled = patterns or Patterns()
+        self._entries: dict[tuple[int, str], tuple[Entry, Rank] | None] = {}
+
+    def _owners(self, kind: int, variant: str) -> dict[str, Rank]:
+        owners = self.index.kinds[kind].get(variant, {})
+        if self.within is None:
+            return owners
+        return {d: rank for d, rank in owners.items() if d in self.within}
+
+    def _entry(self, kind: int, variant: str) -> tuple[Entry, Rank] | None:
+        """A name of this kind as the router tries it, with its rank; None when it names no
+        document of the view or too many (computed once per router)."""
+        key = (kind, variant)
+        if key not in self._entries:
+            self._entries[key] = self._compute(kind, variant)
+        return self._entries[key]
+
+    def _compute(self, kind: int, variant: str) -> tuple[Entry, Rank] | None:
+        owners = self._owners(kind, variant)
+        if not owners:
+            return None
+        rank = min(owners.values())
+        docs = set(owners)
+        if kind == NAME:
+            # A frequent capitalised name of a document (not found as a party there) counts
+            # when another document names it as a party: two documents of one publisher.
+            docs |= {d for d in self.index.candidates.get(variant, set())
+                     if self.within is None or d in self.within}
+            return ((self.compiled.word(variant), variant, docs), rank) if len(docs) <= 2 else None
+        if kind == TITLE:
+            return ((self.compiled.word(variant), variant, docs), rank) if len(docs) <= 2 else None
+        # Weaker than a party's name: a word of the contract's title or opening that is rare
+        # in the corpus (a product, a public body, an acronym, the title's initials). A rare
+        # name names every contract whose text holds it, not only those it was found a
+        # candidate of: "la Société 24ème" is the company's CGV and its employment contract.
+        if self._owners(NAME, variant) or len(docs) > self.limit or _frequency(
+                self.vocabulary, variant) > self.limit:
+            return None
+        docs |= _holders(self.vocabulary, variant)
+        if len(docs) > self.limit:
+            return None
+        return (self.compiled.phrase(variant), variant, docs), rank
+
+    def cased(self, variant: str) -> bool:
+        """Whether a distinctive name counts only as written like a name (a capital or a
+        digit): one word ("le bailleur" is a role), or a phrase whose words are common (a
+        defined term, "Compte Technique", not "compte technique" in a question about another
+        contract)."""
+        return " " not in variant or _frequency(self.vocabulary, variant,
+                                                words_only=True) > self.limit
+
+    def entries(self, kind: int, folded: str | None = None) -> list[Entry]:
+        """The names of a kind that a folded question's words can start (all without one),
+        longest first, then in the order they come in the base."""
+        variants = (self.index.kinds[kind] if folded is None else
+                    [v for k, v in self.index.within(folded) if k == kind])
+        found = [e for e in (self._entry(kind, v) for v in variants) if e is not None]
+        found.sort(key=lambda item: (-len(item[0][1]), item[1]))
+        return [entry for entry, _rank in found]
+
+    @property
+    def names(self) -> list[Entry]:
+        """Every party's name the router tries (a question tries only those it may hold)."""
+        return self.entries(NAME)
+
+    @property
+    def distinctive(self) -> list[Entry]:
+        return self.entries(DISTINCTIVE)
+
+    @property
+    def titles(self) -> list[Entry]:
+        return self.entries(TITLE)
 
     def route(self, question: str) -> Route:
         question = nfc(question)
@@ -471,13 +621,13 @@ class Router:
         """
         taken: list[tuple[int, int]] = []
         tiers: list[list[tuple[int, str, set[str]]]] = []
-        for patterns in (self.names, self.distinctive, self.titles):
+        for kind in (NAME, DISTINCTIVE, TITLE):
             found: list[tuple[int, str, set[str]]] = []
-            for pattern, variant, docs in patterns:
+            for pattern, variant, docs in self.entries(kind, folded):
                 for match in pattern.finditer(folded):
                     # The question's own words for the match (folding may change lengths).
                     written = question[offsets[match.start()]: offsets[match.end() - 1] + 1]
-                    if patterns is self.distinctive and variant in self.cased and (
+                    if kind == DISTINCTIVE and self.cased(variant) and (
                             written.islower() and not any(c.isdigit() for c in written)
                             and not _DOMAIN.match(folded, match.end())):
                         continue
@@ -517,24 +667,6 @@ class Router:
             if words and not any(self.vocabulary.holding({w}) for w in words):
                 out.append(name)
         return out
-
-    @staticmethod
-    def _distinctive(named: list[tuple[str, RecordNames]], vocabulary: Lexicon,
-                     strong: set[str], compiled: Patterns
-                     ) -> list[tuple[re.Pattern[str], str, set[str]]]:
-        limit = name_limit(len(named))
-        owners: dict[str, set[str]] = defaultdict(set)
-        for document_id, of in named:
-            for variant in of.distinctive:
-                if len(variant) >= 3 and variant not in strong:
-                    owners[variant].add(document_id)
-
-        # A rare name names every contract whose text holds it, not only those it was found a
-        # candidate of: "la Société 24ème" is the company's CGV and its employment contract.
-        kept = [(v, docs | _holders(vocabulary, v)) for v, docs in owners.items()
-                if len(docs) <= limit and _frequency(vocabulary, v) <= limit]
-        return sorted(((compiled.phrase(v), v, d) for v, d in kept if len(d) <= limit),
-                      key=lambda item: -len(item[1]))
 
     def _narrow_by_type(self, documents: list[str], named: set[frozenset[str]],
                         types: set[str]) -> list[str]:
@@ -585,7 +717,9 @@ class Routers:
     time: a contract added reads its own vocabulary (kept on disk per version), one deleted
     leaves the postings, and nothing is read of the others (but for a new multiword name, the
     vocabularies of the contracts holding all its words, to learn which hold it as a phrase).
-    A router's build is then a pass over the records' names, folded and compiled once.
+    The names (`Names`) follow the store the same way, each record's folded once per version;
+    a router is built in no time and works out, for each question, only the names its words can
+    start (cached until the index changes).
     """
 
     def __init__(self, search: HybridSearch) -> None:
@@ -596,7 +730,8 @@ class Routers:
         self._held: dict[str, str] = {}  # document id -> the version the postings hold
         self._record_pairs: dict[str, set[str]] = {}  # its names' word pairs
         self._pairs: Counter[str] = Counter()  # a name's word pair -> records naming it
-        self._names: dict[tuple[str, str], RecordNames] = {}
+        self.names = Names()
+        self._named: dict[str, str] = {}  # document id -> the version `names` holds
         self._patterns = Patterns()
 
     def clear(self) -> None:
@@ -617,19 +752,12 @@ class Routers:
             records = [r for r in self.search.store.documents()
                        if within is None or r.document_id in within]
             router = self._routers[within] = Router(
-                records, Lexicon(self.postings, within), names=self._names_of,
+                records, Lexicon(self.postings, within), names=self.names, within=within,
                 patterns=self._patterns)
             while len(self._routers) > ROUTERS_KEPT:
                 self._routers.popitem(last=False)
         self._routers.move_to_end(within)
         return router
-
-    def _names_of(self, record: DocumentRecord) -> RecordNames:
-        key = (record.document_id, record.version)
-        names = self._names.get(key)
-        if names is None:
-            names = self._names[key] = RecordNames.of(record)
-        return names
 
     def _update(self) -> None:
         """Bring the postings to the store's documents, changed documents only."""
@@ -641,8 +769,14 @@ class Routers:
         for document_id, record in records.items():
             if document_id not in self._held:
                 self._learn(record)
-        self._names = {k: n for k, n in self._names.items()
-                       if k[0] in records and records[k[0]].version == k[1]}
+        for document_id in [d for d, v in self._named.items()
+                            if d not in records or records[d].version != v]:
+            self.names.remove(document_id)
+            del self._named[document_id]
+        for document_id, record in records.items():
+            if document_id not in self._named:  # records come by id: the id is its place
+                self.names.add(document_id, document_id, RecordNames.of(record))
+                self._named[document_id] = record.version
         self._patterns.prune()
 
     def _forget(self, document_id: str) -> None:

@@ -318,3 +318,24 @@ def test_postings_remember_only_what_no_change_touched() -> None:
         for query in queries:
             expected = {d for d, terms in held.items() if query <= terms}
             assert set(postings.holding(query)) == expected, (step, sorted(query))
+
+
+def test_a_question_tries_only_the_names_its_words_can_start(router: Router) -> None:
+    """Looking names up by the question's words finds what trying every name finds, on every
+    gold question of the sample corpus and the extra contracts."""
+    import json
+
+    from french.normalize import fold_with_offsets
+    from retrieval.routing import DISTINCTIVE, NAME, TITLE
+
+    gold = Path(__file__).resolve().parents[1] / "eval" / "gold"
+    questions = [json.loads(line)["question"] for path in sorted(gold.glob("*.jsonl"))
+                 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(questions) > 300
+    everything = {kind: router.entries(kind) for kind in (NAME, DISTINCTIVE, TITLE)}
+    for question in questions:
+        folded, _offsets = fold_with_offsets(unicodedata.normalize("NFC", question))
+        for kind, entries in everything.items():
+            matching = [(v, d) for p, v, d in entries if p.search(folded)]
+            assert [(v, d) for p, v, d in router.entries(kind, folded) if p.search(folded)
+                    ] == matching, (question, kind)

@@ -287,7 +287,7 @@ def _router_state(router: Any) -> dict[str, Any]:
     return {"names": [(v, sorted(d)) for _p, v, d in router.names],
             "distinctive": [(v, sorted(d)) for _p, v, d in router.distinctive],
             "titles": [(v, sorted(d)) for _p, v, d in router.titles],
-            "cased": sorted(router.cased),
+            "cased": sorted(v for _p, v, _d in router.distinctive if router.cased(v)),
             "vocabulary": {d: sorted(router.vocabulary.get(d)) for d in router.records}}
 
 
