@@ -104,13 +104,15 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-def measure(data_dir: Path, count: int) -> dict[str, Any]:
-    """Open the data dir as an app server would and time one write of each kind."""
+def measure(data_dir: Path) -> dict[str, Any]:
+    """Open the data dir as an app server would and time one write of each kind (its
+    contracts are the first generated ones, as `grow` or an interrupted `grow` left them)."""
     from contractqa.service import ContractQA
 
     settings = Settings(data_dir=data_dir, llm_provider="none",  # type: ignore[call-arg]
                         _env_file=None)
     opened, service = _timed(lambda: ContractQA(settings, embedder=HashEmbedder()))
+    count = len(service.documents())
 
     def ask(i: int) -> tuple[float, bool]:
         question = f"Quel est le délai de résiliation chez {client(i)} ?"
@@ -183,13 +185,13 @@ def grow(data_dir: Path, count: int, say: Callable[[str], None]) -> float:
     return time.perf_counter() - started
 
 
-def _measure_in_child(data_dir: Path, count: int) -> dict[str, Any]:
+def _measure_in_child(data_dir: Path) -> dict[str, Any]:
     """`measure` in a fresh process (its memory is an app server's, not the ingest's)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-m", "bench.scale", str(data_dir), str(count)],
+    out = subprocess.run([sys.executable, "-m", "bench.scale", str(data_dir)],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
-        raise SystemExit(f"La mesure à {count} contrats a échoué :\n{out.stderr[-3000:]}")
+        raise SystemExit(f"La mesure de {data_dir} a échoué :\n{out.stderr[-3000:]}")
     return dict(json.loads(out.stdout))
 
 
@@ -200,7 +202,7 @@ def run(sizes: list[int], folder: Path, say: Callable[[str], None]) -> dict[str,
         say(f"{count} contrats : indexation ({data_dir})…")
         setup = grow(data_dir, count, say)
         say(f"{count} contrats : indexés en {setup:.0f} s ; mesure…")
-        row = _measure_in_child(data_dir, count)
+        row = _measure_in_child(data_dir)
         row["setup_s"] = round(setup, 1)
         rows.append(row)
         say(json.dumps(row, ensure_ascii=False))
@@ -231,4 +233,4 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(Path(sys.argv[1]), int(sys.argv[2]))))
+    print(json.dumps(measure(Path(sys.argv[1]))))
