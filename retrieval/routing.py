@@ -7,6 +7,7 @@ nothing here knows a particular contract.
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, KeysView, Mapping
 from collections.abc import Set as AbstractSet
@@ -437,7 +438,7 @@ class Names:
     def __contains__(self, document_id: object) -> bool:
         return document_id in self._held
 
-    def within(self, folded: str) -> set[tuple[int, str]]:
+    def started_by(self, folded: str) -> set[tuple[int, str]]:
         """The names a folded question's words can start."""
         found = set(self._unkeyed)
         for key in _question_keys(folded):
@@ -455,9 +456,11 @@ class Router:
     def __init__(self, records: list[DocumentRecord],
                  vocabulary: Lexicon | Mapping[str, Iterable[str]] | None = None, *,
                  names: Names | None = None, within: frozenset[str] | None = None,
-                 patterns: Patterns | None = None) -> None:
+                 patterns: Patterns | None = None,
+                 lock: threading.RLock | None = None) -> None:
         """`names`: the names of a base the `records` are all of or, with `within`, those
-        of the documents `within` (built from the records when not given)."""
+        of the documents `within` (built from the records when not given). `lock`: held
+        while routing, and by whoever updates the names and postings the router reads."""
         self.records = {r.document_id: r for r in records}
         self.vocabulary = (vocabulary if isinstance(vocabulary, Lexicon)
                            else Lexicon.of(vocabulary or {}))
@@ -466,6 +469,7 @@ class Router:
         self.limit = name_limit(len(records))
         self.compiled = patterns or Patterns()
         self._entries: dict[tuple[int, str], tuple[Entry, Rank] | None] = {}
+        self.lock = lock or threading.RLock()
 
     def _owners(self, kind: int, variant: str) -> dict[str, Rank]:
         owners = self.index.kinds[kind].get(variant, {})
@@ -518,8 +522,12 @@ class Router:
     def entries(self, kind: int, folded: str | None = None) -> list[Entry]:
         """The names of a kind that a folded question's words can start (all without one),
         longest first, then in the order they come in the base."""
+        with self.lock:
+            return self._entries_of(kind, folded)
+
+    def _entries_of(self, kind: int, folded: str | None) -> list[Entry]:
         variants = (self.index.kinds[kind] if folded is None else
-                    [v for k, v in self.index.within(folded) if k == kind])
+                    [v for k, v in self.index.started_by(folded) if k == kind])
         found = [e for e in (self._entry(kind, v) for v in variants) if e is not None]
         found.sort(key=lambda item: (-len(item[0][1]), item[1]))
         return [entry for entry, _rank in found]
@@ -538,6 +546,10 @@ class Router:
         return self.entries(TITLE)
 
     def route(self, question: str) -> Route:
+        with self.lock:
+            return self._route(question)
+
+    def _route(self, question: str) -> Route:
         question = nfc(question)
         folded, offsets = fold_with_offsets(question)
         route = Route()
@@ -623,7 +635,7 @@ class Router:
         tiers: list[list[tuple[int, str, set[str]]]] = []
         for kind in (NAME, DISTINCTIVE, TITLE):
             found: list[tuple[int, str, set[str]]] = []
-            for pattern, variant, docs in self.entries(kind, folded):
+            for pattern, variant, docs in self._entries_of(kind, folded):
                 for match in pattern.finditer(folded):
                     # The question's own words for the match (folding may change lengths).
                     written = question[offsets[match.start()]: offsets[match.end() - 1] + 1]
@@ -733,15 +745,22 @@ class Routers:
         self.names = Names()
         self._named: dict[str, str] = {}  # document id -> the version `names` holds
         self._patterns = Patterns()
+        # Held while routing and while updating: the routers share the names and postings.
+        self._lock = threading.RLock()
 
     def clear(self) -> None:
-        self._routers.clear()
-        self._key = ""
+        with self._lock:
+            self._routers.clear()
+            self._key = ""
 
     def get(self, within: frozenset[str] | None) -> Router:
         """The router over the contracts `within` (None: all): names, rare words and unknown
         names are counted among those only, so a contract outside them is not indexed as far
         as the question can tell."""
+        with self._lock:
+            return self._get(within)
+
+    def _get(self, within: frozenset[str] | None) -> Router:
         key = self.search.store.fingerprint()
         if key != self._key:
             self._routers.clear()
@@ -753,7 +772,7 @@ class Routers:
                        if within is None or r.document_id in within]
             router = self._routers[within] = Router(
                 records, Lexicon(self.postings, within), names=self.names, within=within,
-                patterns=self._patterns)
+                patterns=self._patterns, lock=self._lock)
             while len(self._routers) > ROUTERS_KEPT:
                 self._routers.popitem(last=False)
         self._routers.move_to_end(within)
