@@ -10,6 +10,10 @@ from contractqa.settings import Settings
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.what == "scale":
+        from bench.scale import main as scale
+
+        return scale(args, settings)
     from bench.speed import main
 
     return main(args, settings)
@@ -19,5 +23,9 @@ def register(sub: Any) -> None:
     """Add the command to the CLI's subparsers."""
     p = sub.add_parser("bench", help="mesurer vitesse et mémoire")
     p.add_argument("what", nargs="?", default="all",
-                   choices=["all", "ingest", "query", "review"])
+                   choices=["all", "ingest", "query", "review", "scale"])
+    p.add_argument("--sizes", default="1000,10000",
+                   help="scale : tailles de la base, en contrats (défaut : 1000,10000)")
+    p.add_argument("--scale-dir", default="/tmp/contractqa-scale",
+                   help="scale : dossier des index générés (réutilisé d'une fois à l'autre)")
     p.set_defaults(func=_bench)

@@ -36,13 +36,16 @@ def _say(message: str) -> None:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from contractqa.service import ContractQA
-    from ingest.progress import IngestProgress, milestones
+    from ingest.progress import Eta, IngestProgress, milestones
 
     service = ContractQA(settings)
+    eta = Eta()
 
     def progress(event: IngestProgress) -> None:
         if not args.json:
-            print(f"[{event.fraction:4.0%}] {event.label}", file=sys.stderr, flush=True)
+            left = eta.label(event.fraction)
+            print(f"[{event.fraction:4.0%}] {event.label}{f' ; {left}' if left else ''}",
+                  file=sys.stderr, flush=True)
 
     report = service.ingest([Path(p) for p in args.paths], progress=milestones(progress),
                             notify=_say, matters=args.matter)

@@ -7,6 +7,7 @@ prints it, the web UI shows it in a progress bar, the REST API keeps it in the u
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -86,3 +87,37 @@ def milestones(callback: ProgressCallback, steps: int = 10) -> ProgressCallback:
         callback(event)
 
     return filtered
+
+
+# An estimate of the time left is shown once this share of the ingest and this many seconds
+# have passed: before, one slow or one skipped file would make it swing.
+_ETA_MIN_FRACTION = 0.05
+_ETA_MIN_SECONDS = 10.0
+
+
+class Eta:
+    """The time an ingest has left, from the share done so far and the time it took (files of
+    a folder count alike: a contract base's files are of similar sizes)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.started = clock()
+
+    def left(self, fraction: float) -> float | None:
+        """Seconds left, None while too little is done to tell."""
+        elapsed = self.clock() - self.started
+        if fraction < _ETA_MIN_FRACTION or elapsed < _ETA_MIN_SECONDS or fraction >= 1:
+            return None
+        return elapsed * (1 - fraction) / fraction
+
+    def label(self, fraction: float) -> str:
+        """The time left in French ("reste environ 12 min"), or "" while unknown."""
+        left = self.left(fraction)
+        if left is None:
+            return ""
+        if left < 60:
+            return "reste moins d'une minute"
+        minutes = round(left / 60)
+        if minutes < 60:
+            return f"reste environ {minutes} min"
+        return f"reste environ {minutes // 60} h {minutes % 60:02d}"

@@ -14,7 +14,7 @@ from retrieval.abstention import search_confidence
 from retrieval.definitions import defined_term, find_definitions
 from retrieval.models import Citation, Turn
 from retrieval.retriever import HybridSearch
-from retrieval.routing import Route, Router
+from retrieval.routing import NAME, Route, Router
 
 
 @dataclass
@@ -217,7 +217,7 @@ def strip_names(question: str, router: Router) -> str:
     """The question without the contract names it routes by."""
     folded = fold(question)
     kept = question
-    for pattern, _variant, _docs in router.names:
+    for pattern, _variant, _docs in router.entries(NAME, folded):
         for match in pattern.finditer(folded):
             kept = kept[: match.start()] + " " * (match.end() - match.start()) + kept[match.end():]
     return re.sub(r"\s+", " ", kept).strip()

@@ -16,7 +16,7 @@ from french.tokens import tokenize
 from ingest.embeddings import EmbeddingModel
 from ingest.lexical import LexicalIndex
 from ingest.models import Chunk
-from ingest.store import ChunkStore
+from ingest.store import ChunkStore, DocumentRecord
 from ingest.vocabulary import Vocabulary, VocabularyCache, vocabulary_of
 from retrieval.answer_type import ExpectedAnswer
 from retrieval.rerank import Reranker
@@ -98,17 +98,20 @@ class HybridSearch:
     def vocabularies(self) -> dict[str, Vocabulary]:
         """Each indexed document's vocabulary (computed once per version, kept on disk)."""
         self._ensure()
-        found: dict[str, Vocabulary] = {}
-        for record in self.store.documents():
-            vocabulary = self.vocabulary_cache.get(record.version)
-            if vocabulary is None:
-                chunks = self.store.document_chunks(record.document_id)
-                if not chunks:
-                    continue
-                vocabulary = vocabulary_of(c.indexed_text for c in chunks)
-                self.vocabulary_cache.put(record.version, vocabulary)
-            found[record.document_id] = vocabulary
-        return found
+        found = {r.document_id: self.vocabulary(r) for r in self.store.documents()}
+        return {d: v for d, v in found.items() if v is not None}
+
+    def vocabulary(self, record: DocumentRecord) -> Vocabulary | None:
+        """One document's vocabulary (None when it has no passage): from the disk cache, else
+        from its passages, then kept."""
+        vocabulary = self.vocabulary_cache.get(record.version)
+        if vocabulary is None:
+            chunks = self.store.document_chunks(record.document_id)
+            if not chunks:
+                return None
+            vocabulary = vocabulary_of(c.indexed_text for c in chunks)
+            self.vocabulary_cache.put(record.version, vocabulary)
+        return vocabulary
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index matching the store (its idf weights serve answer scoring too)."""

@@ -7,9 +7,12 @@ nothing here knows a particular contract.
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, KeysView, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import PurePath
 from typing import TYPE_CHECKING
@@ -148,25 +151,299 @@ def _pairs(words: list[str]) -> list[str]:
     return [f"{a} {b}" for a, b in pairwise(words)]
 
 
-def _frequency(vocabulary: dict[str, frozenset[str]], variant: str,
-               words_only: bool = False) -> int:
+def _frequency(vocabulary: Lexicon, variant: str, words_only: bool = False) -> int:
     """In how many documents a name is written: its words, and as a phrase (its word pairs)."""
-    if not words_only:
-        return len(_holders(vocabulary, variant))
-    words = set(folded_words(variant))
-    return sum(1 for vocab in vocabulary.values() if words <= vocab)
+    words, terms = _name_terms(variant)
+    return len(vocabulary.holding(words if words_only else terms))
 
 
-def _holders(vocabulary: dict[str, frozenset[str]], variant: str) -> set[str]:
+def _holders(vocabulary: Lexicon, variant: str) -> AbstractSet[str]:
+    return vocabulary.holding(_name_terms(variant)[1])
+
+
+@lru_cache(maxsize=2**16)  # a name's terms, folded once (65,536: 10,000 contracts' names)
+def _name_terms(variant: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A name's folded words, and those with its word pairs."""
     words = folded_words(variant)
-    wanted = {*words, *_pairs(words)}
-    return {doc for doc, vocab in vocabulary.items() if wanted <= vocab}
+    return frozenset(words), frozenset([*words, *_pairs(words)])
+
+
+class Postings:
+    """Which documents hold each term (a folded word, or a word pair of a multiword name), and
+    each document's terms: the corpus statistics the router counts, updated one document at a
+    time (document frequencies are the postings' lengths).
+
+    The documents holding several terms (a name's) are remembered until a change touches them:
+    each router build asks the same names. They are filed under their key's first term, so
+    that a document added or removed finds the keys it holds by its own terms.
+    """
+
+    def __init__(self, vocabulary: Mapping[str, Iterable[str]] | None = None) -> None:
+        self._terms: dict[str, set[str]] = {}
+        self._holders: dict[str, set[str]] = {}
+        self._holding: dict[frozenset[str], frozenset[str]] = {}
+        self._filed: dict[str, set[frozenset[str]]] = {}  # first term -> remembered keys
+        for document_id, terms in (vocabulary or {}).items():
+            self.add(document_id, terms)
+
+    def add(self, document_id: str, terms: Iterable[str]) -> None:
+        own = self._terms.setdefault(document_id, set())
+        added = [term for term in terms if term not in own]
+        for term in added:
+            own.add(term)
+            self._holders.setdefault(term, set()).add(document_id)
+        self._forget(own, added)
+
+    def remove(self, document_id: str) -> None:
+        own = self._terms.pop(document_id, set())
+        self._forget(own, own)
+        for term in own:
+            holders = self._holders[term]
+            holders.discard(document_id)
+            if not holders:
+                del self._holders[term]
+
+    def discard(self, term: str) -> None:
+        """The term from every document that holds it."""
+        for key in [k for k in self._holding if term in k]:
+            self._unfile(key)
+        for document_id in self._holders.pop(term, set()):
+            self._terms[document_id].discard(term)
+
+    def _forget(self, own: set[str], changed: Iterable[str]) -> None:
+        """Forget the remembered keys that a document holding `own` holds (`changed`: the terms
+        it gained or lost; a key holding none of them did not change)."""
+        changed = set(changed)
+        if not changed:
+            return
+        for term in own:
+            for key in list(self._filed.get(term, ())):
+                if key <= own and not key.isdisjoint(changed):
+                    self._unfile(key)
+
+    def _unfile(self, key: frozenset[str]) -> None:
+        del self._holding[key]
+        filed = self._filed[min(key)]
+        filed.discard(key)
+        if not filed:
+            del self._filed[min(key)]
+
+    def terms(self, document_id: str) -> set[str]:
+        return self._terms.get(document_id, set())
+
+    def holding(self, terms: frozenset[str]) -> AbstractSet[str]:
+        """The documents holding every term (all of them for no term). Those of several
+        terms (a name's) are remembered; those of one word (a question's) are its postings."""
+        if not terms:
+            return frozenset(self._terms)
+        if len(terms) == 1:
+            return self._holders.get(next(iter(terms)), frozenset())
+        found = self._holding.get(terms)
+        if found is None:
+            found = self._holding[terms] = frozenset(self._intersect(terms))
+            self._filed.setdefault(min(terms), set()).add(terms)
+        return found
+
+    def _intersect(self, terms: frozenset[str]) -> set[str]:
+        found: set[str] | None = None
+        for term in sorted(terms, key=lambda t: len(self._holders.get(t, ()))):
+            holders = self._holders.get(term, set())
+            found = holders & found if found is not None else set(holders)
+            if not found:
+                return set()
+        return found or set()
+
+    @property
+    def documents(self) -> KeysView[str]:
+        """The documents held (a live view: no copy)."""
+        return self._terms.keys()
+
+
+class Lexicon:
+    """The router's view of `Postings`: the documents `within` (None: all) only."""
+
+    def __init__(self, postings: Postings, within: frozenset[str] | None = None) -> None:
+        self.postings = postings
+        self.within = within
+        self._documents = postings.documents if within is None else postings.documents & within
+
+    @classmethod
+    def of(cls, vocabulary: Mapping[str, Iterable[str]]) -> Lexicon:
+        return cls(Postings(vocabulary))
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+    def __contains__(self, document_id: object) -> bool:
+        return document_id in self._documents
+
+    def get(self, document_id: str) -> set[str]:
+        """The document's terms (none outside the view)."""
+        return self.postings.terms(document_id) if document_id in self._documents else set()
+
+    def holding(self, terms: Iterable[str]) -> AbstractSet[str]:
+        """The documents holding every term (all of them for no term)."""
+        found = self.postings.holding(frozenset(terms))
+        return found if self.within is None else found & self.within
 
 
 def name_limit(documents: int) -> int:
     """How many indexed contracts a word may name: two (one publisher's CGV and DPA), one in a
     base of fewer than ten, where a word in two contracts out of five does not tell them apart."""
     return 1 if documents < 10 else 2
+
+
+@dataclass(frozen=True)
+class RecordNames:
+    """A record's folded names, as the router reads them: computed once per document version
+    (folding every record's names was most of a router's build)."""
+
+    aliases: tuple[str, ...]  # the ways its parties' names may be written
+    candidates: tuple[str, ...]  # its capitalised names, folded
+    distinctive: tuple[str, ...]  # those and its file name's words, spaces made single
+    titles: tuple[str, ...]  # what a lawyer calls it after its title
+
+    @classmethod
+    def of(cls, record: DocumentRecord) -> RecordNames:
+        return cls(
+            aliases=tuple(v for name in record.aliases for v in name_variants(name)),
+            candidates=tuple(fold(name) for name in record.candidates),
+            distinctive=tuple(fold(" ".join(name.split())) for name in
+                              [*record.candidates, *file_name_words(record.source)]),
+            titles=tuple(title_names(record.title)))
+
+
+class Patterns:
+    """The names' compiled patterns, kept from one router build to the next; those no build
+    used since the previous `prune` are dropped then (a deleted contract's names)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, bool], re.Pattern[str]] = {}
+        self._used: set[tuple[str, bool]] = set()
+
+    def word(self, variant: str) -> re.Pattern[str]:
+        return self._get(variant, False)
+
+    def phrase(self, variant: str) -> re.Pattern[str]:
+        return self._get(variant, True)
+
+    def _get(self, variant: str, phrase: bool) -> re.Pattern[str]:
+        key = (variant, phrase)
+        self._used.add(key)
+        pattern = self._kept.get(key)
+        if pattern is None:
+            pattern = self._kept[key] = _phrase(variant) if phrase else _word(variant)
+        return pattern
+
+    def prune(self) -> None:
+        self._kept = {k: p for k, p in self._kept.items() if k in self._used}
+        self._used = set()
+
+
+Entry = tuple[re.Pattern[str], str, set[str]]  # a name's pattern, the name, its documents
+Rank = tuple[str, int]  # where a name first comes: its document's place, its place there
+_RUN = re.compile(r"[a-z0-9]+")
+NAME, DISTINCTIVE, TITLE = 0, 1, 2  # the kinds of names, strongest first
+
+
+def _word_key(variant: str) -> str | None:
+    """The question word a name's pattern (`_word`) can start at: its first run of letters
+    and digits, whole (the pattern's boundaries and the name's next character end it there);
+    None for a name that does not start with one (tried on every question)."""
+    match = _RUN.match(variant)
+    return match.group(0) if match else None
+
+
+def _phrase_key(variant: str) -> str | None:
+    """As `_word_key` for `_phrase`'s patterns: a first word of five letters or more is
+    keyed without its plural's "s" or "x" (the pattern takes either form)."""
+    word = _word_key(variant)
+    if word is None or " " not in variant or len(word) < 5:
+        return word
+    return word[:-1] if word[-1] in "sx" else word
+
+
+def _question_keys(folded: str) -> set[str]:
+    """The keys a folded question's words can match: each word, and without its "s" or "x"."""
+    words = _RUN.findall(folded)
+    return {*words, *(w[:-1] for w in words if len(w) >= 5 and w[-1] in "sx")}
+
+
+class Names:
+    """The indexed contracts' names by kind, as routers read them, updated one record at a
+    time and looked up by the question's words: a question tries the names its words can
+    start, not every name of the base. Each name keeps, per document, where it first came
+    (the document's place in the base, then in the document's list), the order in which a
+    router tries names of the same length."""
+
+    def __init__(self) -> None:
+        self.kinds: tuple[dict[str, dict[str, Rank]], ...] = ({}, {}, {})
+        self.candidates: dict[str, set[str]] = {}  # a folded capitalised name -> documents
+        self._keyed: dict[str, set[tuple[int, str]]] = {}  # question word -> (kind, name)
+        self._unkeyed: set[tuple[int, str]] = set()
+        self._held: dict[str, RecordNames] = {}
+
+    @classmethod
+    def of(cls, records: list[DocumentRecord]) -> Names:
+        names = cls()
+        for place, record in enumerate(records):
+            names.add(record.document_id, f"{place:09d}", RecordNames.of(record))
+        return names
+
+    def add(self, document_id: str, place: str, names: RecordNames) -> None:
+        self._held[document_id] = names
+        for kind, variants in ((NAME, names.aliases), (DISTINCTIVE, names.distinctive),
+                               (TITLE, names.titles)):
+            for index, variant in enumerate(variants):
+                if kind == DISTINCTIVE and len(variant) < 3:
+                    continue
+                owners = self.kinds[kind].get(variant)
+                if owners is None:
+                    owners = self.kinds[kind][variant] = {}
+                    self._file(kind, variant, add=True)
+                owners.setdefault(document_id, (place, index))
+        for variant in names.candidates:
+            self.candidates.setdefault(variant, set()).add(document_id)
+
+    def remove(self, document_id: str) -> None:
+        names = self._held.pop(document_id, None)
+        if names is None:
+            return
+        for kind, variants in ((NAME, names.aliases), (DISTINCTIVE, names.distinctive),
+                               (TITLE, names.titles)):
+            for variant in set(variants):
+                owners = self.kinds[kind].get(variant)
+                if owners is not None:
+                    owners.pop(document_id, None)
+                    if not owners:
+                        del self.kinds[kind][variant]
+                        self._file(kind, variant, add=False)
+        for variant in set(names.candidates):
+            docs = self.candidates.get(variant)
+            if docs is not None:
+                docs.discard(document_id)
+                if not docs:
+                    del self.candidates[variant]
+
+    def _file(self, kind: int, variant: str, add: bool) -> None:
+        key = _phrase_key(variant) if kind == DISTINCTIVE else _word_key(variant)
+        filed = self._unkeyed if key is None else self._keyed.setdefault(key, set())
+        if add:
+            filed.add((kind, variant))
+        else:
+            filed.discard((kind, variant))
+            if key is not None and not filed:
+                del self._keyed[key]
+
+    def __contains__(self, document_id: object) -> bool:
+        return document_id in self._held
+
+    def started_by(self, folded: str) -> set[tuple[int, str]]:
+        """The names a folded question's words can start."""
+        found = set(self._unkeyed)
+        for key in _question_keys(folded):
+            found |= self._keyed.get(key, set())
+        return found
 
 
 class Router:
@@ -177,43 +454,102 @@ class Router:
     """
 
     def __init__(self, records: list[DocumentRecord],
-                 vocabulary: dict[str, frozenset[str]] | None = None) -> None:
+                 vocabulary: Lexicon | Mapping[str, Iterable[str]] | None = None, *,
+                 names: Names | None = None, within: frozenset[str] | None = None,
+                 patterns: Patterns | None = None,
+                 lock: threading.RLock | None = None) -> None:
+        """`names`: the names of a base the `records` are all of or, with `within`, those
+        of the documents `within` (built from the records when not given). `lock`: held
+        while routing, and by whoever updates the names and postings the router reads."""
         self.records = {r.document_id: r for r in records}
-        self.vocabulary = vocabulary or {}
-        owners: dict[str, set[str]] = defaultdict(set)
-        for record in records:
-            for name in record.aliases:
-                for variant in name_variants(name):
-                    owners[variant].add(record.document_id)
-        # A frequent capitalised name of a document (not found as a party there) counts when
-        # another document names it as a party: two documents of one publisher.
-        for record in records:
-            for name in record.candidates:
-                variant = fold(name)
-                if variant in owners:
-                    owners[variant].add(record.document_id)
-        self.names: list[tuple[re.Pattern[str], str, set[str]]] = [
-            (_word(variant), variant, docs) for variant, docs in owners.items() if len(docs) <= 2
-        ]
-        self.names.sort(key=lambda item: -len(item[1]))
-        # Weaker than a party's name: a word of the contract's title or opening that is rare in
-        # the corpus (a product, a public body, an acronym, the title's initials).
-        self.distinctive = self._distinctive(records, self.vocabulary, set(owners))
-        # Which of them count only as written like a name (a capital or a digit): one word
-        # ("le bailleur" is a role), or a phrase whose words are common (a defined term,
-        # "Compte Technique", not "compte technique" in a question about another contract).
-        self.cased = {v for _p, v, _d in self.distinctive
-                      if " " not in v
-                      or _frequency(self.vocabulary, v, words_only=True) > name_limit(len(records))}
-        # Weaker than a name: a title phrase ("le contrat de maintenance") routes only a question
-        # that names no party or trade name ("le contrat de prestations de Craft AI" is Craft's).
-        titled: dict[str, set[str]] = defaultdict(set)
-        for record in records:
-            for variant in title_names(record.title):
-                titled[variant].add(record.document_id)
-        self.titles = [(_word(v), v, docs) for v, docs in titled.items() if len(docs) <= 2]
+        self.vocabulary = (vocabulary if isinstance(vocabulary, Lexicon)
+                           else Lexicon.of(vocabulary or {}))
+        self.index = names if names is not None else Names.of(records)
+        self.within = within
+        self.limit = name_limit(len(records))
+        self.compiled = patterns or Patterns()
+        self._entries: dict[tuple[int, str], tuple[Entry, Rank] | None] = {}
+        self.lock = lock or threading.RLock()
+
+    def _owners(self, kind: int, variant: str) -> dict[str, Rank]:
+        owners = self.index.kinds[kind].get(variant, {})
+        if self.within is None:
+            return owners
+        return {d: rank for d, rank in owners.items() if d in self.within}
+
+    def _entry(self, kind: int, variant: str) -> tuple[Entry, Rank] | None:
+        """A name of this kind as the router tries it, with its rank; None when it names no
+        document of the view or too many (computed once per router)."""
+        key = (kind, variant)
+        if key not in self._entries:
+            self._entries[key] = self._compute(kind, variant)
+        return self._entries[key]
+
+    def _compute(self, kind: int, variant: str) -> tuple[Entry, Rank] | None:
+        owners = self._owners(kind, variant)
+        if not owners:
+            return None
+        rank = min(owners.values())
+        docs = set(owners)
+        if kind == NAME:
+            # A frequent capitalised name of a document (not found as a party there) counts
+            # when another document names it as a party: two documents of one publisher.
+            docs |= {d for d in self.index.candidates.get(variant, set())
+                     if self.within is None or d in self.within}
+            return ((self.compiled.word(variant), variant, docs), rank) if len(docs) <= 2 else None
+        if kind == TITLE:
+            return ((self.compiled.word(variant), variant, docs), rank) if len(docs) <= 2 else None
+        # Weaker than a party's name: a word of the contract's title or opening that is rare
+        # in the corpus (a product, a public body, an acronym, the title's initials). A rare
+        # name names every contract whose text holds it, not only those it was found a
+        # candidate of: "la Société 24ème" is the company's CGV and its employment contract.
+        if self._owners(NAME, variant) or len(docs) > self.limit or _frequency(
+                self.vocabulary, variant) > self.limit:
+            return None
+        docs |= _holders(self.vocabulary, variant)
+        if len(docs) > self.limit:
+            return None
+        return (self.compiled.phrase(variant), variant, docs), rank
+
+    def cased(self, variant: str) -> bool:
+        """Whether a distinctive name counts only as written like a name (a capital or a
+        digit): one word ("le bailleur" is a role), or a phrase whose words are common (a
+        defined term, "Compte Technique", not "compte technique" in a question about another
+        contract)."""
+        return " " not in variant or _frequency(self.vocabulary, variant,
+                                                words_only=True) > self.limit
+
+    def entries(self, kind: int, folded: str | None = None) -> list[Entry]:
+        """The names of a kind that a folded question's words can start (all without one),
+        longest first, then in the order they come in the base."""
+        with self.lock:
+            return self._entries_of(kind, folded)
+
+    def _entries_of(self, kind: int, folded: str | None) -> list[Entry]:
+        variants = (self.index.kinds[kind] if folded is None else
+                    [v for k, v in self.index.started_by(folded) if k == kind])
+        found = [e for e in (self._entry(kind, v) for v in variants) if e is not None]
+        found.sort(key=lambda item: (-len(item[0][1]), item[1]))
+        return [entry for entry, _rank in found]
+
+    @property
+    def names(self) -> list[Entry]:
+        """Every party's name the router tries (a question tries only those it may hold)."""
+        return self.entries(NAME)
+
+    @property
+    def distinctive(self) -> list[Entry]:
+        return self.entries(DISTINCTIVE)
+
+    @property
+    def titles(self) -> list[Entry]:
+        return self.entries(TITLE)
 
     def route(self, question: str) -> Route:
+        with self.lock:
+            return self._route(question)
+
+    def _route(self, question: str) -> Route:
         question = nfc(question)
         folded, offsets = fold_with_offsets(question)
         route = Route()
@@ -231,7 +567,7 @@ class Router:
             # text holds when another name of the question points to it too (the CDI of a
             # company whose CGV owns the company's name). A title phrase only by owning it.
             words = set(folded_words(text))
-            return doc in docs or (proper and words <= self.vocabulary.get(doc, frozenset()))
+            return doc in docs or (proper and words <= self.vocabulary.get(doc))
 
         for start, text, docs in tiers[first] if first < len(tiers) else []:
             docs = {d for d in mentioned if names(d, text, docs, first < 2)}
@@ -306,13 +642,13 @@ class Router:
         """
         taken: list[tuple[int, int]] = []
         tiers: list[list[tuple[int, str, set[str]]]] = []
-        for patterns in (self.names, self.distinctive, self.titles):
+        for kind in (NAME, DISTINCTIVE, TITLE):
             found: list[tuple[int, str, set[str]]] = []
-            for pattern, variant, docs in patterns:
+            for pattern, variant, docs in self._entries_of(kind, folded):
                 for match in pattern.finditer(folded):
                     # The question's own words for the match (folding may change lengths).
                     written = question[offsets[match.start()]: offsets[match.end() - 1] + 1]
-                    if patterns is self.distinctive and variant in self.cased and (
+                    if kind == DISTINCTIVE and self.cased(variant) and (
                             written.islower() and not any(c.isdigit() for c in written)
                             and not _DOMAIN.match(folded, match.end())):
                         continue
@@ -334,7 +670,7 @@ class Router:
         limit = 1 if among is None else name_limit(len(self.vocabulary))
         rare: Counter[str] = Counter()
         for word in set(_CONTENT_WORD.findall(folded)) - STOPWORDS:
-            holders = [d for d, vocab in self.vocabulary.items() if word in vocab]
+            holders = self.vocabulary.holding({word})
             chosen = [d for d in holders if among is None or d in among]
             if len(chosen) == 1 and len(holders) <= limit:
                 rare[chosen[0]] += 1
@@ -346,7 +682,7 @@ class Router:
 
     def _unknown_names(self, question: str) -> list[str]:
         """Capitalised names in a naming position that no indexed contract contains."""
-        if not self.vocabulary:
+        if not len(self.vocabulary):
             return []
         out = []
         for match in _NAMING_CUE.finditer(question):
@@ -354,28 +690,9 @@ class Router:
             if not name[0].isupper() or fold(name) in _TYPE_WORDS:
                 continue
             words = folded_words(name)
-            if words and not any(w in vocab for vocab in self.vocabulary.values()
-                                 for w in words):
+            if words and not any(self.vocabulary.holding({w}) for w in words):
                 out.append(name)
         return out
-
-    @staticmethod
-    def _distinctive(records: list[DocumentRecord], vocabulary: dict[str, frozenset[str]],
-                     strong: set[str]) -> list[tuple[re.Pattern[str], str, set[str]]]:
-        limit = name_limit(len(records))
-        owners: dict[str, set[str]] = defaultdict(set)
-        for record in records:
-            for name in [*record.candidates, *file_name_words(record.source)]:
-                variant = fold(" ".join(name.split()))
-                if len(variant) >= 3 and variant not in strong:
-                    owners[variant].add(record.document_id)
-
-        # A rare name names every contract whose text holds it, not only those it was found a
-        # candidate of: "la Société 24ème" is the company's CGV and its employment contract.
-        kept = [(_phrase(v), v, docs | _holders(vocabulary, v)) for v, docs in owners.items()
-                if len(docs) <= limit and _frequency(vocabulary, v) <= limit]
-        return sorted(((p, v, d) for p, v, d in kept if len(d) <= limit),
-                      key=lambda item: -len(item[1]))
 
     def _narrow_by_type(self, documents: list[str], named: set[frozenset[str]],
                         types: set[str]) -> list[str]:
@@ -420,36 +737,107 @@ ROUTERS_KEPT = 32
 
 
 class Routers:
-    """Routers over the contracts a caller may see, rebuilt when the index changes."""
+    """Routers over the contracts a caller may see, rebuilt when the index changes.
+
+    The corpus statistics they count (`Postings`) follow the store one document version at a
+    time: a contract added reads its own vocabulary (kept on disk per version), one deleted
+    leaves the postings, and nothing is read of the others (but for a new multiword name, the
+    vocabularies of the contracts holding all its words, to learn which hold it as a phrase).
+    The names (`Names`) follow the store the same way, each record's folded once per version;
+    a router is built in no time and works out, for each question, only the names its words can
+    start (cached until the index changes).
+    """
 
     def __init__(self, search: HybridSearch) -> None:
         self.search = search
         self._routers: OrderedDict[frozenset[str] | None, Router] = OrderedDict()
-        self._vocabulary: dict[str, frozenset[str]] = {}
         self._key = ""
+        self.postings = Postings()
+        self._held: dict[str, str] = {}  # document id -> the version the postings hold
+        self._record_pairs: dict[str, set[str]] = {}  # its names' word pairs
+        self._pairs: Counter[str] = Counter()  # a name's word pair -> records naming it
+        self.names = Names()
+        self._named: dict[str, str] = {}  # document id -> the version `names` holds
+        self._patterns = Patterns()
+        # Held while routing and while updating: the routers share the names and postings.
+        self._lock = threading.RLock()
 
     def clear(self) -> None:
-        self._routers.clear()
-        self._key = ""
+        with self._lock:
+            self._routers.clear()
+            self._key = ""
 
     def get(self, within: frozenset[str] | None) -> Router:
         """The router over the contracts `within` (None: all): names, rare words and unknown
         names are counted among those only, so a contract outside them is not indexed as far
         as the question can tell."""
+        with self._lock:
+            return self._get(within)
+
+    def _get(self, within: frozenset[str] | None) -> Router:
         key = self.search.store.fingerprint()
         if key != self._key:
             self._routers.clear()
-            self._vocabulary = routing_vocabulary(self.search.vocabularies(),
-                                                  self.search.store.documents())
+            self._update()
             self._key = key
         router = self._routers.get(within)
         if router is None:
             records = [r for r in self.search.store.documents()
                        if within is None or r.document_id in within]
-            vocabulary = {d: v for d, v in self._vocabulary.items()
-                          if within is None or d in within}
-            router = self._routers[within] = Router(records, vocabulary)
+            router = self._routers[within] = Router(
+                records, Lexicon(self.postings, within), names=self.names, within=within,
+                patterns=self._patterns, lock=self._lock)
             while len(self._routers) > ROUTERS_KEPT:
                 self._routers.popitem(last=False)
         self._routers.move_to_end(within)
         return router
+
+    def _update(self) -> None:
+        """Bring the postings to the store's documents, changed documents only."""
+        self.search.lexical()  # writes the vocabularies of the versions it indexes
+        records = {r.document_id: r for r in self.search.store.documents()}
+        for document_id in [d for d, v in self._held.items()
+                            if d not in records or records[d].version != v]:
+            self._forget(document_id)
+        for document_id, record in records.items():
+            if document_id not in self._held:
+                self._learn(record)
+        for document_id in [d for d, v in self._named.items()
+                            if d not in records or records[d].version != v]:
+            self.names.remove(document_id)
+            del self._named[document_id]
+        for document_id, record in records.items():
+            if document_id not in self._named:  # records come by id: the id is its place
+                self.names.add(document_id, document_id, RecordNames.of(record))
+                self._named[document_id] = record.version
+        self._patterns.prune()
+
+    def _forget(self, document_id: str) -> None:
+        self.postings.remove(document_id)
+        del self._held[document_id]
+        for pair in self._record_pairs.pop(document_id, set()):
+            self._pairs[pair] -= 1
+            if self._pairs[pair] <= 0:  # no record names it any more: no document holds it
+                del self._pairs[pair]
+                self.postings.discard(pair)
+
+    def _learn(self, record: DocumentRecord) -> None:
+        vocabulary = self.search.vocabulary(record)
+        if vocabulary is None:  # no passage: nothing to count (as the full build did)
+            return
+        document_id = record.document_id
+        own = {pair for name in record.candidates for pair in _pairs(folded_words(name))}
+        new = [pair for pair in own if pair not in self._pairs]
+        self._pairs.update(own)
+        self._record_pairs[document_id] = own
+        self._held[document_id] = record.version
+        self.postings.add(document_id, vocabulary.words | {
+            pair for pair in vocabulary.pairs if pair in self._pairs})
+        lexicon = Lexicon(self.postings)
+        records = self.search.store.records()
+        for pair in new:  # which other documents hold this new name's words as a phrase
+            for other in lexicon.holding(set(pair.split())) - {document_id}:
+                held = records.get(other)
+                theirs = self.search.vocabulary(held) if held is not None else None
+                if theirs is not None and pair in theirs.pairs:
+                    self.postings.add(other, [pair])

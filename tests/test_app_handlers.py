@@ -358,3 +358,17 @@ def test_build_ui_and_create_app(service: ContractQA) -> None:
         labels = {c.get("props", {}).get("label") for c in config["components"]}
         assert "Contrats interrogés" in labels
         assert client.get("/api/documents").status_code == 401  # the API keeps its own routes
+
+
+def test_the_contracts_table_is_searched_and_shows_a_page(handlers: UIHandlers,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    everything = handlers.search_documents("")
+    assert CRAFT in everything and GRAHAM in everything
+    found = handlers.search_documents("craft")
+    assert CRAFT in found and GRAHAM not in found
+    nothing = handlers.search_documents("Zzyzx")
+    assert "Aucun contrat ne correspond à « Zzyzx » parmi les 2 indexés" in nothing
+    monkeypatch.setattr(contracts, "DOCUMENTS_SHOWN", 1)
+    page = handlers.search_documents(None)
+    assert "1 contrats affichés sur 2 : précisez la recherche" in page
+    assert (CRAFT in page) != (GRAHAM in page)

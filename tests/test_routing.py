@@ -286,3 +286,56 @@ def test_decomposed_accents_keep_the_matched_name_whole(router: Router) -> None:
     r = route(router, question)
     assert r.documents == [KIMPLE]
     assert r.matched == ["Kimple"]
+
+
+def test_postings_remember_only_what_no_change_touched() -> None:
+    """The postings' remembered answers equal a count from scratch after any sequence of
+    additions, removals and discarded terms (a seeded random sequence)."""
+    import random
+
+    from retrieval.routing import Postings
+
+    rng = random.Random(19)
+    vocabulary = [f"w{i}" for i in range(12)]
+    held: dict[str, set[str]] = {}
+    postings = Postings()
+    queries = [frozenset(rng.sample(vocabulary, rng.randint(0, 3))) for _ in range(30)]
+    for step in range(300):
+        action = rng.random()
+        doc = f"d{rng.randint(0, 9)}"
+        if action < 0.5:
+            terms = set(rng.sample(vocabulary, rng.randint(1, 6)))
+            postings.add(doc, terms)
+            held.setdefault(doc, set()).update(terms)
+        elif action < 0.85:
+            postings.remove(doc)
+            held.pop(doc, None)
+        else:
+            term = rng.choice(vocabulary)
+            postings.discard(term)
+            for terms in held.values():
+                terms.discard(term)
+        for query in queries:
+            expected = {d for d, terms in held.items() if query <= terms}
+            assert set(postings.holding(query)) == expected, (step, sorted(query))
+
+
+def test_a_question_tries_only_the_names_its_words_can_start(router: Router) -> None:
+    """Looking names up by the question's words finds what trying every name finds, on every
+    gold question of the sample corpus and the extra contracts."""
+    import json
+
+    from french.normalize import fold_with_offsets
+    from retrieval.routing import DISTINCTIVE, NAME, TITLE
+
+    gold = Path(__file__).resolve().parents[1] / "eval" / "gold"
+    questions = [json.loads(line)["question"] for path in sorted(gold.glob("*.jsonl"))
+                 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(questions) > 300
+    everything = {kind: router.entries(kind) for kind in (NAME, DISTINCTIVE, TITLE)}
+    for question in questions:
+        folded, _offsets = fold_with_offsets(unicodedata.normalize("NFC", question))
+        for kind, entries in everything.items():
+            matching = [(v, d) for p, v, d in entries if p.search(folded)]
+            assert [(v, d) for p, v, d in router.entries(kind, folded) if p.search(folded)
+                    ] == matching, (question, kind)

@@ -281,3 +281,63 @@ def test_a_defined_term_of_stopwords_is_still_found(settings: Settings, tmp_path
     assert any("désigne le présent accord" in c.text for c in found)
     answer = service.ask("Que signifie « Contrat » ?")
     assert "désigne le présent accord" in answer.answer
+
+
+def _router_state(router: Any) -> dict[str, Any]:
+    return {"names": [(v, sorted(d)) for _p, v, d in router.names],
+            "distinctive": [(v, sorted(d)) for _p, v, d in router.distinctive],
+            "titles": [(v, sorted(d)) for _p, v, d in router.titles],
+            "cased": sorted(v for _p, v, _d in router.distinctive if router.cased(v)),
+            "vocabulary": {d: sorted(router.vocabulary.get(d)) for d in router.records}}
+
+
+def test_the_router_follows_one_contract_at_a_time(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adding a contract reads its vocabulary alone, and it becomes routable; deleting one
+    stops it being routable; the router then equals one built from scratch."""
+    from retrieval.routing import Router, routing_vocabulary
+
+    service = fast_service(settings)
+    names = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot"]
+    paths = write_contracts(tmp_path / "in", names)
+    assert service.ingest(paths[:-1]).ok
+    question = "Quel est le délai de résiliation chez Foxtrot ?"
+    assert service.chain.router.route(question).documents == []
+    read: list[str] = []
+    search = service.chain.search
+    real = type(search).vocabulary
+
+    def counted(self: Any, record: Any) -> Any:
+        read.append(record.document_id)
+        return real(self, record)
+
+    monkeypatch.setattr(type(search), "vocabulary", counted)
+    assert service.ingest([paths[-1]]).ok
+    assert service.chain.router.route(question).documents == ["contrat_foxtrot"]
+    assert read == ["contrat_foxtrot"]
+    assert service.delete("contrat_bravo")
+    router = service.chain.router
+    assert router.route("Quel est le délai de résiliation chez Bravo ?").documents == []
+    assert "contrat_bravo" not in router.vocabulary
+    assert read == ["contrat_foxtrot"]
+    records = service.store.documents()
+    scratch = Router(records, routing_vocabulary(search.vocabularies(), records))
+    assert _router_state(router) == _router_state(scratch)
+
+
+def test_the_time_left_of_an_ingest_is_told_once_it_can_be() -> None:
+    from ingest.progress import Eta
+
+    now = [100.0]
+    eta = Eta(clock=lambda: now[0])
+    now[0] += 5
+    assert eta.label(0.5) == ""  # too early to tell
+    now[0] += 25  # 30 s for 2 % of the folder
+    assert eta.label(0.02) == ""
+    now[0] += 30  # 60 s for 10 %: 540 s left
+    assert eta.left(0.10) == pytest.approx(540)
+    assert eta.label(0.10) == "reste environ 9 min"
+    assert eta.label(0.99) == "reste moins d'une minute"
+    now[0] += 3540  # an hour for 30 %: 8,400 s left
+    assert eta.label(0.30) == "reste environ 2 h 20"

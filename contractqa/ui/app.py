@@ -235,6 +235,9 @@ def build_ui(service: ContractQA, identity: Identity | None = None,
                                                elem_id="cq-ingest")
                         ingest_report = gr.HTML("", elem_id="cq-ingest-report", js_on_load=None)
                     gr.HTML('<div class="cq-panel-title">Contrats indexés</div>')
+                    doc_search = gr.Textbox(
+                        label="Rechercher un contrat", elem_id="cq-doc-search",
+                        placeholder="Mots du titre, de l'identifiant, du fichier ou d'une partie")
                     doc_table = gr.HTML("", elem_id="cq-documents", js_on_load=None)
                 with gr.Column(scale=6):
                     gr.HTML('<div class="cq-panel-title">Plan d\'un contrat</div>')
@@ -303,6 +306,8 @@ def build_ui(service: ContractQA, identity: Identity | None = None,
                           api_visibility="private", concurrency_limit=1,
                           concurrency_id="contracts")
         ui.load(h.refresh, [selector], [selector, doc_table, doc_picker], api_visibility="private")
+        doc_search.change(h.search_documents, [doc_search], [doc_table], api_visibility="private",
+                          show_progress="hidden")
         _review_events(ReviewHandlers(service, h), ui, review_tab, review)
     return ui
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from contractqa.routes.documents import matches
 from contractqa.ui.render import article_label, format_pages, optional_text
 
 if TYPE_CHECKING:
@@ -51,10 +52,25 @@ def ingest_report_html(report: IngestReport) -> str:
     return f'<ul class="cq-files">{"".join(rows)}</ul>'
 
 
-def documents_html(documents: Sequence[Any]) -> str:
-    """The indexed contracts as a table (title, identifier, articles, passages)."""
+# Rows the contracts table shows: a firm's base of thousands is searched, not scrolled.
+DOCUMENTS_SHOWN = 100
+
+
+def documents_html(documents: Sequence[Any], query: str = "") -> str:
+    """The indexed contracts whose title, id, file name or names hold the words of `query`
+    (all without one), as a table (title, identifier, articles, passages), the first
+    `DOCUMENTS_SHOWN` of them."""
     if not documents:
         return '<div class="cq-empty">Aucun contrat indexé pour l\'instant.</div>'
+    found = [d for d in documents if matches(d, query)]
+    if not found:
+        return (f'<div class="cq-empty">Aucun contrat ne correspond à « {html.escape(query)} » '
+                f"parmi les {len(documents)} indexés.</div>")
+    note = ""
+    if len(found) > DOCUMENTS_SHOWN:
+        note = (f'<div class="cq-note">{DOCUMENTS_SHOWN} contrats affichés sur {len(found)} : '
+                "précisez la recherche.</div>")
+    documents = found[:DOCUMENTS_SHOWN]
     rows = "".join(
         "<tr>"
         f"<td>{html.escape(d.title)}</td>"
@@ -67,7 +83,7 @@ def documents_html(documents: Sequence[Any]) -> str:
     return (
         '<table class="cq-table"><thead><tr><th>Contrat</th><th>Identifiant</th>'
         '<th class="cq-num">Articles</th><th class="cq-num">Passages</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table>"
+        f"<tbody>{rows}</tbody></table>{note}"
     )
 
 

@@ -266,6 +266,11 @@ class UIHandlers:
             gr.Dropdown(choices=choices, value=keep if keep in ids else None),
         )
 
+    def search_documents(self, query: str | None, request: gr.Request | None = None) -> str:
+        """The contracts table: those of the user's matters whose title, id, file name or names
+        hold the words."""
+        return documents_html(self.service.documents(self.who(request).matters), query or "")
+
     def refresh(self, selected: list[str] | None, request: gr.Request | None = None
                 ) -> tuple[Any, Any, Any]:
         return self._refresh(selected, self.who(request))
