@@ -58,20 +58,29 @@ def pick_clauses(chunks: list[Chunk], sha256: str, config: GenerationConfig) -> 
     return rng.sample(eligible, min(config.per_contract, len(eligible)))
 
 
+@dataclass(frozen=True)
+class Negatives:
+    ids: list[str]  # rebuilt passage ids of the hard negatives, best first
+    clause_rank: int | None  # 1-based rank of the clause's article in the search (None: absent)
+
+
 def hard_negatives(search: HybridSearch, document_id: str, question: str, clause: Chunk,
-                   ids_by_text: dict[str, str], count: int) -> list[str]:
+                   ids_by_text: dict[str, str], count: int) -> Negatives:
     """Our hybrid search's top passages for the question in the same contract, other than the
-    clause's article (its other parts may answer too), as rebuilt passage ids."""
+    clause's article (its other parts may answer too), as rebuilt passage ids; and where the
+    clause itself ranked (a question our search already finds teaches the reranker less)."""
     found = search.search(question, count + 4, [document_id])
     ids: list[str] = []
-    for scored in found:
+    rank: int | None = None
+    for position, scored in enumerate(found, start=1):
         chunk = scored.chunk
         if chunk.article == clause.article:
+            rank = rank or position
             continue
         rebuilt = ids_by_text.get(chunk.indexed_text)
         if rebuilt is not None and rebuilt not in ids:
             ids.append(rebuilt)
-    return ids[:count]
+    return Negatives(ids[:count], rank)
 
 
 def record_id(sha256: str, chunk_id: str) -> str:
@@ -109,6 +118,7 @@ class Manifest:
             kept = json.loads(path.read_text(encoding="utf-8")).get("contracts", {})
         data = {**asdict(self), "contracts": dict(sorted({**kept, **contracts}.items()))}
         tmp = path.with_name(path.name + ".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
 
@@ -169,7 +179,8 @@ def generate(files: Sequence[Path], search: HybridSearch, llm: BaseChatModel, ou
                     negatives = hard_negatives(search, document_id, parsed.question, clause,
                                                ids_by_text, config.negatives)
                     record = {**base, "question": parsed.question,
-                              "neighbour_question": parsed.neighbour, "negatives": negatives,
+                              "neighbour_question": parsed.neighbour,
+                              "negatives": negatives.ids, "clause_rank": negatives.clause_rank,
                               "overlap": word_overlap(parsed.question, clause.text)}
                     progress.written += 1
                 else:
