@@ -160,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--train-from", type=int, default=TrainConfig.train_from)
     parser.add_argument("--max-length", type=int, default=TrainConfig.max_length)
+    parser.add_argument("--lr", type=float, default=TrainConfig.learning_rate)
+    parser.add_argument("--head-lr", type=float, default=TrainConfig.head_learning_rate)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--holdout", type=int, default=3,
@@ -168,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     try:
         config = TrainConfig(steps=args.steps, batch_size=args.batch_size,
+                             learning_rate=args.lr, head_learning_rate=args.head_lr,
                              train_from=args.train_from, max_length=args.max_length,
                              seed=args.seed)
         examples = load_examples(args.data, contracts_dir(args.contracts))
@@ -182,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = build_model(config)
     train(model, pairs, config, log=True)
     extra = {"steps": str(config.steps), "train_from": str(config.train_from),
+             "lr": str(config.learning_rate), "head_lr": str(config.head_learning_rate),
              "data": args.data.name, "pairs": str(len(pairs)), "seed": str(config.seed)}
     if held:
         result = evaluate(model, held)
