@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     top_k: Annotated[int, Field(ge=1, le=50)] = 6
     # Recalibrate (`contractqa eval --calibrate`) on any change.
     abstain_threshold: Annotated[float, Field(ge=0, le=1)] = 0.19
-    reranker: str = "none"  # or "cross-encoder:<model name or path>"
+    reranker: str = "none"  # or "cross-encoder:<model name or path>", "contractqa-fr[:<file>]"
 
     # Answering
     llm_provider: str = "none"  # a name of retrieval.llm.PROVIDERS: none, openai, ollama, local

