@@ -110,7 +110,12 @@ def shot(page: Page, name: str) -> None:
 
 
 def test_chat_streams_the_local_models_answer(server: str, page: Page) -> None:
+    # A user is declared (the widget's token), so the chat asks for a login (issue 22).
     page.goto(server + "/")
+    page.wait_for_selector("#cq-login")
+    page.fill("#cq-login-name", "widget")
+    page.fill("#cq-login-token", TOKEN)
+    page.click("#cq-login-submit")
     page.wait_for_selector("#cq-question textarea")
     page.evaluate(OBSERVE_CHAT)
     page.fill("#cq-question textarea", QUESTION)
