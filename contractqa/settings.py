@@ -58,14 +58,14 @@ class Settings(BaseSettings):
     llm_context_tokens: Annotated[int, Field(ge=256)] = 3000
     # The judge (LLM mode): before answering, the model says whether the top `passages`
     # excerpts (cut to the question's sentences, within `tokens`) answer the question; below
-    # the threshold on P(« oui ») the chain abstains. 0.5 is the model's own word (« oui » more
-    # likely than « non »). Measured 2026-12-03 with the 1.5B on 24 questions of
-    # eval/llm/llm60_pool.jsonl (docs/figures.md): abstention recall 0.25, no false refusal;
-    # the curve recommends 0.69 (recall 0.50, false refusals 0.06), too few questions (8
-    # unanswerable) to move it. Recalibrate with `contractqa eval --calibrate` in LLM mode on
-    # any change of model.
+    # the threshold on P(« oui ») the chain abstains. Calibrated 2026-12-03 with the 1.5B on
+    # the 60 questions of eval/llm/llm60_pool.jsonl (20 unanswerable; docs/figures.md,
+    # `contractqa eval --calibrate` in LLM mode): 0.5, the model's own word, refuses 0.15 of
+    # the unanswerable questions and 0.025 of the others; 0.67 refuses 0.45 and 0.075 (the
+    # curve's recommendation at 10 % false refusals, 0.6794, refuses no more unanswerable
+    # ones and 0.10 of the others). Recalibrate on any change of model.
     llm_judge: bool = True
-    llm_judge_threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+    llm_judge_threshold: Annotated[float, Field(ge=0, le=1)] = 0.67
     llm_judge_passages: Annotated[int, Field(ge=1, le=20)] = 3
     llm_judge_tokens: Annotated[int, Field(ge=128)] = 800
     # The `local` provider: a GGUF file run by llama.cpp in this process (default: the 1.5B that
