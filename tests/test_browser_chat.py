@@ -137,6 +137,8 @@ def test_chat_cites_article_and_uploaded_docx(server: str, tmp_path: Path,
 
             # 3. Upload a DOCX from the page: progress, per-file result, searchable at once.
             page.get_by_role("tab", name="Contrats").click()
+            # The upload box is shown once the page has read who the user is (issue 22).
+            page.wait_for_selector("#cq-upload-box", state="visible")
             page.set_input_files("#cq-upload input[type=file]", str(docx))
             page.wait_for_selector("#cq-upload >> text=zephyrin_maintenance.docx")
             page.click("#cq-ingest")
