@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,10 +196,7 @@ class ContractQA:
 
     def visible(self, matters: frozenset[str] | None) -> frozenset[str] | None:
         """The contracts of these matters (None: every matter, no restriction)."""
-        if matters is None:
-            return None
-        return frozenset(r.document_id for r in self.store.documents()
-                         if matters & set(self.matters_of(r)))
+        return visible_documents(self.store.documents(), matters, self.settings.default_matter)
 
     def set_matters(self, document_id: str, matters: list[str]) -> DocumentRecord:
         """Put an indexed contract in these matters (KeyError if it is not indexed)."""
@@ -300,3 +297,13 @@ class ContractQA:
 
     def saved_review(self, review_id: str) -> Review | None:
         return self.reviews.load(review_id)
+
+
+def visible_documents(records: Iterable[DocumentRecord], matters: frozenset[str] | None,
+                      default_matter: str) -> frozenset[str] | None:
+    """The ids of the contracts of these matters (None: every matter, no restriction); a
+    contract put in no matter belongs to the default one."""
+    if matters is None:
+        return None
+    return frozenset(r.document_id for r in records
+                     if matters & set(r.matters or [default_matter]))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from contractqa import wiring
+from contractqa.service import visible_documents
 from contractqa.settings import Settings
 from contractqa.wiring import build_embedder, build_ingestor, open_store
 from eval.calibrate import Calibration, calibrate, calibration_table
@@ -80,17 +81,9 @@ def answerer_for(settings: Settings, config: EvalConfig) -> Answerer:
 
         return TutorialRAG.build(settings).answer
     chain = build_chain(settings, config)
-    within = _visible(chain, settings, config.matters)
+    within = visible_documents(chain.search.store.documents(), config.matters,
+                               settings.default_matter)
     return lambda question: chain.answer(question, top_k=TOP_K, within=within)
-
-
-def _visible(chain: QAChain, settings: Settings, matters: frozenset[str] | None
-             ) -> frozenset[str] | None:
-    """The contracts a caller bound to `matters` sees (as the service computes them)."""
-    if matters is None:
-        return None
-    return frozenset(r.document_id for r in chain.search.store.documents()
-                     if matters & set(r.matters or [settings.default_matter]))
 
 
 def evaluate(settings: Settings, questions: list[GoldQuestion],
