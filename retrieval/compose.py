@@ -38,6 +38,14 @@ class Composed:
     highlights: dict[int, str] = field(default_factory=dict)
 
 
+# How many of the quoted contract's best-ranked passages the quotes are chosen from (each
+# passage's sentences weighed down by its rank). Facts found, 744 questions, 32 contracts in one
+# index (2026-12-03, fifth session), depth 3 / 4 / 5 on 432 searched questions: 0.711 / 0.716 /
+# 0.718, the same 2.49 sentences quoted on average; all 744: 0.732 -> 0.737 at 5 (4 questions
+# gained, 1 lost).
+QUOTE_DEPTH = 5
+
+
 @dataclass(frozen=True)
 class Composer:
     """The extractive answer to a question from its retrieved citations (left unchanged: the
@@ -102,7 +110,8 @@ class Composer:
         # 6.6 %; facts found unchanged or higher).
         quoted = [c for c in citations if c.document_id == citations[0].document_id]
         chosen = select_sentences(asked, quoted, damped(self.idf, asked, quoted),
-                                  holds_value=ExpectedAnswer.of(asked).value_in, meaning=meaning)
+                                  holds_value=ExpectedAnswer.of(asked).value_in, meaning=meaning,
+                                  context=True, depth=QUOTE_DEPTH)
         return Composed(quote_lines(chosen.evidence, INTRO),
                         [Quote(e.citation, e.sentence) for e in chosen.evidence],
                         chosen.highlights)

@@ -81,6 +81,30 @@ def damped(idf: Mapping[str, float], question: str, citations: list[Citation],
             for t in tokenize(question)}
 
 
+# A sentence that opens by pointing back at the one before it ("Ce délai est porté à 90 jours
+# …", "Toutefois, …", "Dans ce cas, …", "De telles situations n'ouvriront droit à …") qualifies
+# it: quoted apart, either one misleads. French demonstratives, "ledit"/"tel" and the
+# connectives of an exception or a consequence: a closed class of the grammar, not words taken
+# from our contracts ("il" is left out: legal French uses it impersonally, "Il est convenu").
+# Facts found, 744 questions, 32 contracts in one index (2026-12-03, fifth session): 0.718 ->
+# 0.732, 12 questions gained and none lost; 2.27 -> 2.49 sentences quoted on average (432
+# searched questions).
+_BACK_REFERENCE = re.compile(
+    r"^(?:[•◦▪\-–—*]\s*)?(?:"
+    r"(?:ce|cet|cette|ces|celui-ci|celle-ci|ceux-ci|celles-ci|ledit|ladite|lesdits|lesdites"
+    r"|de tel(?:le)?s|un tel|une telle|toutefois|cependant|néanmoins|en revanche|[àa] défaut"
+    r"|le cas échéant|dans ce cas|en ce cas|passé ce délai)\b"
+    r"|(?:dans|en|pour|de|par|sur|après|avant|pendant|durant|dès|[àa] l['’]issue de"
+    r"|au terme de|[àa] compter de|au-delà de) (?:ce|cet|cette|ces)\b)",
+    re.IGNORECASE,
+)
+
+
+def points_back(sentence: str) -> bool:
+    """Whether the sentence opens by referring to the one before it."""
+    return bool(_BACK_REFERENCE.match(sentence))
+
+
 @dataclass(frozen=True)
 class Selection:
     """The sentences chosen to answer, and each citation's best sentence (its highlight)."""
@@ -92,10 +116,12 @@ class Selection:
 def select_sentences(question: str, citations: list[Citation], idf: Mapping[str, float],
                      limit: int = 3, per_citation: int = 2, depth: int = 3,
                      holds_value: Callable[[str], bool] | None = None,
-                     meaning: Meaning | None = None) -> Selection:
+                     meaning: Meaning | None = None, context: bool = False) -> Selection:
     """The sentences that best answer the question, from the top `depth` citations.
 
     `meaning` gives each sentence's closeness in meaning to the question (0 to 1), if known.
+    With `context`, a chosen sentence comes with its neighbour when one of the two points back
+    at the other (`points_back`), in the contract's order.
     """
     query_terms = set(tokenize(question))
     numeric = bool(_NUMERIC_Q.search(question))
@@ -124,7 +150,30 @@ def select_sentences(question: str, citations: list[Citation], idf: Mapping[str,
     if chosen:
         top = chosen[0].score
         chosen = [e for e in chosen if e.score >= 0.6 * top]
+    if context:
+        chosen = with_context(chosen, {c.n: found for _r, c, found in units})
     return Selection(chosen, highlights)
+
+
+def with_context(chosen: list[Evidence], found: Mapping[int, list[str]]) -> list[Evidence]:
+    """Each chosen sentence with the sentence before it when it points back at it, and the one
+    after it when that one points back, each once, in the excerpt's order."""
+    out: list[Evidence] = []
+    taken = {(e.citation, e.sentence) for e in chosen}
+    for e in chosen:
+        units = found.get(e.citation, [])
+        at = units.index(e.sentence) if e.sentence in units else -1
+        before = units[at - 1] if at > 0 and points_back(e.sentence) else None
+        after = units[at + 1] if 0 <= at < len(units) - 1 and points_back(units[at + 1]) else None
+        for sentence in (before, e.sentence, after):
+            if sentence is None:
+                continue
+            if sentence == e.sentence:
+                out.append(e)
+            elif (e.citation, sentence) not in taken:
+                taken.add((e.citation, sentence))
+                out.append(Evidence(e.citation, sentence, e.score))
+    return out
 
 
 def best_sentences(question: str, citations: list[Citation], idf: Mapping[str, float],

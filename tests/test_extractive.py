@@ -80,3 +80,35 @@ def test_the_contracts_name_in_every_quoted_passage_does_not_choose_the_quote() 
     assert select_sentences(question, quoted, idf).evidence[0].citation == 1
     chosen = select_sentences(question, quoted, damped(idf, question, quoted)).evidence[0]
     assert chosen.citation == 2 and "préavis" in chosen.sentence
+
+
+def test_a_sentence_pointing_back_is_quoted_with_the_one_it_qualifies() -> None:
+    """"Ce délai est porté à …" qualifies the sentence before it: quoting either alone misleads
+    a lawyer, so the chosen sentence comes with its neighbour, in the contract's order."""
+    from retrieval.extractive import points_back, select_sentences
+    from retrieval.models import Citation
+
+    text = ("Le Client peut demander la restitution de ses Données pendant trente jours après la "
+            "fin du Contrat. Ce délai est porté à quatre-vingt-dix jours pour les clients en "
+            "licence entreprise. Le Prestataire supprime ensuite les Données de ses serveurs "
+            "et en délivre une attestation écrite.")
+    quoted = [Citation(n=1, document_id="o", document_title="CGV Orvane", section=None,
+                       article="9", heading=None, pages=[2], excerpt=text, score=1.0)]
+    question = "Pendant combien de temps le client peut-il demander la restitution de ses données ?"
+    idf = {term: 2.0 for term in tokenize(question)}
+    alone = select_sentences(question, quoted, idf, limit=1).evidence
+    assert [e.sentence[:25] for e in alone] == ["Le Client peut demander l"]
+    kept = select_sentences(question, quoted, idf, limit=1, context=True).evidence
+    assert [e.sentence[:22] for e in kept] == ["Le Client peut demande", "Ce délai est porté à q"]
+    # Asked about the extension, the sentence it extends comes first.
+    asked = "Quel délai pour les clients en licence entreprise ?"
+    extended = select_sentences(asked, quoted, {t: 2.0 for t in tokenize(asked)}, limit=1,
+                                context=True).evidence
+    assert [e.sentence[:22] for e in extended] == ["Le Client peut demande",
+                                                   "Ce délai est porté à q"]
+    # The rule reads the grammar (demonstratives, exception connectives), not the impersonal
+    # "il" of legal French.
+    assert points_back("Toutefois, le Client peut résilier sans frais.")
+    assert points_back("À l'issue de ce délai, les Données sont détruites.")
+    assert not points_back("Il est convenu que le Client paie à trente jours.")
+    assert not points_back("Le Contrat est conclu pour un an.")
