@@ -36,8 +36,11 @@ _KEYWORD = re.compile(
 # "3. Titre", "3.2 Titre", "3 - TITRE", "3 – Titre" (the sample and synthetic contracts).
 # Dash variants seen in the issue-15 CCAPs: "3.1 –Durée du contrat", "3.1- Durée" (a dash
 # glued to the number or to the title, but never "3-4 jours": a digit after the dash is a range).
+# "3.1. – Destination" (a dash after the number's stop: the pool-3 lease) and "3.a. Le
+# Prêteur…" (a lettered paragraph of article 3: the pool-3 loan agreement) are numbered too.
 _NUMBERED = re.compile(
-    r"^(\d{1,3}(?:\.\d{1,3})*)(?:\.\s*|\s*[-–—]\s*(?=[^\d\s])|\s+)(?=\S)(.*)$"
+    r"^(\d{1,3}(?:\.\d{1,3})*(?:\.[a-z](?=\.))?)"
+    r"(?:\.\s*[-–—]\s*(?=[^\d\s])|\.\s*|\s*[-–—]\s*(?=[^\d\s])|\s+)(?=\S)(.*)$"
 )
 # "TITRE II – CONDITIONS FINANCIÈRES", "Chapitre 3": groups articles without numbering them
 # (the synthetic contracts); see _chapter for one whose number starts its articles' numbers.
@@ -104,6 +107,7 @@ class _State:
     top_label: str | None = None
     keyword_top: bool = False  # the current article was opened by "ARTICLE N"
     paren: bool = False  # the section's articles are numbered "1)", "2)"
+    numbered_styles: bool = False  # styled headings take numbers (see _styled_number)
     # The article lettered and ordinal sub-headings belong to: its label ("" for a section
     # labelled by its heading) and level; None before the first article of the section.
     parent: tuple[str, int] | None = None
@@ -274,7 +278,9 @@ def _parse_heading(text: str) -> _Heading | None:
         return _Heading("numbered", (int(match.group(1)),), match.group(1), match.group(2),
                         offset + match.start(2))
     if match := _NUMBERED.match(stripped):
-        parts = tuple(int(p) for p in match.group(1).split("."))
+        # A letter counts from 1: "3.a" is (3, 1), "3.b" (3, 2).
+        parts = tuple(int(p) if p.isdigit() else ord(p) - ord("a") + 1
+                      for p in match.group(1).split("."))
         title = match.group(2)
         start = offset + match.start(2)
         if redundant := _REDUNDANT.match(title):  # "6. Article 6 – Confidentialité"
@@ -381,7 +387,8 @@ class StructureParser:
             return
         heading = _parse_heading(text) if text.strip() else None
         if heading is None and (level := _styled_level(line, walk.styles, state)):
-            self._open(walk, _styled_article(state, line, level))
+            self._open(walk, _styled_article(state, line, level,
+                                             _styled_number(walk.lines, index, state)))
             return
         if heading is None and _is_divider(text):
             heading = _chapter(walk.lines, index)
@@ -497,6 +504,13 @@ class StructureParser:
         if kind == "keyword":
             if not heading.label[0].isdigit() and not _in_sequence(heading, state):
                 return None  # "ARTICLE IV" only in sequence: I, II, III…
+            if len(parts) == 1 and parts[0] < state.top and any(
+                    a.number == heading.label and a.section == state.section
+                    for a in state.articles):
+                # "Article 2 – Remboursement…" inside article 26 names the article 2 it amends
+                # (the pool-3 lease's particular terms). An article not yet seen keeps its
+                # place: the pool's internship DOCX prints 7 to 9 after 13.
+                return None
             if len(parts) == 1:
                 state.top, state.path, state.relative, state.roman = parts[0], parts, 0, 0
                 state.keyword_top, state.top_label = True, heading.label
@@ -600,7 +614,8 @@ class StructureParser:
         if "-" in heading.label and parts != (state.top, _next_sub(state)):
             return None  # "6-1" only as the next sub-article of article 6
         state.top, state.path = parts[0], parts
-        label = heading.label if "-" in heading.label else ".".join(str(p) for p in parts)
+        label = (heading.label if not heading.label.replace(".", "").isdigit()
+                 else ".".join(str(p) for p in parts))
         return (label, len(parts), _heading_text(heading.title, next_line))
 
     def _close(self, state: _State, article: Article) -> None:
@@ -793,12 +808,47 @@ def _styled_level(line: Line, styles: _Styles | None, state: _State) -> int:
     return 1 if line.heading_level == styles.level else 2
 
 
-def _styled_article(state: _State, line: Line, level: int) -> Article:
-    """A section with no number, labelled by its heading (as ingest.chunking labels it)."""
+def _styled_article(state: _State, line: Line, level: int, number: int | None = None
+                    ) -> Article:
+    """A section with no number, labelled by its heading (as ingest.chunking labels it); with
+    `number` (see _styled_number), article `number` under that heading."""
     text = " ".join(line.text.split())
     state.relative, state.keyword_top = 0, False
+    if number is not None:
+        state.top, state.path, state.numbered_styles = number, (number,), True
+        state.parent = (str(number), 1)
+        return Article(state.section, str(number), text, [line], level=1)
     state.parent = ("", level)
     return Article(state.section, text, text, [line], level=level)
+
+
+def _styled_number(lines: list[Line], index: int, state: _State) -> int | None:
+    """The number of a styled heading that prints none while the paragraphs under it are
+    numbered "2.1", "2.2"… (Word numbering lost on the headings only: the pool-3 NDA, a Google
+    Docs export): 2. A heading with no numbered paragraph takes the number after the previous
+    one's, once numbering has begun; the heading just before the first numbered one takes the
+    number before it ("Définitions" over "Engagements", 2.1…: 1)."""
+    own = _first_sub_number(lines, index)
+    if own is not None and own > state.top:
+        return own
+    if state.numbered_styles:
+        return state.top + 1
+    following = next((j for j in range(index + 1, len(lines))
+                      if lines[j].heading_level is not None and lines[j].text.strip()), None)
+    then = _first_sub_number(lines, following) if following is not None else None
+    return then - 1 if then is not None and then - 1 > max(state.top, 0) else None
+
+
+def _first_sub_number(lines: list[Line], index: int) -> int | None:
+    """N when the paragraphs under the styled heading at `index` (up to the next styled
+    heading) hold a numbered "N.1" one."""
+    for line in lines[index + 1:]:
+        if line.heading_level is not None and line.text.strip():
+            return None
+        heading = _parse_heading(line.text) if line.text.strip() else None
+        if heading and heading.kind == "numbered" and heading.parts[1:] == (1,):
+            return heading.parts[0]
+    return None
 
 
 _DIVIDER_PARTS = re.compile(

@@ -55,6 +55,10 @@ _TOPIC_TYPES = {
 _TYPE_WORDS = {
     "cgv": "cgv", "cgvu": "cgvu", "cgu": "cgu", "dpa": "dpa", "msa": "msa", "sla": "sla",
     "licence": "licence", "conditions generales": "cgv", "cdi": "cdi", "cdd": "cdd",
+    # The longest phrase written decides (see _named_types): "conditions générales
+    # d'utilisation" are a CGU, not the CGV "conditions générales" alone stands for.
+    "conditions generales d'utilisation": "cgu", "conditions generales de vente": "cgv",
+    "conditions generales de vente et d'utilisation": "cgvu",
 }
 # Where a question names its contract: "chez X", "le contrat X", "les CGU de X", "la société X".
 # A capitalised word there that no indexed contract contains names a contract not indexed.
@@ -575,7 +579,7 @@ class Router:
             named.add(frozenset(docs))
             for doc in docs:
                 positions.setdefault(doc, start)
-        named_types = {t for word, t in _TYPE_WORDS.items() if _word(word).search(folded)}
+        named_types = _named_types(folded)
         topic_types = {t for word, t in _TOPIC_TYPES.items() if _word(word).search(folded)}
         # "X et Y" compares only contracts named apart (two names pointing to disjoint sets of
         # contracts): "Grenoble INP … et quelle indemnité" names one contract twice.
@@ -734,6 +738,19 @@ class Router:
 # Routers kept for distinct sets of visible contracts (one per set of matters in use): each
 # holds the names of those contracts only. A firm's matters in use at once, not measured.
 ROUTERS_KEPT = 32
+
+
+def _named_types(folded: str) -> set[str]:
+    """The kinds of document a question writes ("les CGU", "les conditions générales de
+    vente"), each span read by its longest phrase."""
+    found: set[str] = set()
+    taken: list[tuple[int, int]] = []
+    for words in sorted(_TYPE_WORDS, key=len, reverse=True):
+        for match in _word(words).finditer(folded):
+            if not any(s <= match.start() < e for s, e in taken):
+                taken.append((match.start(), match.end()))
+                found.add(_TYPE_WORDS[words])
+    return found
 
 
 class Routers:

@@ -384,3 +384,66 @@ def test_roman_keyword_article_after_a_skipped_number() -> None:
              "ARTICLE V - JURIDICTION", "Le tribunal de commerce est compétent."]
     assert parse(texts) == [("I", "OBJET"), ("II", "OBLIGATIONS"), ("II", "PENALITES"),
                             ("IV", "EXCLUSIVITE"), ("V", "JURIDICTION")]
+
+
+# Pool-3's numbering: "3.1. – Titre", lettered paragraphs, amended articles, lost Word numbers --
+
+
+def test_a_dash_after_the_number_still_opens_the_sub_article() -> None:
+    """"3.1. – Destination" (a commercial lease) is sub-article 3.1 titled "Destination"."""
+    outline = parse(["ARTICLE 3 – DESTINATION",
+                     "3.1. – Destination", "Les locaux sont destinés à un restaurant.",
+                     "3.2. – Le Preneur fait son affaire des autorisations administratives.",
+                     "ARTICLE 4 – DUREE", "Le bail dure neuf années."])
+    assert outline == [("3", "DESTINATION"), ("3.1", "Destination"), ("3.2", None),
+                       ("4", "DUREE")]
+
+
+def test_lettered_paragraphs_are_the_articles_sub_articles() -> None:
+    """"3.a. Conformément…" in a loan agreement is its article 3.a, cited as such."""
+    outline = parse(["Article 3. Modalités pratiques – droit de rétractation",
+                     "3.a. Le Prêteur dispose de 14 jours pour se rétracter.",
+                     "3.b. La rétractation entraîne celle de la Convention.",
+                     "Article 4. Montant du Prêt", "Le montant du Prêt est indiqué ci-dessous."])
+    assert [number for number, _h in outline] == ["3", "3.a", "3.b", "4"]
+
+
+def test_an_amended_article_named_inside_particular_terms_is_no_new_article() -> None:
+    """Particular terms that rewrite "Article 2 – …" of the lease stay in their own article."""
+    outline = parse(["ARTICLE 1 – DESIGNATION", "Les locaux sont au rez-de-chaussée.",
+                     "ARTICLE 2 – DUREE", "Le bail dure neuf années.",
+                     "ARTICLE 3 – DISPOSITIONS PARTICULIERES",
+                     "Les Parties conviennent de modifier les articles suivants :",
+                     "Article 2 – Durée", "Le bail dure dix années.",
+                     "ARTICLE 4 – SIGNATURE", "Le bail est signé électroniquement."])
+    assert [number for number, _h in outline] == ["1", "2", "3", "4"]
+
+
+def test_styled_headings_take_the_number_of_their_paragraphs(tmp_path: Path) -> None:
+    """A Word NDA whose headings lost their numbering while its paragraphs kept theirs
+    ("2.1.", "2.2."): each heading is the article its paragraphs number, one with no numbered
+    paragraph takes the next number, and the one before the first numbered the number before."""
+    document = Document()
+    document.add_paragraph("ACCORD DE CONFIDENTIALITÉ")
+    document.add_heading("IL EST ENTENDU CE QUI SUIT :", level=2)
+    document.add_paragraph("Les Parties envisagent un projet commun.")
+    document.add_heading("Définitions", level=3)
+    document.add_paragraph("« Informations confidentielles » désigne toute information "
+                           "échangée entre les Parties.")
+    document.add_heading("Engagements de confidentialité", level=2)
+    document.add_paragraph("2.1. Les Parties utilisent les Informations confidentielles pour "
+                           "le seul Projet.")
+    document.add_paragraph("2.2. Les Parties ne les divulguent à aucun tiers.")
+    document.add_heading("Durée", level=3)
+    document.add_paragraph("Le présent accord est conclu pour une durée de quatre ans.")
+    document.add_heading("Divers", level=3)
+    document.add_paragraph("4.1. Aucun retard n'emporte renonciation à un droit.")
+    path = tmp_path / "nda.docx"
+    document.save(str(path))
+    parsed, _profile, _ = parse_file(path)
+    outline = [(a.number, a.heading) for a in parsed.articles]
+    assert ("1", "Définitions") in outline
+    assert ("2", "Engagements de confidentialité") in outline
+    assert [n for n, _h in outline if n and n[0].isdigit()] == ["1", "2", "2.1", "2.2", "3",
+                                                                "4", "4.1"]
+    assert ("IL EST ENTENDU CE QUI SUIT :", "IL EST ENTENDU CE QUI SUIT :") in outline
