@@ -92,10 +92,17 @@ class Cleaned:
     removed: list[Removal]
 
 
+# A Symbol or Wingdings glyph in the private-use range (U+F020 to U+F0FF: "\uf0b7", "\uf0a7"),
+# what Word's bullets and check boxes become in a PDF's text: a bullet, so a list stays a list
+# and no private character reaches a quote (4 pool files, 111 such characters, all bullets or
+# boxes in front of an item).
+_SYMBOL_FONT = re.compile("[\uf020-\uf0ff]")
+
+
 def normalise_characters(text: str) -> str:
     for char, repl in _SOFT.items():
         text = text.replace(char, repl)
-    return text
+    return _SYMBOL_FONT.sub("•", text)
 
 
 def is_upper_title(text: str) -> bool:

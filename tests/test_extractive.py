@@ -112,3 +112,18 @@ def test_a_sentence_pointing_back_is_quoted_with_the_one_it_qualifies() -> None:
     assert points_back("À l'issue de ce délai, les Données sont détruites.")
     assert not points_back("Il est convenu que le Client paie à trente jours.")
     assert not points_back("Le Contrat est conclu pour un an.")
+
+
+def test_a_symbol_font_bullet_is_a_bullet() -> None:
+    """Word's Symbol and Wingdings bullets reach a PDF's text as private characters
+    ("\\uf0b7"): read as "•", the list stays with the sentence announcing it, and no private
+    character reaches a quote."""
+    from ingest.cleaning import normalise_characters
+
+    text = normalise_characters("L'artisan s'engage à :\n\uf0b7 Régler les frais relatifs aux "
+                                "déchets déposés dans la benne ;\n\uf0a7 Trier ses déchets "
+                                "avant de les déposer à la déchèterie.")
+    assert "\uf0b7" not in text and "\uf0a7" not in text
+    assert sentences(text) == ["L'artisan s'engage à : • Régler les frais relatifs aux déchets "
+                               "déposés dans la benne ; • Trier ses déchets avant de les "
+                               "déposer à la déchèterie."]
