@@ -29,7 +29,10 @@ def join_lines(lines: list[str]) -> str:
         # A heading ends its paragraph when a sentence starts under it; a lowercase line
         # continues it ("1. Le Client s'engage à" / "payer le prix convenu").
         if current and (_starts_block(line) or (_is_heading_line(current[-1])
-                                                and not line[:1].islower())):
+                                                and not line[:1].islower())
+                        or (len(current) == 1 and _is_title_line(current[0])
+                            and (bool(_SENTENCE_OPENING.match(line))
+                                 or (line[:1].isupper() and len(line) >= _BODY_LINE_CHARS)))):
             close()
         current.append(line)
         if line.endswith((".", ":", ";", "!", "?")) and not _continues(line):
@@ -63,6 +66,30 @@ def _is_heading_line(line: str) -> bool:
     if line.endswith((",", "-")) or len(line.split()) > 15:
         return False
     return bool(_HEADING_LINE.match(line)) or (line.isupper() and len(line) > 3)
+
+
+# An unnumbered title alone on its line ("Fonctionnalités", "Modalités d'utilisation du
+# Service") over a line that opens a sentence ("Le service, accessible…"): at most 8 words and
+# 60 characters, a capital first, no sentence punctuation and no small word last (a wrapped
+# sentence's line fills the width: 85 to 100 characters in the pool's PDFs).
+_TITLE_WORDS, _TITLE_CHARS = 8, 60
+_SENTENCE_OPENING = re.compile(
+    r"^(?:L['’]|(?:Le|La|Les|Un|Une|Ce|Cet|Cette|Ces|Chaque|Tout|Toute|Tous|Toutes|Aucun|"
+    r"Aucune|Il|Elle|Ils|Elles|Si|Lorsque|Dans|En|Pour|Par|Sauf|Conformément|Sous)\s)"
+)
+# ... or over a line as long as a body line, in capitals first: "Présentation" / "Tchap est
+# une messagerie instantanée développée et opérée par la DINUM, spécialement" (the pool-2
+# DINUM convention).
+_BODY_LINE_CHARS = 70
+_SMALL_LAST = {"et", "ou", "de", "des", "du", "la", "le", "les", "à", "au", "aux", "en", "pour",
+               "par", "un", "une", "sur", "dans", "avec", "d’", "d'", "l’", "l'"}
+
+
+def _is_title_line(line: str) -> bool:
+    words = line.split()
+    return (0 < len(words) <= _TITLE_WORDS and len(line) <= _TITLE_CHARS
+            and line[:1].isupper() and not re.search(r"[.;:,!?]$", line)
+            and words[-1].lower() not in _SMALL_LAST)
 
 
 def _glue(parts: list[str]) -> str:

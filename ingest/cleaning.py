@@ -26,7 +26,12 @@ _PAGE_NUMBER = re.compile(
 )
 # A table-of-contents entry: a title then a page number after tabs, dot leaders or 3+ spaces
 # (the sample's NumSpot contents, Word's dot leaders in the pool's PDFs).
-_TOC_ENTRY = re.compile(r"^\s*\S.{2,}?(?:\t+|\s*\.{4,}\s*|\s{3,})\d{1,3}\s*$")
+# Word prints "Erreur ! Signet non défini." for the page of an entry whose heading lost its
+# bookmark (the pool's HubEE CGU: its last entry, "Contacts").
+_TOC_ENTRY = re.compile(
+    r"^\s*\S.{2,}?(?:\t+|\s*\.{4,}\s*|\s{3,})"
+    r"(?:\d{1,3}|Erreur\s*!\s*Signet non d[ée]fini\.?|Error!\s*Bookmark not defined\.?)\s*$"
+)
 # A heading-like entry with its page number glued to the last word: "Article 3 Durée12",
 # "3.1 Prix4" (what pypdf and PDFium return for a Word TOC whose tab leader was not drawn).
 _TOC_GLUED = re.compile(

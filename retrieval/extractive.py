@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from french.normalize import fold
 from french.sentences import sentences
 from french.tokens import tokenize
 from ingest.chunking import article_label
@@ -100,6 +101,18 @@ _BACK_REFERENCE = re.compile(
 )
 
 
+def is_title(unit: str, title: str) -> bool:
+    """Whether a unit with no sentence end is the document's title, or part of it ("CONVENTION
+    de mise à disposition des services numériques de la DINUM aux administrations" opening the
+    convention's first passage): a title is no evidence."""
+    if re.search(r"[.;!?]\s*$", unit):
+        return False
+    words, name = fold(" ".join(unit.split())), fold(" ".join(title.split()))
+    main = name.split(" — ")[0]
+    return bool(words) and (words in name or (len(main) >= 12 and main in words
+                                                and len(words) <= len(main) + 20))
+
+
 def points_back(sentence: str) -> bool:
     """Whether the sentence opens by referring to the one before it."""
     return bool(_BACK_REFERENCE.match(sentence))
@@ -125,7 +138,8 @@ def select_sentences(question: str, citations: list[Citation], idf: Mapping[str,
     """
     query_terms = set(tokenize(question))
     numeric = bool(_NUMERIC_Q.search(question))
-    units = [(rank, citation, sentences(citation.excerpt))
+    units = [(rank, citation, [u for u in sentences(citation.excerpt)
+                               if not is_title(u, citation.document_title)])
              for rank, citation in enumerate(citations[:depth])]
     flat = [s for _r, _c, found in units for s in found]
     closeness = dict(zip(flat, meaning(flat), strict=True)) if meaning and flat else {}

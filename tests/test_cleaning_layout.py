@@ -121,3 +121,15 @@ def test_word_check_accounts_for_every_removed_word() -> None:
     assert check.kept == sum(len(t.split()) for page in body for t in page)
     assert check.extracted == check.kept + sum(len(r.text.split()) for r in check.removed)
     assert 0.8 < check.kept_share < 1.0
+
+
+def test_a_contents_entry_whose_bookmark_word_lost_is_removed_with_the_others() -> None:
+    """Word prints "Erreur ! Signet non défini." where an entry's page number should be."""
+    toc = ["Sommaire", "Objet ........................ 2", "Durée ........................ 3",
+           "Prix ......................... 3",
+           "Contacts ..................... Erreur ! Signet non défini."]
+    body = ["Objet", "Le contrat a un objet.", "Durée", "Un an.", "Prix", "Le prix est ferme.",
+            "Contacts", "Écrire au support."]
+    result = clean_with_report(make_lines([toc + body]))
+    assert texts(result.lines) == ["Sommaire", *body]
+    assert {r.reason for r in result.removed} == {CONTENTS}

@@ -60,3 +60,31 @@ def test_the_quote_holds_the_figure_asked_for() -> None:
     citation = Citation(1, "c", "Contrat", None, "9", "Résiliation", [1], excerpt, 1.0)
     (best,) = best_sentences("Quel préavis pour résilier ?", [citation], {}, limit=1)
     assert "trois (3) mois" in best.sentence and best.sentence.endswith("réception.")
+
+
+def test_a_title_alone_on_its_line_is_not_glued_to_the_sentence_under_it() -> None:
+    """"Présentation" over "Tchap est une messagerie…": the title is not part of the quote."""
+    text = join_lines(["Présentation",
+                       "Tchap est une messagerie instantanée développée et opérée par la DINUM,",
+                       "conçue pour les administrations de l'État.",
+                       "Modalités d’utilisation du Service",
+                       "L’utilisation du Service est gratuite et facultative."])
+    assert sentences(text) == [
+        "Tchap est une messagerie instantanée développée et opérée par la DINUM, conçue pour "
+        "les administrations de l'État.",
+        "L’utilisation du Service est gratuite et facultative."]
+    # A sentence wrapped before a capitalised name still reads as one.
+    assert join_lines(["Le contrat est signé par la société Cloud",
+                       "Temple et le Client."]) == ("Le contrat est signé par la société Cloud "
+                                                    "Temple et le Client.")
+
+
+def test_the_documents_title_is_never_quoted_as_evidence() -> None:
+    title = "CONVENTION de mise à disposition des services numériques aux administrations"
+    excerpt = (f"{title}\nLa présente convention a pour objet de définir les conditions de mise "
+               "à disposition des services numériques aux administrations.")
+    cited = [Citation(n=1, document_id="c", document_title=f"{title} — DINUM", section=None,
+                      article="Préambule", heading=None, pages=[1], excerpt=excerpt, score=1.0)]
+    quotes = best_sentences("Quels services numériques la convention met-elle à disposition "
+                            "des administrations ?", cited, {})
+    assert [q.sentence[:25] for q in quotes] == ["La présente convention a "]
