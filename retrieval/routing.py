@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 
 # "l'article 8.2", "art. 7", "l'article 1er", "l'article premier", "article IV" (not "l'article
 # 28 du RGPD": a law's article is not the contract's).
+# "l'article 7.b", "le point 6.d": a lettered paragraph of an article, as the parser labels it.
 _ARTICLE_REF = re.compile(
-    r"\b(?:l['’]\s*)?(?:articles?\s+|art\.\s*)((?:\d{1,3}(?:\.\d{1,3})*(?:\s*(?:bis|ter|quater)\b)?)|"
+    r"\b(?:l['’]\s*)?(?:articles?\s+|art\.\s*|points?\s+(?=\d{1,3}\.[a-z]\b))"
+    r"((?:\d{1,3}(?:\.\d{1,3})*(?:\.[a-z](?![\w.]))?(?:\s*(?:bis|ter|quater)\b)?)|"
     r"(?:[IVX]{1,5})|premier)"
     r"(?:er)?\b(?!\s*(?:du|de la)\s+(?:code|rgpd|reglement|règlement|loi))",
     re.IGNORECASE,
