@@ -37,7 +37,10 @@ def sentences(text: str, lists: bool = True) -> list[str]:
 
 def _title(unit: str) -> bool:
     """A line in capitals with no sentence punctuation: "CONDITIONS GÉNÉRALES DE VENTE …"."""
-    return unit == unit.upper() and not re.search(r"[.;:!?]", unit) and len(unit.split()) <= 15
+    # A colon inside is a heading's ("ARTICLE 2 : TERRITOIRE ET DUREE", pool-3); one at the
+    # end announces a list ("LE CLIENT S'ENGAGE À :").
+    return (unit == unit.upper() and not re.search(r"[.;!?]|:\s*$", unit)
+            and len(unit.split()) <= 15)
 
 
 # French abbreviations and initials that end with a period inside a sentence: "art. L. 441-10",

@@ -50,6 +50,11 @@ def test_a_title_in_capitals_is_not_a_quote() -> None:
     text = ("CONDITIONS GÉNÉRALES DE VENTE DE LA SOCIÉTÉ GAMMA LOGICIELS\n"
             "LE LOGICIEL EST FOURNI EN L'ÉTAT, SANS GARANTIE D'AUCUNE SORTE.")
     assert sentences(text) == ["LE LOGICIEL EST FOURNI EN L'ÉTAT, SANS GARANTIE D'AUCUNE SORTE."]
+    # A colon inside is a heading's; one at the end announces a list.
+    assert sentences("ARTICLE 2 : TERRITOIRE ET DUREE DE LA COEDITION\nLa coédition vaut pour "
+                     "l'univers entier.") == ["La coédition vaut pour l'univers entier."]
+    assert sentences("LE CLIENT S'ENGAGE EXPRESSÉMENT À :\n- payer le prix convenu ;") == [
+        "LE CLIENT S'ENGAGE EXPRESSÉMENT À : - payer le prix convenu ;"]
 
 
 def test_a_list_item_is_not_cut_at_its_semicolons() -> None:
