@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     cache_documents: Annotated[int, Field(ge=1)] = 32
     cache_passages: Annotated[int, Field(ge=100)] = 10_000
     # ... and the router's word lists read from its postings on disk, in document ids (about
-    # 60 bytes each; retrieval/routing.py, CACHED_POSTINGS, says what it was measured on).
+    # 50 bytes each; retrieval/routing.py, CACHED_POSTINGS, says what it was measured on).
     cache_postings: Annotated[int, Field(ge=1000)] = 500_000
 
     # Retrieval
