@@ -319,8 +319,8 @@ class StoredPostings:
 
     def _connect(self) -> sqlite3.Connection:
         # Another process's write transaction is waited for as long as a second writer waits
-        # for the first (`write_lock_timeout_s`): a first fill took 9.3 s for 1,000 contracts
-        # of 1,404 words on this 2-core machine, so about 90 s for 10,000.
+        # for the first by default (`write_lock_timeout_s`, 300 s): a first fill took 9.3 s
+        # for 1,000 contracts of 1,404 words on this 2-core machine, so about 90 s for 10,000.
         db = sqlite3.connect(self.path, timeout=300, isolation_level=None,
                              check_same_thread=False)
         try:
@@ -369,12 +369,13 @@ class StoredPostings:
 
     def hold(self, document_id: str, version: str, pairs: Iterable[str]) -> None:
         """Hold a document's version, its names' word pairs, and none of its terms yet."""
-        self._register(document_id, version)
-        own = set(pairs)
-        self._db.executemany("INSERT INTO named VALUES (?, ?)",
-                             [(self._ids[document_id], pair) for pair in own])
-        self.named[document_id] = own
-        self.pairs.update(own)
+        with self._lock:
+            self._register(document_id, version)
+            own = set(pairs)
+            self._db.executemany("INSERT INTO named VALUES (?, ?)",
+                                 [(self._ids[document_id], pair) for pair in own])
+            self.named[document_id] = own
+            self.pairs.update(own)
 
     def _register(self, document_id: str, version: str) -> None:
         row_id = self._db.execute("INSERT INTO documents (name, version) VALUES (?, ?)",
