@@ -28,4 +28,8 @@ def register(sub: Any) -> None:
                    help="scale : tailles de la base, en contrats (défaut : 1000,10000)")
     p.add_argument("--scale-dir", default="/tmp/contractqa-scale",
                    help="scale : dossier des index générés (réutilisé d'une fois à l'autre)")
+    p.add_argument("--chroma-url", default=None,
+                   help="scale : l'index sur ce serveur Chroma (par exemple "
+                        "http://127.0.0.1:8000, lancé par `chroma run`) au lieu d'un Chroma "
+                        "embarqué ; une collection par dossier (scale-base, scale-grown)")
     p.set_defaults(func=_bench)

@@ -8,6 +8,11 @@ would, and measures: a warm extractive question, adding one contract, replacing 
 it (each followed by a question, which brings the router up to date), its resident memory, and
 the disk of Chroma, the lexical index and the vocabularies. A base of 10 contracts is measured
 by the same command for the ratios.
+
+With `--chroma-url`, the index lives on that Chroma server (started by the operator, e.g.
+`chroma run --path /tmp/scale/server --host 127.0.0.1 --port 8000`; the bench starts nothing),
+one collection per data dir (`scale-base`, `scale-grown`); the data dirs then hold only what
+is a cache (lexical index, vocabularies), and Chroma's disk is the server's, not measured here.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ HEADINGS = ("Objet", "Durée", "Prix et paiement", "Responsabilité", "Confident
             "Résiliation", "Garantie", "Données personnelles", "Sous-traitance", "Assurance",
             "Force majeure", "Loi applicable")
 QUESTIONS = 5  # warm questions per size, each naming another contract
+# Files per ingest call when growing: the lexical index and the router's postings follow each
+# call, so a grow stopped at any point leaves at most this many contracts for the first
+# question to index.
+GROW_BATCH = 500
 
 
 class HashEmbedder(EmbeddingModel):
@@ -104,13 +113,20 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-def measure(data_dir: Path) -> dict[str, Any]:
+def scale_settings(data_dir: Path, chroma_url: str | None, **more: Any) -> Settings:
+    """The settings of a bench data dir: an embedded Chroma in it, or its own collection on
+    the Chroma server at `chroma_url`."""
+    where: dict[str, Any] = ({"chroma_url": chroma_url, "collection": f"scale-{data_dir.name}"}
+                             if chroma_url else {})
+    return Settings(data_dir=data_dir, _env_file=None, **where, **more)  # type: ignore[call-arg]
+
+
+def measure(data_dir: Path, chroma_url: str | None = None) -> dict[str, Any]:
     """Open the data dir as an app server would and time one write of each kind (its
     contracts are the first generated ones, as `grow` or an interrupted `grow` left them)."""
     from contractqa.service import ContractQA
 
-    settings = Settings(data_dir=data_dir, llm_provider="none",  # type: ignore[call-arg]
-                        _env_file=None)
+    settings = scale_settings(data_dir, chroma_url, llm_provider="none")
     opened, service = _timed(lambda: ContractQA(settings, embedder=HashEmbedder()))
     count = len(service.documents())
 
@@ -155,54 +171,60 @@ def measure(data_dir: Path) -> dict[str, Any]:
         "new_contract_routed": add_routed and replace_routed,
         "deleted_contract_still_cited": still_routed,
         **rss_mb(),
-        "disk_chroma_mb": du_mb(settings.chroma_dir),
+        "disk_chroma_mb": None if chroma_url else du_mb(settings.chroma_dir),
         "disk_lexical_mb": du_mb(cache / "lexical"),
         "disk_vocabulary_mb": du_mb(cache / "vocabulary"),
     }
 
 
-def grow(data_dir: Path, count: int, say: Callable[[str], None]) -> float:
+def grow(data_dir: Path, count: int, say: Callable[[str], None],
+         chroma_url: str | None = None) -> float:
     """Bring the data dir to `count` generated contracts; the seconds it took."""
     from contractqa.service import ContractQA
     from ingest.progress import IngestProgress
 
     folder = data_dir / "contracts"
     write_contracts(folder, count)
-    settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
-    service = ContractQA(settings, embedder=HashEmbedder())
+    service = ContractQA(scale_settings(data_dir, chroma_url), embedder=HashEmbedder())
     started = time.perf_counter()
     last = [0.0]
 
-    def progress(event: IngestProgress) -> None:
-        now = time.perf_counter()
-        if event.stage == "done" and now - last[0] > 30:
-            last[0] = now
-            say(f"  {event.index + 1}/{event.files} fichiers ({now - started:.0f} s)")
+    paths = [folder / f"contrat_{client(i).lower()}.txt" for i in range(count)]
+    for first in range(0, count, GROW_BATCH):
 
-    report = service.ingest([folder], progress=progress)
-    if not report.ok:
-        raise SystemExit(f"Indexation refusée : {[r.message for r in report.results][:3]}")
+        def progress(event: IngestProgress, first: int = first) -> None:
+            now = time.perf_counter()
+            if event.stage == "done" and now - last[0] > 30:
+                last[0] = now
+                say(f"  {first + event.index + 1}/{count} fichiers ({now - started:.0f} s)")
+
+        report = service.ingest(paths[first:first + GROW_BATCH], progress=progress)
+        if not report.ok:
+            raise SystemExit(f"Indexation refusée : {[r.message for r in report.results][:3]}")
+        service.chain.router  # noqa: B018 (the router's postings take the batch)
     return time.perf_counter() - started
 
 
-def _measure_in_child(data_dir: Path) -> dict[str, Any]:
+def _measure_in_child(data_dir: Path, chroma_url: str | None) -> dict[str, Any]:
     """`measure` in a fresh process (its memory is an app server's, not the ingest's)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-m", "bench.scale", str(data_dir)],
+    out = subprocess.run([sys.executable, "-m", "bench.scale", str(data_dir),
+                          *([chroma_url] if chroma_url else [])],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"La mesure de {data_dir} a échoué :\n{out.stderr[-3000:]}")
     return dict(json.loads(out.stdout))
 
 
-def run(sizes: list[int], folder: Path, say: Callable[[str], None]) -> dict[str, Any]:
+def run(sizes: list[int], folder: Path, say: Callable[[str], None],
+        chroma_url: str | None = None) -> dict[str, Any]:
     rows = []
     for count, data_dir in [(BASELINE, folder / "base"), *[(n, folder / "grown")
                                                           for n in sizes]]:
         say(f"{count} contrats : indexation ({data_dir})…")
-        setup = grow(data_dir, count, say)
+        setup = grow(data_dir, count, say, chroma_url)
         say(f"{count} contrats : indexés en {setup:.0f} s ; mesure…")
-        row = _measure_in_child(data_dir)
+        row = _measure_in_child(data_dir, chroma_url)
         row["setup_s"] = round(setup, 1)
         rows.append(row)
         say(json.dumps(row, ensure_ascii=False))
@@ -213,6 +235,7 @@ def run(sizes: list[int], folder: Path, say: Callable[[str], None]) -> dict[str,
             "delete_one_s", "question_after_delete_ms") if base[key]}
     return {"embedder": "hash (32 dimensions, no model: store, lexical index and router only)",
             "contracts": f"generated, {ARTICLES} articles each (bench/scale.py)",
+            "chroma": f"server {chroma_url}" if chroma_url else "embedded, in each data dir",
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
                        f"Python {platform.python_version()}",
             "rows": rows}
@@ -227,10 +250,10 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         print(text, file=sys.stderr, flush=True)
 
     say("Banc d'échelle : contrats générés, embeddings par hachage (aucun modèle).")
-    result = run(sizes, folder, say)
+    result = run(sizes, folder, say, args.chroma_url)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
 
 
-if __name__ == "__main__":
-    print(json.dumps(measure(Path(sys.argv[1]))))
+if __name__ == "__main__":  # python -m bench.scale DATA_DIR [CHROMA_URL]
+    print(json.dumps(measure(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from ingest.progress import STAGE_NAMES, IngestProgress, ProgressCallback, StageName
+from ingest.progress import STAGE_NAMES, Eta, IngestProgress, ProgressCallback, StageName
 
 log = logging.getLogger("contractqa.jobs")
 
@@ -68,6 +69,7 @@ class Job(Generic[T]):
     status: JobStatus = "en_attente"
     message: str = "En attente : les indexations passent une à une."
     progress: float = 0.0  # of the whole job, from 0 to 1
+    seconds_left: int | None = None  # estimated while it runs, once it can be (`Eta`)
     started_at: str | None = None
     finished_at: str | None = None
     result: T | None = None
@@ -103,8 +105,10 @@ class JobRunner(Generic[T]):
     """Run jobs one at a time, in order, on one daemon thread (a process that stops does not
     wait for a long indexing: Chroma never shows half a document, see ingest.store)."""
 
-    def __init__(self, keep: int = 100, pending_max: int = 10) -> None:
+    def __init__(self, keep: int = 100, pending_max: int = 10,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.keep = max(0, keep)
+        self.clock = clock  # what the estimates of the time left count in
         self.pending_max = max(1, pending_max)
         self._jobs: dict[str, Job[T]] = {}  # oldest first
         self._lock = threading.Lock()  # guards the jobs and their fields
@@ -168,27 +172,31 @@ class JobRunner(Generic[T]):
         with self._lock:
             job.status, job.started_at = "en_cours", _now()
             job.message = "Indexation en cours."
+        eta = Eta(self.clock)
         try:
-            outcome = work(job.job_id, lambda event: self._progress(job, event))
+            outcome = work(job.job_id, lambda event: self._progress(job, event, eta))
         except Exception:
             log.exception("job %s failed", job.job_id)
             self._finish(job, False, INTERNAL_ERROR, None)
         else:
             self._finish(job, outcome.ok, outcome.message, outcome.result)
 
-    def _progress(self, job: Job[T], event: IngestProgress) -> None:
+    def _progress(self, job: Job[T], event: IngestProgress, eta: Eta) -> None:
+        left, told = eta.left(event.fraction), eta.label(event.fraction)
         with self._lock:
             if event.index < len(job.files):
                 file = job.files[event.index]
                 file.stage = STAGE_NAMES[event.stage]
                 file.done, file.total = event.done, event.total
             job.progress = round(event.fraction, 4)
-            job.message = f"Indexation en cours : {event.label}."
+            job.seconds_left = round(left) if left is not None else None
+            job.message = f"Indexation en cours : {event.label}{f' ; {told}' if told else ''}."
 
     def _finish(self, job: Job[T], ok: bool, message: str, result: T | None) -> None:
         with self._lock:
             job.status = "terminé" if ok else "échec"
             job.message, job.result, job.finished_at = message, result, _now()
+            job.seconds_left = None
             if ok:
                 job.progress = 1.0
             for file in job.files:

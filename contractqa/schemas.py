@@ -147,6 +147,9 @@ class JobOut(BaseModel):
     message: str = Field(description="où en est la tâche, ou son bilan, en français")
     url: str = Field(description="où suivre la tâche (GET)")
     progress: float = Field(description="part de la tâche faite, de 0 à 1")
+    seconds_left: int | None = Field(
+        None, description="temps restant estimé, en secondes, pendant l'indexation (une fois "
+                          "5 % de la tâche faits et 10 s passées ; null sinon)")
     created_at: str
     started_at: str | None
     finished_at: str | None

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # what each costs): the passages of this many documents, and this many passages by id.
     cache_documents: Annotated[int, Field(ge=1)] = 32
     cache_passages: Annotated[int, Field(ge=100)] = 10_000
+    # ... and the router's word lists read from its postings on disk, in document ids (about
+    # 50 bytes each; retrieval/routing.py, CACHED_POSTINGS, says what it was measured on).
+    cache_postings: Annotated[int, Field(ge=1000)] = 500_000
 
     # Retrieval
     top_k: Annotated[int, Field(ge=1, le=50)] = 6

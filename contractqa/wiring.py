@@ -58,7 +58,8 @@ def judge_config(settings: Settings) -> JudgeConfig | None:
 
 def chain_config(settings: Settings, routing: bool = True) -> ChainConfig:
     return ChainConfig(settings.top_k, settings.abstain_threshold, settings.llm_context_tokens,
-                       routing=routing, judge=judge_config(settings))
+                       routing=routing, judge=judge_config(settings),
+                       cached_postings=settings.cache_postings)
 
 
 def build_chain(settings: Settings, store: ChunkStore, embedder: EmbeddingModel,

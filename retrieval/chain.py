@@ -20,7 +20,7 @@ from retrieval.models import Answer, Turn
 from retrieval.planner import Planner, Retrieved
 from retrieval.prompts import AnswerPrompt
 from retrieval.retriever import HybridSearch
-from retrieval.routing import Route, Router, Routers
+from retrieval.routing import CACHED_POSTINGS, Route, Router, Routers
 
 __all__ = ["ABSTAIN", "NOT_INDEXED", "READING", "AnswerEvent", "ChainConfig", "JudgeConfig",
            "QAChain", "Retrieved"]
@@ -33,6 +33,7 @@ class ChainConfig:
     context_tokens: int = 3000
     routing: bool = True
     judge: JudgeConfig | None = None  # None: no judge (extractive mode, or turned off)
+    cached_postings: int = CACHED_POSTINGS  # the router's word lists kept in memory (ids)
 
 
 class QAChain:
@@ -51,7 +52,7 @@ class QAChain:
         self.planner = Planner(search)
         self.generator = (Generator(llm, self.prompt, config.context_tokens, model_name,
                                     config.judge) if llm is not None else None)
-        self.routers = Routers(search)
+        self.routers = Routers(search, config.cached_postings)
 
     def refresh(self) -> None:
         self.search.refresh()

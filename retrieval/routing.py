@@ -7,15 +7,17 @@ nothing here knows a particular contract.
 from __future__ import annotations
 
 import re
+import sqlite3
 import threading
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Iterable, KeysView, Mapping
+from collections.abc import Iterable, Iterator, KeysView, Mapping
 from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
-from pathlib import PurePath
-from typing import TYPE_CHECKING
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Protocol
 
 from french.normalize import fold, fold_with_offsets, folded_words, nfc
 from french.tokens import STOPWORDS
@@ -265,10 +267,231 @@ class Postings:
         return self._terms.keys()
 
 
+# Document ids of the word lists a process keeps in memory from its postings on disk, whatever
+# the corpus: about 50 bytes each, so at most about 25 MB. Measured on 1,000 contracts made of
+# the sample corpus's vocabularies (1,404 words each): the 340 eval questions' words read
+# 3,387 lists, 394,327 ids, 18.9 MB (tracemalloc), 0.15 ms a list read from the file; the same
+# postings in memory held 151 MB (docs/figures.md, issue 19).
+CACHED_POSTINGS = 500_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                                      name TEXT NOT NULL UNIQUE, version TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS postings (term TEXT NOT NULL, document INTEGER NOT NULL,
+                                     PRIMARY KEY (term, document)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS postings_of_document ON postings (document);
+CREATE TABLE IF NOT EXISTS named (document INTEGER NOT NULL, pair TEXT NOT NULL,
+                                  PRIMARY KEY (document, pair)) WITHOUT ROWID;
+"""
+
+
+class StoredPostings:
+    """`Postings` kept in a SQLite file (one per lexical index, beside it), with the version of
+    each document they hold and its names' word pairs: a process opening a data dir reads no
+    vocabulary, and keeps in memory only the word lists its questions read, at most `cached`
+    document ids (the least recently used dropped first), whatever the corpus.
+
+    Changes go through `updating` (one write transaction, the state reread from the file
+    first): what another process wrote meanwhile is not done twice. The lists kept in memory
+    are dropped at any change, this process's or another's seen by `updating`.
+    """
+
+    def __init__(self, path: Path, cached: int = CACHED_POSTINGS) -> None:
+        if cached < 1:
+            raise ValueError("cached must be at least 1")
+        self.path = path
+        self.cached = cached
+        self.versions: dict[str, str] = {}  # document id -> the version held
+        self.named: dict[str, set[str]] = {}  # document id -> its names' word pairs
+        self.pairs: Counter[str] = Counter()  # a name's word pair -> documents naming it
+        self._ids: dict[str, int] = {}
+        self._names: dict[int, str] = {}
+        self._kept: OrderedDict[frozenset[str], frozenset[str]] = OrderedDict()
+        self._weight = 0  # document ids in `_kept`
+        self._lock = threading.RLock()
+        self._db = self._open()
+        self._load()
+
+    def _open(self) -> sqlite3.Connection:
+        """The file, created if missing; remade empty if unreadable (it is only a cache:
+        the router fills it again from the vocabularies)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError:
+            for stale in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                stale.unlink(missing_ok=True)
+            return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        # Another process's write transaction is waited for as long as a second writer waits
+        # for the first by default (`write_lock_timeout_s`, 300 s): a first fill took 9.3 s
+        # for 1,000 contracts of 1,404 words on this 2-core machine, so about 90 s for 10,000.
+        db = sqlite3.connect(self.path, timeout=300, isolation_level=None,
+                             check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")  # readers do not wait for a writer
+            db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _load(self) -> None:
+        """The documents, versions and pairs as the file holds them; no word list kept."""
+        self._drop_kept()
+        rows = self._db.execute("SELECT id, name, version FROM documents").fetchall()
+        for held in (self.versions, self.named, self._ids, self._names):
+            held.clear()  # in place: a `Lexicon` reads `documents`, a live view
+        for row_id, name, version in rows:
+            self._ids[name], self._names[row_id], self.versions[name] = row_id, name, version
+        for row_id, pair in self._db.execute("SELECT document, pair FROM named"):
+            self.named.setdefault(self._names[row_id], set()).add(pair)
+        self.pairs = Counter(pair for pairs in self.named.values() for pair in pairs)
+
+    @contextmanager
+    def updating(self) -> Iterator[None]:
+        """One write transaction; other processes wait for it (SQLite's lock)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._load()
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._load()
+                raise
+            finally:
+                self._drop_kept()
+
+    def _drop_kept(self) -> None:
+        self._kept.clear()
+        self._weight = 0
+
+    def hold(self, document_id: str, version: str, pairs: Iterable[str]) -> None:
+        """Hold a document's version, its names' word pairs, and none of its terms yet."""
+        with self._lock:
+            self._register(document_id, version)
+            own = set(pairs)
+            self._db.executemany("INSERT INTO named VALUES (?, ?)",
+                                 [(self._ids[document_id], pair) for pair in own])
+            self.named[document_id] = own
+            self.pairs.update(own)
+
+    def _register(self, document_id: str, version: str) -> None:
+        row_id = self._db.execute("INSERT INTO documents (name, version) VALUES (?, ?)",
+                                  (document_id, version)).lastrowid
+        assert row_id is not None
+        self._ids[document_id], self._names[row_id] = row_id, document_id
+        self.versions[document_id] = version
+
+    def add(self, document_id: str, terms: Iterable[str]) -> None:
+        """Terms of a document (held from now on, without a version if it was not)."""
+        with self._lock:
+            if document_id not in self._ids:
+                self._register(document_id, "")
+            row_id = self._ids[document_id]
+            self._db.executemany("INSERT OR IGNORE INTO postings VALUES (?, ?)",
+                                 [(term, row_id) for term in set(terms)])
+            self._drop_kept()
+
+    def remove(self, document_id: str) -> list[str]:
+        """Forget a document; the word pairs of its names that no document names any more."""
+        with self._lock:
+            row_id = self._ids.pop(document_id, None)
+            if row_id is None:
+                return []
+            for table, column in (("postings", "document"), ("named", "document"),
+                                  ("documents", "id")):
+                self._db.execute(f"DELETE FROM {table} WHERE {column} = ?", (row_id,))
+            del self._names[row_id], self.versions[document_id]
+            gone = []
+            for pair in self.named.pop(document_id, set()):
+                self.pairs[pair] -= 1
+                if self.pairs[pair] <= 0:
+                    del self.pairs[pair]
+                    gone.append(pair)
+            self._drop_kept()
+            return gone
+
+    def discard(self, term: str) -> None:
+        """The term from every document that holds it."""
+        with self._lock:
+            self._db.execute("DELETE FROM postings WHERE term = ?", (term,))
+            self._drop_kept()
+
+    def terms(self, document_id: str) -> set[str]:
+        with self._lock:
+            row_id = self._ids.get(document_id)
+            if row_id is None:  # (for tests and checks: a router reads no document's terms)
+                return set()
+            return {term for (term,) in self._db.execute(
+                "SELECT term FROM postings WHERE document = ?", (row_id,))}
+
+    def holding(self, terms: frozenset[str]) -> AbstractSet[str]:
+        """The documents holding every term (all of them for no term): each term's list read
+        from the file once, kept while it is used and nothing changes."""
+        if not terms:
+            return frozenset(self.versions)
+        with self._lock:
+            return self._holding(terms)
+
+    def _holding(self, terms: frozenset[str]) -> frozenset[str]:
+        found = self._kept.get(terms)
+        if found is not None:
+            self._kept.move_to_end(terms)
+            return found
+        if len(terms) == 1:
+            (term,) = terms
+            # Ids are never reused: one this process does not know is a document another
+            # process added since this one's last update, not visible here until the next.
+            found = frozenset(self._names[row_id] for (row_id,) in self._db.execute(
+                "SELECT document FROM postings WHERE term = ?", (term,))
+                if row_id in self._names)
+        else:
+            lists = sorted((self._holding(frozenset([t])) for t in terms), key=len)
+            found = lists[0].intersection(*lists[1:])
+        self._keep(terms, found)
+        return found
+
+    def _keep(self, terms: frozenset[str], found: frozenset[str]) -> None:
+        self._kept[terms] = found
+        self._weight += len(found) + 1
+        while self._weight > self.cached and self._kept:
+            _key, dropped = self._kept.popitem(last=False)
+            self._weight -= len(dropped) + 1
+
+    @property
+    def kept(self) -> int:
+        """The document ids kept in memory now."""
+        return self._weight
+
+    @property
+    def documents(self) -> KeysView[str]:
+        """The documents held (a live view: no copy)."""
+        return self.versions.keys()
+
+
+class PostingsView(Protocol):
+    """What a `Lexicon` reads of postings, in memory or on disk."""
+
+    @property
+    def documents(self) -> KeysView[str]: ...
+
+    def terms(self, document_id: str) -> set[str]: ...
+
+    def holding(self, terms: frozenset[str]) -> AbstractSet[str]: ...
+
+
 class Lexicon:
     """The router's view of `Postings`: the documents `within` (None: all) only."""
 
-    def __init__(self, postings: Postings, within: frozenset[str] | None = None) -> None:
+    def __init__(self, postings: PostingsView, within: frozenset[str] | None = None) -> None:
         self.postings = postings
         self.within = within
         self._documents = postings.documents if within is None else postings.documents & within
@@ -291,6 +514,11 @@ class Lexicon:
         """The documents holding every term (all of them for no term)."""
         found = self.postings.holding(frozenset(terms))
         return found if self.within is None else found & self.within
+
+    def holds(self, document_id: str, terms: Iterable[str]) -> bool:
+        """Whether the document holds every term (always, for no term): `terms <=
+        get(document_id)` without reading all its terms."""
+        return all(document_id in self.holding([term]) for term in terms)
 
 
 def name_limit(documents: int) -> int:
@@ -572,8 +800,7 @@ class Router:
             # A document is named by a name it owns, or by a party's or product's name its
             # text holds when another name of the question points to it too (the CDI of a
             # company whose CGV owns the company's name). A title phrase only by owning it.
-            words = set(folded_words(text))
-            return doc in docs or (proper and words <= self.vocabulary.get(doc))
+            return doc in docs or (proper and self.vocabulary.holds(doc, set(folded_words(text))))
 
         for start, text, docs in tiers[first] if first < len(tiers) else []:
             docs = {d for d in mentioned if names(d, text, docs, first < 2)}
@@ -758,23 +985,23 @@ def _named_types(folded: str) -> set[str]:
 class Routers:
     """Routers over the contracts a caller may see, rebuilt when the index changes.
 
-    The corpus statistics they count (`Postings`) follow the store one document version at a
-    time: a contract added reads its own vocabulary (kept on disk per version), one deleted
-    leaves the postings, and nothing is read of the others (but for a new multiword name, the
-    vocabularies of the contracts holding all its words, to learn which hold it as a phrase).
-    The names (`Names`) follow the store the same way, each record's folded once per version;
-    a router is built in no time and works out, for each question, only the names its words can
-    start (cached until the index changes).
+    The corpus statistics they count (`StoredPostings`, on disk beside the lexical index, at
+    most `cached_postings` document ids of them in memory) follow the store one document
+    version at a time: a contract added reads its own vocabulary (kept on disk per version),
+    one deleted leaves the postings, and nothing is read of the others (but for a new
+    multiword name, the vocabularies of the contracts holding all its words, to learn which
+    hold it as a phrase); a process opening a data dir whose postings are up to date reads no
+    vocabulary. The names (`Names`) follow the store the same way, each record's folded once
+    per version; a router is built in no time and works out, for each question, only the
+    names its words can start (cached until the index changes).
     """
 
-    def __init__(self, search: HybridSearch) -> None:
+    def __init__(self, search: HybridSearch, cached_postings: int = CACHED_POSTINGS) -> None:
         self.search = search
         self._routers: OrderedDict[frozenset[str] | None, Router] = OrderedDict()
         self._key = ""
-        self.postings = Postings()
-        self._held: dict[str, str] = {}  # document id -> the version the postings hold
-        self._record_pairs: dict[str, set[str]] = {}  # its names' word pairs
-        self._pairs: Counter[str] = Counter()  # a name's word pair -> records naming it
+        self._cached_postings = cached_postings
+        self._postings: StoredPostings | None = None
         self.names = Names()
         self._named: dict[str, str] = {}  # document id -> the version `names` holds
         self._patterns = Patterns()
@@ -785,6 +1012,15 @@ class Routers:
         with self._lock:
             self._routers.clear()
             self._key = ""
+
+    @property
+    def postings(self) -> StoredPostings:
+        """The postings file of the search's lexical index, opened on first use."""
+        if self._postings is None:
+            path = self.search.cache_path
+            self._postings = StoredPostings(path.with_name(f"{path.name}-postings.sqlite"),
+                                            self._cached_postings)
+        return self._postings
 
     def get(self, within: frozenset[str] | None) -> Router:
         """The router over the contracts `within` (None: all): names, rare words and unknown
@@ -815,12 +1051,14 @@ class Routers:
         """Bring the postings to the store's documents, changed documents only."""
         self.search.lexical()  # writes the vocabularies of the versions it indexes
         records = {r.document_id: r for r in self.search.store.documents()}
-        for document_id in [d for d, v in self._held.items()
-                            if d not in records or records[d].version != v]:
-            self._forget(document_id)
-        for document_id, record in records.items():
-            if document_id not in self._held:
-                self._learn(record)
+        postings = self.postings
+        with postings.updating():
+            for document_id in [d for d, v in postings.versions.items()
+                                if d not in records or records[d].version != v]:
+                self._forget(document_id)
+            for document_id, record in records.items():
+                if document_id not in postings.versions:
+                    self._learn(record)
         for document_id in [d for d, v in self._named.items()
                             if d not in records or records[d].version != v]:
             self.names.remove(document_id)
@@ -832,27 +1070,21 @@ class Routers:
         self._patterns.prune()
 
     def _forget(self, document_id: str) -> None:
-        self.postings.remove(document_id)
-        del self._held[document_id]
-        for pair in self._record_pairs.pop(document_id, set()):
-            self._pairs[pair] -= 1
-            if self._pairs[pair] <= 0:  # no record names it any more: no document holds it
-                del self._pairs[pair]
-                self.postings.discard(pair)
+        for pair in self.postings.remove(document_id):  # no record names it any more:
+            self.postings.discard(pair)  # no document holds it
 
     def _learn(self, record: DocumentRecord) -> None:
         vocabulary = self.search.vocabulary(record)
         if vocabulary is None:  # no passage: nothing to count (as the full build did)
             return
         document_id = record.document_id
+        postings = self.postings
         own = {pair for name in record.candidates for pair in _pairs(folded_words(name))}
-        new = [pair for pair in own if pair not in self._pairs]
-        self._pairs.update(own)
-        self._record_pairs[document_id] = own
-        self._held[document_id] = record.version
-        self.postings.add(document_id, vocabulary.words | {
-            pair for pair in vocabulary.pairs if pair in self._pairs})
-        lexicon = Lexicon(self.postings)
+        new = [pair for pair in own if pair not in postings.pairs]
+        postings.hold(document_id, record.version, own)
+        postings.add(document_id, vocabulary.words | {
+            pair for pair in vocabulary.pairs if pair in postings.pairs})
+        lexicon = Lexicon(postings)
         records = self.search.store.records()
         for pair in new:  # which other documents hold this new name's words as a phrase
             for other in lexicon.holding(set(pair.split())) - {document_id}:

@@ -92,3 +92,25 @@ def test_two_services_on_one_chroma_server_see_each_others_changes(
     assert [d.document_id for d in second.documents()] == [KIMPLE.stem]
     cited = {c.document_id for c in second.ask("Quelle est la loi applicable ?").citations}
     assert CT_DPA.stem not in cited
+
+
+def test_the_scale_bench_runs_against_a_chroma_server(chroma_server: str, tmp_path: Path) -> None:
+    """`contractqa bench scale --chroma-url` (issue 19's 10,000 contracts through a Chroma
+    server, at a size CI affords): each data dir its own collection on the server, nothing
+    of the index in the data dirs, and a rerun measures the same sizes (files on the server
+    are skipped by their hash)."""
+    from bench.scale import run
+
+    said: list[str] = []
+    result = run([12], tmp_path / "scale", said.append, chroma_server)
+    assert result["chroma"] == f"server {chroma_server}"
+    base, grown = result["rows"]
+    assert (base["contracts"], grown["contracts"]) == (10, 12)
+    for row in (base, grown):
+        assert row["warm_questions_routed"] == 5, row
+        assert row["new_contract_routed"] and not row["deleted_contract_still_cited"], row
+        assert row["disk_chroma_mb"] is None  # the index is the server's
+    assert not (tmp_path / "scale" / "grown" / "chroma").exists()
+    assert "ratio_to_10" in grown
+    again = run([12], tmp_path / "scale", said.append, chroma_server)
+    assert [r["contracts"] for r in again["rows"]] == [10, 12]

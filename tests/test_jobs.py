@@ -100,6 +100,30 @@ def test_runner_runs_jobs_in_order_with_progress_and_a_bounded_memory() -> None:
         pass
 
 
+def test_a_running_job_tells_its_time_left_once_it_can() -> None:
+    """A job's status says the time left (seconds, and in words in its message) once 5 % of it
+    and 10 s are done, from the share done and the time taken; nothing once finished."""
+    now = [1000.0]
+    runner: JobRunner[str] = JobRunner(clock=lambda: now[0])
+    seen: list[tuple[int | None, str]] = []
+
+    def work(job_id: str, progress: ProgressCallback) -> Outcome[str]:
+        for index, seconds in enumerate((5, 55, 60)):  # files 1, 2 and 3 of 20 done
+            now[0] += seconds
+            progress(IngestProgress(f"f{index}.txt", index, 20, "done"))
+            job = runner.get(job_id)
+            assert job is not None
+            seen.append((job.seconds_left, job.message))
+        return Outcome(True, "fini", "ok")
+
+    job = runner.submit([f"f{i}.txt" for i in range(20)], work).future.result(timeout=60)
+    assert seen[0] == (None, "Indexation en cours : f0.txt : terminé (fichier 1 sur 20).")
+    assert seen[1][0] == 540  # 60 s for 2 of 20 files: the 18 others take 540 s
+    assert seen[2] == (680, "Indexation en cours : f2.txt : terminé (fichier 3 sur 20) ; "
+                            "reste environ 11 min.")  # 120 s for 3 files: 680 s for 17
+    assert job.seconds_left is None and job.message == "fini"
+
+
 # The pipeline's progress ------------------------------------------------------------------------
 def test_pipeline_reports_each_stage_and_embedding_batch(tmp_path: Path) -> None:
     service = fast_service(make_settings(tmp_path / "data"))

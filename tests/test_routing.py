@@ -288,17 +288,22 @@ def test_decomposed_accents_keep_the_matched_name_whole(router: Router) -> None:
     assert r.matched == ["Kimple"]
 
 
-def test_postings_remember_only_what_no_change_touched() -> None:
+@pytest.mark.parametrize("kind", ["memory", "disk", "disk, 5 ids in memory"])
+def test_postings_remember_only_what_no_change_touched(kind: str, tmp_path: Path) -> None:
     """The postings' remembered answers equal a count from scratch after any sequence of
-    additions, removals and discarded terms (a seeded random sequence)."""
+    additions, removals and discarded terms (a seeded random sequence), in memory and on
+    disk, whatever the bound on what the latter keeps in memory."""
     import random
 
-    from retrieval.routing import Postings
+    from retrieval.routing import Postings, PostingsView, StoredPostings
 
     rng = random.Random(19)
     vocabulary = [f"w{i}" for i in range(12)]
     held: dict[str, set[str]] = {}
-    postings = Postings()
+    postings: Postings | StoredPostings = Postings()
+    if kind != "memory":
+        postings = StoredPostings(tmp_path / "postings.sqlite", 5 if "5 ids" in kind else 10**6)
+    view: PostingsView = postings
     queries = [frozenset(rng.sample(vocabulary, rng.randint(0, 3))) for _ in range(30)]
     for step in range(300):
         action = rng.random()
@@ -317,7 +322,38 @@ def test_postings_remember_only_what_no_change_touched() -> None:
                 terms.discard(term)
         for query in queries:
             expected = {d for d, terms in held.items() if query <= terms}
-            assert set(postings.holding(query)) == expected, (step, sorted(query))
+            assert set(view.holding(query)) == expected, (step, sorted(query))
+        assert {d: view.terms(d) for d in view.documents} == held
+        if isinstance(postings, StoredPostings):
+            assert postings.kept <= postings.cached
+
+
+def test_stored_postings_are_shared_by_the_processes_of_a_data_dir(tmp_path: Path) -> None:
+    """What one opening of the file wrote, another sees at its next update, and a file that
+    is not SQLite is remade empty (it is a cache)."""
+    from retrieval.routing import StoredPostings
+
+    path = tmp_path / "postings.sqlite"
+    first, second = StoredPostings(path), StoredPostings(path)
+    with first.updating():
+        first.hold("a", "v1", ["compte technique"])
+        first.add("a", ["compte", "technique", "compte technique"])
+        first.hold("b", "v2", ["compte technique"])
+    assert second.versions == {} and second.holding(frozenset(["compte"])) == frozenset()
+    with second.updating():
+        assert second.versions == {"a": "v1", "b": "v2"}
+        assert second.pairs == {"compte technique": 2}
+        assert second.remove("b") == []
+        assert second.remove("a") == ["compte technique"]
+    with first.updating():
+        assert first.versions == {}
+    assert first.holding(frozenset(["compte"])) == frozenset()
+    first.close()
+    second.close()
+    path.write_bytes(b"not a database" * 100)
+    for stale in (tmp_path / "postings.sqlite-wal", tmp_path / "postings.sqlite-shm"):
+        stale.unlink(missing_ok=True)
+    assert StoredPostings(path).versions == {}
 
 
 def test_a_question_tries_only_the_names_its_words_can_start(router: Router) -> None:

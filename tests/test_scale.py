@@ -326,6 +326,28 @@ def test_the_router_follows_one_contract_at_a_time(
     assert _router_state(router) == _router_state(scratch)
 
 
+def test_a_fresh_process_routes_without_reading_any_vocabulary(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The router's postings are on disk: a process opening a data dir whose postings are up
+    to date reads no contract's vocabulary, and keeps in memory at most `cache_postings`
+    document ids of them."""
+    names = ["Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot"]
+    assert fast_service(settings).ingest(write_contracts(tmp_path / "in", names)).ok
+    first = fast_service(settings)
+    assert first.chain.router.route("Le délai chez Bravo ?").documents == ["contrat_bravo"]
+    fresh = fast_service(settings.model_copy(update={"cache_postings": 1000}))
+    search = type(fresh.chain.search)
+    monkeypatch.setattr(search, "vocabulary", lambda self, record: pytest.fail(
+        f"the vocabulary of {record.document_id} read"))
+    answer = fresh.ask("Quel est le délai de résiliation chez Charlie ?")
+    assert {c.document_id for c in answer.citations} == {"contrat_charlie"}
+    fresh.ask("Quel est le montant de la garantie ?")  # no name: its words' lists are read
+    postings = fresh.chain.routers.postings
+    assert postings.cached == 1000 and 0 < postings.kept <= 1000
+    assert sorted(postings.documents) == sorted(f"contrat_{n.lower()}" for n in names)
+
+
 def test_the_time_left_of_an_ingest_is_told_once_it_can_be() -> None:
     from ingest.progress import Eta
 

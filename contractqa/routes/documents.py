@@ -80,7 +80,8 @@ def job_out(job: Job[UploadOut]) -> JobOut:
     result = job.result
     return JobOut(
         job_id=job.job_id, status=job.status, message=job.message, url=job_url(job.job_id),
-        progress=job.progress, created_at=job.created_at, started_at=job.started_at,
+        progress=job.progress, seconds_left=job.seconds_left, created_at=job.created_at,
+        started_at=job.started_at,
         finished_at=job.finished_at,
         files=[FileProgressOut(filename=f.filename, stage=f.stage, passages_done=f.done,
                                passages_total=f.total) for f in job.files],

@@ -39,7 +39,7 @@ from contractqa.ui.render import (
     sources_html,
 )
 from ingest.locking import IndexBusy
-from ingest.progress import IngestProgress
+from ingest.progress import Eta, IngestProgress
 from retrieval.models import Answer, Turn
 
 if TYPE_CHECKING:
@@ -302,9 +302,13 @@ class UIHandlers:
             gr.Warning(MSG_NO_FILES, title="Aucun fichier")
             return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
 
+        eta = Eta()
+
         def on_progress(event: IngestProgress) -> None:
             if progress is not None:  # stage, then passages embedded / total of each file
-                progress(max(0.0, min(1.0, event.fraction)), desc=event.label)
+                left = eta.label(event.fraction)  # and the time left, once it can be told
+                progress(max(0.0, min(1.0, event.fraction)),
+                         desc=f"{event.label} ; {left}" if left else event.label)
 
         try:
             if progress is not None:
