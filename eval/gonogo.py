@@ -45,7 +45,7 @@ class Run:
     def read(cls, path: Path) -> Run:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            metrics = data["metrics"]
+            metrics = data["metrics"]["overall"]
         except (OSError, ValueError, KeyError) as exc:
             raise SystemExit(
                 f"{path} : pas une sortie de `contractqa eval --json` ({exc}).") from exc

@@ -14,8 +14,8 @@ from eval.gonogo import Run, main, verdict
 def eval_json(path: Path, hit5: float, auc: float, recall: float, calibrate: bool = True) -> Path:
     data: dict[str, object] = {
         "questions": [{}] * 40,
-        "metrics": {"hit@5": hit5, "mrr@10": hit5 - 0.1, "latency_p50_ms": 20.0,
-                    "latency_p95_ms": 35.0},
+        "metrics": {"overall": {"hit@5": hit5, "mrr@10": hit5 - 0.1, "latency_p50_ms": 20.0,
+                                "latency_p95_ms": 35.0}},
     }
     if calibrate:
         data["calibration"] = {
