@@ -36,10 +36,14 @@ def test_verdict_follows_the_issue_rule(tmp_path: Path) -> None:
     base = Run.read(eval_json(tmp_path / "a.json", 0.90, 0.60, 0.2))
     small_lift = Run.read(eval_json(tmp_path / "b.json", 0.92, 0.70, 0.3))
     lift = Run.read(eval_json(tmp_path / "c.json", 0.93, 0.60, 0.2))
-    separates = Run.read(eval_json(tmp_path / "d.json", 0.88, 0.80, 0.6))
+    separates = Run.read(eval_json(tmp_path / "d.json", 0.90, 0.80, 0.6))
+    loses_answers = Run.read(eval_json(tmp_path / "e.json", 0.85, 0.80, 0.6))
+    already = Run.read(eval_json(tmp_path / "f.json", 0.90, 0.85, 0.6))
     assert verdict(base, small_lift).startswith("NO-GO")
     assert verdict(base, lift).startswith("GO")
     assert verdict(base, separates).startswith("GO")
+    assert verdict(base, loses_answers).startswith("NO-GO")
+    assert verdict(already, separates).startswith("NO-GO")  # no better than without
 
 
 def test_a_run_without_calibration_says_to_add_it(tmp_path: Path,
