@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONTRACTS := data/contracts
 
-.PHONY: install llm run test lint bench eval screenshot browser-deps clean
+.PHONY: install llm run test lint bench eval screenshot browser-deps system-deps clean
 
 install: $(STAMP)
 
@@ -35,10 +35,15 @@ $(LLM_STAMP): $(STAMP) Makefile
 browser-deps:
 	@test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium)
 
+# Debian's tools the tests use: Chromium for the browser tests, poppler's pdftotext for the
+# outline eval's independent reading of PDF files (eval/independent.py).
+system-deps: browser-deps
+	@test -x /usr/bin/pdftotext || (apt-get update -q && apt-get install -y -q poppler-utils)
+
 run: install
 	$(BIN)/contractqa serve --ingest $(CONTRACTS)
 
-test: install llm browser-deps
+test: install llm system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy contractqa french ingest retrieval eval bench app.py
 	$(BIN)/lint-imports

@@ -17,9 +17,10 @@ _MULTIPLIERS = {"k": 1_000, "K": 1_000, "M": 1_000_000}
 # A number, digits or spelled out, before a unit of time; a parenthesised repeat of it in
 # digits ("trente (30) jours") is allowed between them.
 # "24 h", "17h", "17h30", "48 h" as written in the pool-2 rental terms and DPA annexes.
-_UNIT_OF_TIME = r"(?:jours?|mois|ans|ann[ée]es?|semaines?|heures?|minutes?|h(?:\d{2})?)"
-DURATION = re.compile(rf"\b\d+(?:,\d+)?\s*(?:\([^)]{{1,30}}\)\s*)?{_UNIT_OF_TIME}\b",
-                      re.IGNORECASE)
+_UNIT_OF_TIME = r"(?:jours?|mois|ans?|ann[ée]es?|semaines?|heures?|minutes?|h(?:\d{2})?)"
+# "un an", "d'un mois", "une semaine": text2num leaves "un" after an elision in words.
+DURATION = re.compile(
+    rf"\b(?:\d+(?:,\d+)?|une?)\s*(?:\([^)]{{1,30}}\)\s*)?{_UNIT_OF_TIME}\b", re.IGNORECASE)
 AMOUNT = re.compile(
     r"\d[\d\s.,]*\s*(?:[kKM]\s*)?(?:€|EUR\b|euros?\b|%)|montant (?:total )?des sommes|"
     r"\bfois le montant",

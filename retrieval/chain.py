@@ -7,8 +7,9 @@ as sourced (retrieval/generation.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -95,7 +96,8 @@ class QAChain:
         retrieved = self.retrieve(question, documents, history, top_k, within)
         composer = Composer(self.search.lexical().idf, self.config.abstain_threshold)
         asked = f"{retrieved.previous} {question}" if retrieved.previous else question
-        extractive = composer.compose(question, retrieved, self._meaning(asked))
+        meaning_of = self._meaning_of()
+        extractive = composer.compose(question, retrieved, meaning_of(asked), meaning_of)
         if (self.generator is None or not generate
                 or (extractive.abstained and retrieved.kind == "search")):
             events = replay(extractive)
@@ -107,12 +109,20 @@ class QAChain:
                 event.answer.confidence = round(retrieved.confidence, 4)
             yield event
 
-    def _meaning(self, question: str) -> Meaning:
-        """Each sentence's cosine with the question, from the search's embedder."""
+    def _meaning_of(self) -> Callable[[str], Meaning]:
+        """For any text (the question, or a part of it), each sentence's cosine with it, from
+        the search's embedder; a sentence is embedded once for all the texts it is scored on."""
         embedder = self.search.embedder
+        cache: dict[str, Any] = {}
 
-        def closeness(units: list[str]) -> list[float]:
-            query = embedder.embed_query(question)
-            return [float(v) for v in embedder.embed_batch(units) @ query]
+        def of(question: str) -> Meaning:
+            def closeness(units: list[str]) -> list[float]:
+                new = [u for u in dict.fromkeys(units) if u not in cache]
+                if new:
+                    cache.update(zip(new, embedder.embed_batch(new), strict=True))
+                query = embedder.embed_query(question)
+                return [float(cache[u] @ query) for u in units]
 
-        return closeness
+            return closeness
+
+        return of

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from french.normalize import fold
+from french.numbers import has_amount, has_duration
 from french.sentences import sentences
 from french.tokens import tokenize
 from ingest.chunking import article_label
@@ -43,7 +44,9 @@ def score_sentence(sentence: str, query_terms: set[str], idf: Mapping[str, float
     total = sum(idf.get(t, 1.0) for t in query_terms)
     hit = sum(idf.get(t, 1.0) for t in query_terms & terms)
     score = hit / total if total else 0.0
-    if numeric and re.search(r"\d", sentence):
+    # A figure in words counts as one ("une durée d'un an"): a duration or amount spelled out.
+    if numeric and (re.search(r"\d", sentence) or has_duration(sentence)
+                    or has_amount(sentence)):
         score += 0.15
     if holds_value is not None and holds_value(sentence):
         score += VALUE_BONUS
@@ -167,6 +170,45 @@ def select_sentences(question: str, citations: list[Citation], idf: Mapping[str,
     if context:
         chosen = with_context(chosen, {c.n: found for _r, c, found in units})
     return Selection(chosen, highlights)
+
+
+# A question that asks two things ("Quelle loi régit la convention et quelle juridiction est
+# compétente ?", "Sous quel délai et dans quels formats … ?") is split where a coordinating
+# "et"/"puis" opens a new interrogative: French grammar, not words from our contracts.
+_NEXT_PART = re.compile(
+    r"\s*,?\s+(?:et|puis)\s+(?=(?:(?:dans|sous|à|en|par|pour|avec|de|sur|selon|jusqu['’]à"
+    r"|au bout de|pendant|au-delà de)\s+)?(?:quel(?:le)?s?|combien|comment|qui|que|qu['’]"
+    r"|quand|où|pourquoi|lesquel(?:le)?s?|si)\b)",
+    re.IGNORECASE,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a question asks, in order (one when it asks one thing)."""
+    return [p for p in _NEXT_PART.split(question) if p.strip()]
+
+
+def cover_parts(question: str, citations: list[Citation], chosen: list[Evidence],
+                idf: Mapping[str, float], meaning_of: Callable[[str], Meaning] | None = None,
+                holds_value: Callable[[str], Callable[[str], bool]] | None = None
+                ) -> list[Evidence]:
+    """`chosen` and, for each part of a question asking several things, the sentence of the
+    quoted passages that best answers that part, when it is not quoted yet."""
+    parts = question_parts(question)
+    if len(parts) < 2 or not chosen:
+        return chosen
+    # Only from the passages already quoted: the parts of one question are answered in the
+    # same clause, and a passage quoted for no other reason drags in its neighbours' words.
+    quoted = [c for c in citations if c.n in {e.citation for e in chosen}]
+    out = list(chosen)
+    for part in parts:
+        best = select_sentences(
+            part, quoted, idf, limit=1, depth=len(quoted),
+            holds_value=holds_value(part) if holds_value else None,
+            meaning=meaning_of(part) if meaning_of else None).evidence
+        taken = {(e.citation, e.sentence) for e in out}
+        out.extend(e for e in best if (e.citation, e.sentence) not in taken)
+    return out
 
 
 def with_context(chosen: list[Evidence], found: Mapping[int, list[str]]) -> list[Evidence]:

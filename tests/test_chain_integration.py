@@ -362,3 +362,38 @@ def test_an_answer_comes_in_parts_and_leaves_what_was_retrieved_unchanged(
         question, retrieved, lambda units: [0.0] * len(units))
     assert any(c.highlight for c in composed.citations)
     assert not any(c.highlight for c in retrieved.citations)
+
+
+TWO_PART_CONTRACT = """CONTRAT DE MAINTENANCE — SOCIÉTÉ ORVANE
+
+Article 1 - Objet
+Le présent contrat a pour objet la maintenance des installations de chauffage du Client par la
+société Orvane.
+
+Article 2 - Durée
+Le présent contrat est conclu pour une durée d'un an, renouvelable par tacite reconduction à
+chaque date anniversaire. Les parties peuvent mettre fin au contrat en le dénonçant par lettre
+recommandée trente jours avant l'échéance.
+
+Article 3 - Prix
+Le prix annuel de la maintenance est de 1 800 euros hors taxes, payable par trimestre.
+
+Article 4 - Loi applicable et juridiction
+Le présent contrat est soumis au droit français. Tout litige relatif au contrat sera porté
+devant le tribunal de commerce de Rennes, seul compétent.
+"""
+
+
+def test_a_question_asking_two_things_quotes_both_answers(settings: Settings,
+                                                          tmp_path: Path) -> None:
+    """The real chain and embedder on a contract written here: each part of "Quelle est la
+    durée … et comment … y mettre fin" is answered by its own quoted sentence."""
+    from tests.helpers_docs import service_over
+
+    service = service_over(settings, tmp_path / "maintenance_orvane.txt", TWO_PART_CONTRACT)
+    answer = service.ask("Quelle est la durée initiale du contrat de maintenance Orvane et "
+                         "comment le client peut-il y mettre fin ?")
+    assert answer.citations[0].article == "2", answer.answer
+    assert "d'un an" in answer.answer and "trente jours avant l'échéance" in answer.answer
+    law = service.ask("Quel droit régit le contrat Orvane et quel tribunal est compétent ?")
+    assert "droit français" in law.answer and "tribunal de commerce de Rennes" in law.answer

@@ -132,3 +132,43 @@ def test_a_symbol_font_bullet_is_a_bullet() -> None:
     assert sentences(text) == ["L'artisan s'engage à : • Régler les frais relatifs aux déchets "
                                "déposés dans la benne ; • Trier ses déchets avant de les "
                                "déposer à la déchèterie."]
+
+
+def test_a_question_asking_two_things_is_split_into_its_parts() -> None:
+    from retrieval.extractive import question_parts
+
+    assert question_parts("Quelle loi régit le contrat et quelle juridiction est compétente ?") == [
+        "Quelle loi régit le contrat", "quelle juridiction est compétente ?"]
+    assert question_parts("Sous quel délai et dans quels formats les données sont-elles "
+                          "rendues ?")[1].startswith("dans quels formats")
+    assert len(question_parts("Le client peut-il résilier, et au bout de combien de temps ?")) == 2
+    # "et" between nouns, or not opening a question, does not split.
+    assert question_parts("Quels sont les droits et obligations du client ?") == [
+        "Quels sont les droits et obligations du client ?"]
+    assert len(question_parts("Le prestataire et le client peuvent-ils résilier ?")) == 1
+
+
+def test_each_part_of_a_question_gets_its_sentence() -> None:
+    """"Quel droit … et quelle juridiction …": the clause's two sentences are both quoted, the
+    one on the courts alone would leave the law unanswered."""
+    from retrieval.extractive import cover_parts, select_sentences
+    from retrieval.models import Citation
+
+    text = ("Le présent contrat est soumis au droit français. Tout litige né du contrat sera "
+            "soumis à la compétence exclusive des tribunaux de Rennes. Les parties recherchent "
+            "d'abord une solution amiable pendant un mois.")
+    quoted = [Citation(n=1, document_id="o", document_title="CGV Orvane", section=None,
+                       article="12", heading=None, pages=[3], excerpt=text, score=1.0),
+              Citation(n=2, document_id="o", document_title="CGV Orvane", section=None,
+                       article="1", heading=None, pages=[1], excerpt="Les présentes conditions "
+                       "régissent les relations entre Orvane et ses clients.", score=0.5)]
+    question = ("Quel droit s'applique au contrat et quelle juridiction est compétente en cas de "
+                "litige ?")
+    idf = {term: 2.0 for term in tokenize(question)}
+    chosen = select_sentences(question, quoted, idf, limit=1).evidence
+    assert [e.sentence[:15] for e in chosen] == ["Tout litige né "]
+    covered = cover_parts(question, quoted, chosen, idf)
+    assert [e.sentence[:15] for e in covered] == ["Tout litige né ", "Le présent cont"]
+    # A question asking one thing is left as it was chosen.
+    single = "Quelle juridiction est compétente en cas de litige ?"
+    assert cover_parts(single, quoted, chosen, idf) == chosen

@@ -36,3 +36,12 @@ def test_a_figure_spelled_out_in_the_excerpt_is_not_missing() -> None:
     assert missing_figures("Le délai est de 14 jours [1].", "un délai de quatorze jours") == set()
     assert missing_figures("Un plafond de 10 000 € [1].", "plafonnée à 10 k€") == set()
     assert missing_figures("Un délai de 15 jours [1].", "un délai de quatorze jours") == {"15"}
+
+
+def test_a_duration_of_one_unit_in_words() -> None:
+    """"d'un an": text2num leaves "un" after an elision, and "an" is singular."""
+    for text in ("conclu pour une durée d'un an", "un (1) an", "pendant une semaine",
+                 "pour un mois"):
+        assert has_duration(text), text
+    for text in ("un ananas", "un huissier de justice", "une annexe"):
+        assert not has_duration(text), text
