@@ -75,7 +75,9 @@ class AnswerOut(BaseModel):
     answer: str = Field(description="la réponse, suivie de la liste de ses sources")
     body: str = Field("", description="la réponse sans la liste des sources")
     quotes: list[QuoteOut] = Field(
-        default_factory=list, description="phrases citées (réponses extractives)")
+        default_factory=list,
+        description="phrases citées, texte exact du contrat (réponse générée : la phrase de "
+                    "l'extrait qui appuie chaque affirmation)")
     abstained: bool
     mode: str
     model: str | None

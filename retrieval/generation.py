@@ -15,9 +15,9 @@ from ingest.chunking import count_tokens
 from retrieval.abstention import says_silent
 from retrieval.extractive import source_line
 from retrieval.judge import JudgeConfig, JudgePrompt, run_judge
-from retrieval.models import Answer, Citation, Judgement
+from retrieval.models import Answer, Citation, Judgement, Quote
 from retrieval.prompts import ABSTAIN, AnswerPrompt, fence_excerpts
-from retrieval.support import check_answer
+from retrieval.support import Claim, check_answer, supporting_sentence
 
 if TYPE_CHECKING:
     from retrieval.planner import Retrieved
@@ -26,6 +26,8 @@ NO_SUPPORT = ("Aucune phrase de la réponse générée n'était appuyée par l'e
               "réponse extractive affichée à la place.")
 # Shown while the model reads the excerpts, before its first token (LLM mode only).
 READING = "Le modèle lit les extraits…"
+# Under a generated answer, each cited excerpt's sentence that holds its claims, verbatim.
+QUOTED = "Passages cités (texte exact du contrat) :"
 log = logging.getLogger(__name__)
 
 
@@ -194,7 +196,10 @@ def settle(raw: str, used: list[Citation], fallback: Answer, prompt: AnswerPromp
     cited = sorted({n for c in supported for n in c.markers})
     sources = [c for c in used if c.n in cited]
     base.body = " ".join(c.sentence for c in kept)
-    base.answer = base.body + "\n\nSources :\n" + "\n".join(source_line(c) for c in sources)
+    base.quotes = supporting_quotes(supported, used)
+    quoted = "".join(f"\n- « {q.sentence} » [{q.citation}]" for q in base.quotes)
+    base.answer = (base.body + (f"\n\n{QUOTED}{quoted}" if quoted else "")
+                   + "\n\nSources :\n" + "\n".join(source_line(c) for c in sources))
     base.unsupported = unsupported
     base.reattributed = [c.to_json() for c in kept if c.cited_by_model is not None]
     if unsupported:
@@ -202,3 +207,16 @@ def settle(raw: str, used: list[Citation], fallback: Answer, prompt: AnswerPromp
         base.notice = (f"{removed} phrase{'s' if removed > 1 else ''} de la réponse générée "
                        f"retirée{'s' if removed > 1 else ''} faute d'appui dans l'extrait cité.")
     return base
+
+
+def supporting_quotes(claims: list[Claim], used: list[Citation]) -> list[Quote]:
+    """For each supported claim and each excerpt it cites, the excerpt's sentence holding it
+    (`supporting_sentence`), once each, in the order the answer cites them."""
+    by_n = {c.n: c for c in used}
+    quotes: list[Quote] = []
+    for claim in claims:
+        for n in claim.markers:
+            sentence = supporting_sentence(claim.sentence, by_n[n]) if n in by_n else None
+            if sentence and all((q.citation, q.sentence) != (n, sentence) for q in quotes):
+                quotes.append(Quote(n, sentence))
+    return quotes

@@ -99,7 +99,8 @@ class Answer:
     verdict: str | None = None
     prompt_tokens: int | None = None
     # The answer as parts, for renderers: its text without the list of sources that ends
-    # `answer`, and the sentences it quotes (extractive answers).
+    # `answer`, and the sentences it quotes (a generated answer: each claim's sentence in its
+    # excerpt, shown under it).
     body: str = ""
     quotes: list[Quote] = field(default_factory=list)
     judge: Judgement | None = None  # LLM mode, searched answers: the judge's yes/no

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from french.numbers import figures
+from french.sentences import sentences
 from french.tokens import tokenize
 from retrieval.models import Citation
 from retrieval.prompts import MARKER
@@ -174,3 +175,21 @@ def check_answer(text: str, citations: list[Citation], min_overlap: float = MIN_
     if question is None:
         return claims
     return [reattribute(claim, by_n, question) for claim in claims]
+
+
+def supporting_sentence(claim: str, citation: Citation) -> str | None:
+    """The sentence of the cited excerpt that holds most of the claim: its figures first, then
+    the share of its content words; None when no sentence shares a word or a figure with it.
+    Shown under a generated answer, it lets a lawyer check the claim against the contract's
+    own words (and keeps the figure the model paraphrased: "10 jours" for "dix (10) jours
+    ouvrés")."""
+    body = MARKER.sub(" ", claim)
+    words, numbers = set(tokenize(body)), figures(body)
+    best: tuple[int, float] | None = None
+    chosen: str | None = None
+    for unit in sentences(citation.excerpt):
+        held = len(numbers & figures(unit, spelled=True))
+        shared = len(words & set(tokenize(unit))) / len(words) if words else 0.0
+        if (held or shared) and (best is None or (held, shared) > best):
+            best, chosen = (held, shared), unit
+    return chosen

@@ -208,3 +208,30 @@ def test_the_contracts_title_supports_no_claim() -> None:
     (restated,) = check_answer("Le contrat de location de matériel prévoit un loyer mensuel de "
                                "quatre cents euros [1].", [RENT, PRINTERS])
     assert restated.supported
+
+
+def test_the_sentence_holding_a_claim_is_found_in_its_excerpt() -> None:
+    """A paraphrase ("30 jours") is matched to the contract's own sentence ("trente (30)
+    jours"), figures first; a claim sharing nothing with the excerpt gets no quote."""
+    from retrieval.support import supporting_sentence
+
+    lease = _citation(3, "Le loyer est payable d'avance. Les factures sont payables à trente "
+                         "(30) jours à compter de leur date d'émission. Tout retard entraîne "
+                         "des pénalités de retard calculées au taux légal.")
+    assert supporting_sentence("Le client paie ses factures sous 30 jours [3].", lease) == (
+        "Les factures sont payables à trente (30) jours à compter de leur date d'émission.")
+    assert supporting_sentence("Le bailleur assure l'immeuble [3].", lease) is None
+
+
+def test_a_generated_answer_shows_the_contracts_sentence_under_it(
+        sample_service: ContractQA) -> None:
+    """Each claim is followed, below the answer, by the cited excerpt's own sentence: a
+    lawyer checks it in the contract's words, not the model's."""
+    answer = make_chain(sample_service, fake(f"{VALID}\nVERDICT : RÉPONDU")).answer(QUESTION)
+    assert answer.mode == "llm" and answer.quotes
+    (quote,) = answer.quotes
+    assert quote.citation == 1
+    assert quote.sentence in " ".join(answer.citations[0].excerpt.split())  # lines joined
+    body, _, rest = answer.answer.partition("Passages cités (texte exact du contrat) :")
+    assert body.strip() == VALID and f"« {quote.sentence} » [1]" in rest
+    assert rest.index(quote.sentence) < rest.index("Sources :")
