@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,20 @@ def replayed(chain: QAChain, q: GoldQuestion, run: dict[str, Any], budget: int,
 def rescore(chain: QAChain, gold: dict[str, GoldQuestion], runs: list[dict[str, Any]],
             budget: int, threshold: float) -> dict[str, Any]:
     records: list[QuestionRecord] = []
+    text_only: list[float] = []
     for run in runs:
         q = gold[run["id"]]
         answer = replayed(chain, q, run, budget, threshold)
         answer.prompt_tokens = run.get("prompt_tokens")
         records.append(score(q, answer, run["latency_ms"]))
+        if answer.mode == "llm" and records[-1].facts_found is not None:
+            # The facts the model's own words hold, without the passages quoted under them.
+            text_only.append(score(q, replace(answer, answer=answer.body), 0.0).facts_found or 0.0)
+        elif records[-1].facts_found is not None:
+            text_only.append(records[-1].facts_found)
     metrics = aggregate(records)
+    metrics["facts_found_model_text"] = round(sum(text_only) / len(text_only), 4) if (
+        text_only) else None
     metrics["judge_threshold"] = threshold
     return metrics
 
