@@ -28,12 +28,16 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from contractqa.settings import Settings
+from eval.numbers import percentile
 from ingest.embeddings import EmbeddingModel, Matrix
+
+if TYPE_CHECKING:
+    from contractqa.service import ContractQA
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES = 24  # a short services contract's length
@@ -41,7 +45,10 @@ BASELINE = 10
 HEADINGS = ("Objet", "Durée", "Prix et paiement", "Responsabilité", "Confidentialité",
             "Résiliation", "Garantie", "Données personnelles", "Sous-traitance", "Assurance",
             "Force majeure", "Loi applicable")
-QUESTIONS = 5  # warm questions per size, each naming another contract
+ROUTED = 20  # warm questions per size, each naming another contract (p50/p95, routed share)
+UNROUTED = 10  # warm questions naming no contract: the whole base is searched
+TOPICS = ("délai de résiliation", "montant de la garantie", "délai de confidentialité",
+          "montant de l'assurance", "délai de paiement")
 # Files per ingest call when growing: the lexical index and the router's postings follow each
 # call, so a grow stopped at any point leaves at most this many contracts for the first
 # question to index.
@@ -113,12 +120,25 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-def scale_settings(data_dir: Path, chroma_url: str | None, **more: Any) -> Settings:
+def scale_settings(data_dir: Path, chroma_url: str | None, collection: str | None = None,
+                   **more: Any) -> Settings:
     """The settings of a bench data dir: an embedded Chroma in it, or its own collection on
-    the Chroma server at `chroma_url`."""
-    where: dict[str, Any] = ({"chroma_url": chroma_url, "collection": f"scale-{data_dir.name}"}
+    the Chroma server at `chroma_url` (or `collection`, another data dir's)."""
+    where: dict[str, Any] = ({"chroma_url": chroma_url,
+                              "collection": collection or f"scale-{data_dir.name}"}
                              if chroma_url else {})
     return Settings(data_dir=data_dir, _env_file=None, **where, **more)  # type: ignore[call-arg]
+
+
+def named_questions(count: int) -> list[tuple[str, str]]:
+    """ROUTED questions, each naming another of the first `count` contracts, with its id."""
+    picked = [(k * 7919) % count for k in range(1, ROUTED + 1)]
+    return [(f"Quel est le {TOPICS[k % len(TOPICS)]} chez {client(i)} ?",
+             f"contrat_{client(i).lower()}") for k, i in enumerate(picked, start=1)]
+
+
+def unnamed_questions() -> list[str]:
+    return [f"Quel est le {TOPICS[k % len(TOPICS)]} ?" for k in range(UNROUTED)]
 
 
 def measure(data_dir: Path, chroma_url: str | None = None) -> dict[str, Any]:
@@ -131,13 +151,12 @@ def measure(data_dir: Path, chroma_url: str | None = None) -> dict[str, Any]:
     count = len(service.documents())
 
     def ask(i: int) -> tuple[float, bool]:
-        question = f"Quel est le délai de résiliation chez {client(i)} ?"
-        took, answer = _timed(lambda: service.ask(question, generate=False))
-        cited = {c.document_id for c in answer.citations}
-        return took, cited == {f"contrat_{client(i).lower()}"}
+        return asked(service, f"Quel est le {TOPICS[0]} chez {client(i)} ?",
+                     f"contrat_{client(i).lower()}")
 
     first, _ok = ask(0)
-    warm = [ask((k * 7919) % count) for k in range(1, QUESTIONS + 1)]
+    warm = [asked(service, q, doc) for q, doc in named_questions(count)]
+    unrouted = [asked(service, q, "")[0] for q in unnamed_questions()]
     folder = data_dir / "extra"
     folder.mkdir(exist_ok=True)
     new = folder / f"contrat_{client(count).lower()}.txt"
@@ -161,7 +180,11 @@ def measure(data_dir: Path, chroma_url: str | None = None) -> dict[str, Any]:
         "open_s": round(opened, 2),
         "first_question_ms": _ms(first),
         "warm_question_ms": _ms(statistics.median(t for t, _ok in warm)),
+        "routed_p95_ms": _ms(percentile([t for t, _ok in warm], 0.95) or 0.0),
         "warm_questions_routed": sum(ok for _t, ok in warm),
+        "routed_questions": len(warm),
+        "unrouted_p50_ms": _ms(statistics.median(unrouted)),
+        "unrouted_p95_ms": _ms(percentile(unrouted, 0.95) or 0.0),
         "add_one_s": round(added, 2),
         "question_after_add_ms": _ms(after_add),
         "replace_one_s": round(replaced, 2),
@@ -175,6 +198,82 @@ def measure(data_dir: Path, chroma_url: str | None = None) -> dict[str, Any]:
         "disk_lexical_mb": du_mb(cache / "lexical"),
         "disk_vocabulary_mb": du_mb(cache / "vocabulary"),
     }
+
+
+def asked(service: ContractQA, question: str, document: str) -> tuple[float, bool]:
+    """The seconds an extractive answer took, and whether it cites `document` alone."""
+    took, answer = _timed(lambda: service.ask(question, generate=False))
+    return took, {c.document_id for c in answer.citations} == {document}
+
+
+def measure_pair(data_dir: Path, chroma_url: str) -> dict[str, Any]:
+    """Two app servers on one collection of the Chroma server: the grown data dir's, and a
+    second with a data dir of its own (created empty the first time: its first question
+    builds its lexical index and postings from Chroma, as a server added to a firm's
+    deployment would). What one writes, the other must answer from, or stop citing, at its
+    next question (the version stamp kept in Chroma). Both live in this process, each with
+    its own data dir and caches (`tests/test_app_servers.py` runs two processes)."""
+    from contractqa.service import ContractQA
+
+    def server(directory: Path) -> ContractQA:
+        return ContractQA(scale_settings(directory, chroma_url, f"scale-{data_dir.name}",
+                                         llm_provider="none"), embedder=HashEmbedder())
+
+    first = server(data_dir)
+    count = len(first.documents())
+    second_dir = data_dir.with_name(f"{data_dir.name}-second")
+    fresh = not second_dir.exists()
+    opened, second = _timed(lambda: server(second_dir))
+    name = client(count)
+    document = f"contrat_{name.lower()}"
+    first_question = asked(second, f"Quel est le {TOPICS[0]} chez {client(1)} ?",
+                           f"contrat_{client(1).lower()}")
+    warm = [asked(second, q, doc) for q, doc in named_questions(count)]
+    folder = data_dir / "extra"
+    folder.mkdir(exist_ok=True)
+    new = folder / f"{document}.txt"
+    new.write_text(contract(name), encoding="utf-8")
+    assert first.ingest([new]).ok
+    question = f"Quel est le {TOPICS[0]} chez {name} ?"
+    seen_add = asked(second, question, document)
+    assert second.delete(document)
+    after_delete = asked(first, question, document)
+    new.unlink()
+    times = [t for t, _ok in warm]
+    return {
+        "contracts": count,
+        "second_data_dir_new": fresh,
+        "second_open_s": round(opened, 2),
+        "second_first_question_ms": _ms(first_question[0]),
+        "second_warm_question_ms": _ms(statistics.median(times)),
+        "second_routed_p95_ms": _ms(percentile(times, 0.95) or 0.0),
+        "second_questions_routed": sum(ok for _t, ok in warm),
+        "routed_questions": len(warm),
+        "first_adds_second_cites_at_next_question": seen_add[1],
+        "second_question_after_the_add_ms": _ms(seen_add[0]),
+        "second_deletes_first_stops_citing_at_next_question": not after_delete[1],
+        "first_question_after_the_delete_ms": _ms(after_delete[0]),
+        **rss_mb(),
+    }
+
+
+def measure_plain(data_dir: Path, chroma_url: str | None) -> dict[str, Any]:
+    """The plain LangChain + Chroma pipeline (bench/plain.py) over the data dir's contracts,
+    indexed the first time (resumed by id), then the same questions and writes."""
+    from bench import plain
+
+    paths = sorted((data_dir / "contracts").glob("*.txt"))
+    store = plain.open_plain(data_dir, chroma_url, HashEmbedder())
+    setup, ingested = _timed(lambda: plain.ingest(store, paths))
+    count = len(paths)
+    new = data_dir / "extra" / f"contrat_{client(count).lower()}.txt"
+    new.parent.mkdir(exist_ok=True)
+    new.write_text(contract(client(count)), encoding="utf-8")
+    row = plain.measure(store, named_questions(count), unnamed_questions(), new, _timed)
+    new.unlink()
+    return {"contracts": count, "ingested_now": ingested, "ingest_s": round(setup, 1), **row,
+            **rss_mb(),
+            "disk_chroma_mb": None if chroma_url else du_mb(data_dir / "plain-chroma")}
 
 
 def grow(data_dir: Path, count: int, say: Callable[[str], None],
@@ -205,34 +304,54 @@ def grow(data_dir: Path, count: int, say: Callable[[str], None],
     return time.perf_counter() - started
 
 
-def _measure_in_child(data_dir: Path, chroma_url: str | None) -> dict[str, Any]:
-    """`measure` in a fresh process (its memory is an app server's, not the ingest's)."""
+def _in_child(mode: str, data_dir: Path, chroma_url: str | None,
+              *more: str) -> dict[str, Any]:
+    """One of MODES in a fresh process (its memory is that step's alone, as an app server's
+    or an ingest's would be); its progress goes to this process's stderr."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-m", "bench.scale", str(data_dir),
+    out = subprocess.run([sys.executable, "-m", "bench.scale", mode, str(data_dir), *more,
                           *([chroma_url] if chroma_url else [])],
-                         cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+                         cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, check=False)
     if out.returncode != 0:
-        raise SystemExit(f"La mesure de {data_dir} a échoué :\n{out.stderr[-3000:]}")
+        raise SystemExit(f"L'étape « {mode} » du banc a échoué sur {data_dir} "
+                         f"(code {out.returncode}) : voir ses messages ci-dessus.")
     return dict(json.loads(out.stdout))
 
 
+def _grow_step(data_dir: Path, count: int, chroma_url: str | None) -> dict[str, Any]:
+    setup = grow(data_dir, count, lambda text: print(text, file=sys.stderr, flush=True),
+                 chroma_url)
+    return {"setup_s": round(setup, 1), "ingest_peak_rss_mb": rss_mb()["peak_rss_mb"]}
+
+
+RATIOS = ("warm_question_ms", "routed_p95_ms", "unrouted_p95_ms", "add_one_s",
+          "question_after_add_ms", "replace_one_s", "delete_one_s", "question_after_delete_ms")
+
+
 def run(sizes: list[int], folder: Path, say: Callable[[str], None],
-        chroma_url: str | None = None) -> dict[str, Any]:
+        chroma_url: str | None = None, plain: bool = True) -> dict[str, Any]:
+    """At each size: grow (a process of its own), then ours measured in a fresh process, the
+    plain LangChain + Chroma pipeline on the same contracts (`plain`), and with a Chroma
+    server, a second app server on the same collection."""
     rows = []
     for count, data_dir in [(BASELINE, folder / "base"), *[(n, folder / "grown")
                                                           for n in sizes]]:
         say(f"{count} contrats : indexation ({data_dir})…")
-        setup = grow(data_dir, count, say, chroma_url)
-        say(f"{count} contrats : indexés en {setup:.0f} s ; mesure…")
-        row = _measure_in_child(data_dir, chroma_url)
-        row["setup_s"] = round(setup, 1)
+        grown = _in_child("grow", data_dir, chroma_url, str(count))
+        say(f"{count} contrats : indexés en {grown['setup_s']:.0f} s ; mesure…")
+        row = {**_in_child("measure", data_dir, chroma_url), **grown}
+        if plain:
+            say(f"{count} contrats : la chaîne LangChain + Chroma simple…")
+            row["plain"] = _in_child("plain", data_dir, chroma_url)
+        if chroma_url:
+            say(f"{count} contrats : un second serveur d'application…")
+            row["second_server"] = _in_child("pair", data_dir, chroma_url)
         rows.append(row)
         say(json.dumps(row, ensure_ascii=False))
     base = rows[0]
     for row in rows[1:]:
-        row["ratio_to_10"] = {key: round(row[key] / base[key], 2) for key in (
-            "warm_question_ms", "add_one_s", "question_after_add_ms", "replace_one_s",
-            "delete_one_s", "question_after_delete_ms") if base[key]}
+        row["ratio_to_10"] = {key: round(row[key] / base[key], 2) for key in RATIOS
+                              if base.get(key)}
     return {"embedder": "hash (32 dimensions, no model: store, lexical index and router only)",
             "contracts": f"generated, {ARTICLES} articles each (bench/scale.py)",
             "chroma": f"server {chroma_url}" if chroma_url else "embedded, in each data dir",
@@ -250,10 +369,21 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
         print(text, file=sys.stderr, flush=True)
 
     say("Banc d'échelle : contrats générés, embeddings par hachage (aucun modèle).")
-    result = run(sizes, folder, say, args.chroma_url)
+    result = run(sizes, folder, say, args.chroma_url, plain=not args.no_plain)
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
 
 
-if __name__ == "__main__":  # python -m bench.scale DATA_DIR [CHROMA_URL]
-    print(json.dumps(measure(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None)))
+MODES: dict[str, Callable[..., dict[str, Any]]] = {
+    "measure": measure, "pair": measure_pair, "plain": measure_plain}
+
+
+if __name__ == "__main__":  # python -m bench.scale [MODE] DATA_DIR [COUNT] [CHROMA_URL]
+    argv = sys.argv[1:]
+    mode = argv.pop(0) if argv[0] in (*MODES, "grow") else "measure"
+    folder_arg = Path(argv.pop(0))
+    if mode == "grow":
+        size = int(argv.pop(0))
+        print(json.dumps(_grow_step(folder_arg, size, argv[0] if argv else None)))
+    else:
+        print(json.dumps(MODES[mode](folder_arg, argv[0] if argv else None)))

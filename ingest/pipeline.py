@@ -20,7 +20,7 @@ from ingest.embeddings import EmbeddingModel
 from ingest.loaders import SUPPORTED, document_id_for, load
 from ingest.models import IngestError, ParsedDocument
 from ingest.progress import IngestProgress, ProgressCallback, Stage
-from ingest.store import ChunkStore, DocumentRecord
+from ingest.store import ChunkStore, DocumentRecord, DocumentWrite
 from ingest.structure import StructureParser
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,10 @@ Step = Callable[[Stage, int, int], None]
 # Passages embedded per call, one progress step each: a multiple of the "use" model's own batch
 # of 16, so the vectors are the same as in one call.
 EMBED_BATCH = 64
+# Passages gathered from consecutive files before they are written to Chroma in one go (its
+# own call batch): a call costs about as much as 15 rows (ingest.store.write_documents). 1,000
+# generated contracts of 25 passages (`contractqa bench scale-cli`): see docs/figures.md.
+WRITE_ROWS = 256
 # A folder's own documentation, never a contract: exactly these names ("README.md", "LICENSE"),
 # not "licence_logiciel.pdf" nor "sources_contrat.txt" nor "licence.txt".
 _REPO_DOCS = frozenset({"readme", "sources", "changelog", "license", "licence", "copying"})
@@ -58,12 +62,27 @@ class FileResult:
     note: str = ""  # which document it became: new, replacing its earlier version, renamed
 
 
-def _stepper(progress: ProgressCallback | None, name: str, index: int, files: int) -> Step:
-    """The `Step` of one file: an `IngestProgress` for `progress` (nothing without one)."""
+@dataclass
+class _Prepared:
+    """A file parsed, cut and embedded, waiting for its batch to be written."""
+
+    result: FileResult
+    write: DocumentWrite
+    step: Step
+    seconds: float = 0.0  # spent on it before the write
+
+
+def _stepper(progress: ProgressCallback | None, name: str, index: int, files: int,
+             reached: list[float]) -> Step:
+    """The `Step` of one file: an `IngestProgress` for `progress` (nothing without one).
+    `reached` holds the share of the call reported so far: a file written after the next
+    ones were read (files are written by batches) never makes it go back."""
 
     def step(stage: Stage, done: int, total: int) -> None:
         if progress is not None:
-            progress(IngestProgress(name, index, files, stage, done, total))
+            event = IngestProgress(name, index, files, stage, done, total, floor=reached[0])
+            reached[0] = event.fraction
+            progress(event)
 
     return step
 
@@ -185,18 +204,49 @@ class Ingestor:
             log.warning("removed %d chunks left by an interrupted ingest", removed)
         files = expand(paths)
         results: list[FileResult] = []
+        waiting: list[_Prepared] = []
+        reached = [0.0]
         for i, path in enumerate(files):
-            step = _stepper(progress, path.name, i, len(files))
+            step = _stepper(progress, path.name, i, len(files), reached)
             step("reading", 0, 0)
             started = time.perf_counter()
             try:
-                result = self._ingest_one(path, step, sorted(set(matters)))
+                outcome = self._ingest_one(path, step, sorted(set(matters)), waiting)
             except IngestError as exc:
-                result = FileResult(str(path), document_id_for(path), "error", str(exc))
-            result.seconds = round(time.perf_counter() - started, 3)
-            results.append(result)
-            step("failed" if result.status == "error" else "done", result.chunks, result.chunks)
+                outcome = FileResult(str(path), document_id_for(path), "error", str(exc))
+            if isinstance(outcome, _Prepared):
+                outcome.seconds = time.perf_counter() - started
+                waiting.append(outcome)
+                results.append(outcome.result)
+                if sum(len(p.write.chunks) for p in waiting) >= WRITE_ROWS:
+                    self._flush(waiting)
+                continue
+            outcome.seconds = round(time.perf_counter() - started, 3)
+            results.append(outcome)
+            step("failed" if outcome.status == "error" else "done", outcome.chunks,
+                 outcome.chunks)
+        self._flush(waiting)
         return results
+
+    def _flush(self, waiting: list[_Prepared]) -> None:
+        """Write the files waiting, in one store write, and empty the list; each hears its
+        last steps. The write's time is shared among them by their passages."""
+        if not waiting:
+            return
+        started = time.perf_counter()
+        self.store.write_documents([p.write for p in waiting])
+        written, waiting[:] = list(waiting), []
+        share = (time.perf_counter() - started) / max(1, sum(p.result.chunks for p in written))
+        for p in written:
+            p.result.seconds = round(p.seconds + share * p.result.chunks, 3)
+            p.step("done", p.result.chunks, p.result.chunks)
+
+    @staticmethod
+    def _waits(waiting: list[_Prepared], document_ids: Iterable[str], content_hash: str) -> bool:
+        """Whether a file waiting to be written has one of these ids or this content."""
+        ids = set(document_ids)
+        return any(p.write.record.document_id in ids or p.write.record.content_hash
+                   == content_hash for p in waiting)
 
     def _embed(self, texts: list[str], step: Step) -> np.ndarray:
         """Embed passages `EMBED_BATCH` at a time, reporting each batch."""
@@ -217,7 +267,11 @@ class Ingestor:
                 return record
         return None
 
-    def _ingest_one(self, path: Path, step: Step, matters: list[str]) -> FileResult:
+    def _ingest_one(self, path: Path, step: Step, matters: list[str],
+                    waiting: list[_Prepared]) -> FileResult | _Prepared:
+        """A file unchanged or refused (its result), or ready to be written (`_Prepared`);
+        `waiting`, the files ready before it, are written first when it shares an id or
+        content with one of them."""
         if path.suffix.lower() not in SUPPORTED:
             load(path)  # raises the unsupported-format message
         digest = file_hash(path)
@@ -229,6 +283,9 @@ class Ingestor:
                               "déjà indexé, inchangé", indexed.articles, indexed.chunks)
         parsed, profile, content_hash = parse_file(path, self.max_mb)
         origin = origin_of(path)
+        if self._waits(waiting, (parsed.document_id, _suffixed_id(parsed.document_id, origin)),
+                       content_hash):
+            self._flush(waiting)  # its id or its twin is decided by what the store holds
         document_id, taken_by = self._identity(parsed.document_id, path, origin, content_hash)
         parsed.document_id = document_id
         existing = self.store.records().get(document_id)
@@ -274,8 +331,6 @@ class Ingestor:
             matters=matters,
             file_hash=digest,
         )
-        self.store.write_document(record, chunks, vectors,
-                                  progress=lambda done, total: step("writing", done, total))
         message = (
             "aucun article reconnu : découpage par paragraphes" if parsed.fallback
             else f"{record.articles} articles"
@@ -287,9 +342,12 @@ class Ingestor:
                     f"({taken_by}), celui-ci est indexé sous « {document_id} »")
         else:
             note = "nouveau document"
-        return FileResult(str(path), document_id, "replaced" if existing else "indexed",
-                          message, record.articles, len(chunks), fallback=parsed.fallback,
-                          note=note)
+        result = FileResult(str(path), document_id, "replaced" if existing else "indexed",
+                            message, record.articles, len(chunks), fallback=parsed.fallback,
+                            note=note)
+        write = DocumentWrite(record, chunks, vectors,
+                              lambda done, total: step("writing", done, total))
+        return _Prepared(result, write, step)
 
     def _identity(self, stem: str, path: Path, origin: str, content_hash: str
                   ) -> tuple[str, str]:

@@ -45,6 +45,7 @@ class IngestProgress:
     stage: Stage
     done: int = 0
     total: int = 0
+    floor: float = 0.0  # the share of the call already reported: `fraction` never goes below
 
     @property
     def file_fraction(self) -> float:
@@ -58,7 +59,7 @@ class IngestProgress:
     @property
     def fraction(self) -> float:
         """How much of the whole ingest call is done, from 0 to 1."""
-        return min(1.0, (self.index + self.file_fraction) / max(self.files, 1))
+        return max(self.floor, min(1.0, (self.index + self.file_fraction) / max(self.files, 1)))
 
     @property
     def label(self) -> str:

@@ -19,7 +19,7 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 _BATCH = 256
 # Rows per get(): far under SQLite's 32,766 bound variables, few round trips for the samples.
 _PAGE = 5000
+# A search restricted to contracts holding at most this many passages in all is scored here,
+# exactly, on their vectors (read once per version and kept with their passages), not by a
+# filtered Chroma query: that query's cost grows with the collection (25 of the 40 ms of a
+# warm routed question at 1,000 generated contracts, embedded; docs/figures.md, issue 19).
+EXACT_PASSAGES = 4000
 # Contract corpora are small: a wide search and one build thread make dense results exact in
 # practice and the same from one run to the next (the eval gate depends on it).
 _HNSW = {"hnsw:space": "cosine", "hnsw:construction_ef": 200, "hnsw:search_ef": 200,
@@ -136,6 +141,21 @@ class StoreConfig:
             raise ValueError("collection name must not be empty")
 
 
+@dataclass(frozen=True, eq=False)
+class DocumentWrite:
+    """One document to write: its record, chunks and their vectors (one row each), and who
+    hears `progress(written, total)` as its chunks are written."""
+
+    record: DocumentRecord
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    progress: Callable[[int, int], None] | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.chunks) != len(self.vectors):
+            raise ValueError(f"{len(self.chunks)} chunks but {len(self.vectors)} vectors")
+
+
 def _record_metadata(record: DocumentRecord) -> dict[str, str]:
     """What a record's row carries besides its JSON (read without parsing it)."""
     return {"content_hash": record.content_hash, "pipeline": record.pipeline_version,
@@ -164,6 +184,8 @@ class ChunkStore:
         self._fingerprint = ""
         self._passages: OrderedDict[tuple[str, str], list[Chunk]] = OrderedDict()
         self._by_id: OrderedDict[str, tuple[str, Chunk]] = OrderedDict()  # id: (version, chunk)
+        # (document, version): its committed passages' ids and unit vectors, as `_passages`
+        self._vectors: OrderedDict[tuple[str, str], tuple[list[str], np.ndarray]] = OrderedDict()
         self._cached_documents = cached_documents
         self._cached_passages = cached_passages
         self._collections: dict[str, Collection] = {}
@@ -297,6 +319,7 @@ class ChunkStore:
             self._records = None
             self._passages.clear()
             self._by_id.clear()
+            self._vectors.clear()
 
     def records(self) -> dict[str, DocumentRecord]:
         records = self._records  # without the lock: questions keep answering while a large
@@ -336,6 +359,31 @@ class ChunkStore:
             while len(self._passages) > self._cached_documents:
                 self._passages.popitem(last=False)
         return chunks
+
+    def document_vectors(self, document_id: str) -> tuple[list[str], np.ndarray]:
+        """One document's committed passages' ids and unit vectors (the last
+        `cached_documents` kept, as their passages)."""
+        record = self.records().get(document_id)
+        if record is None:
+            return [], np.zeros((0, 1), dtype=np.float32)
+        key = (document_id, record.content_hash)
+        with self._lock:
+            cached = self._vectors.get(key)
+            if cached is not None:
+                self._vectors.move_to_end(key)
+                return cached
+        got = self._get("chunks", ["embeddings", "metadatas"], where={"document_id": document_id})
+        rows = [(cid, vector) for cid, vector, meta in zip(got["ids"], got["embeddings"],
+                                                          got["metadatas"], strict=True)
+                if meta and meta.get("doc_hash") == record.content_hash]
+        matrix = np.asarray([v for _cid, v in rows], dtype=np.float32).reshape(len(rows), -1)
+        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        entry = ([cid for cid, _v in rows], matrix)
+        with self._lock:
+            self._vectors[key] = entry
+            while len(self._vectors) > self._cached_documents:
+                self._vectors.popitem(last=False)
+        return entry
 
     def chunks_by_id(self, ids: Iterable[str]) -> dict[str, Chunk]:
         """The committed passages among `ids`, in their order (others are left out); the last
@@ -419,16 +467,17 @@ class ChunkStore:
                                         embeddings=np.zeros((1, 1), dtype=np.float32))
         return stamp, before == self._known and self._known is not None
 
-    def _wrote(self, document_id: str, record: DocumentRecord | None) -> None:
-        """After an own write: the records as Chroma holds them now, without rereading them
-        when no other process wrote in between (each write costs the same at any corpus size).
-        """
+    def _wrote(self, changed: dict[str, DocumentRecord | None]) -> None:
+        """After an own write (`changed`: each document's record now, None once deleted): the
+        records as Chroma holds them now, without rereading them when no other process wrote
+        in between (each write costs the same at any corpus size)."""
         stamp, knew = self._stamp()
         if knew and self._records is not None:
             records = dict(self._records)
-            records.pop(document_id, None)
-            if record is not None:
-                records[document_id] = record
+            for document_id, record in changed.items():
+                records.pop(document_id, None)
+                if record is not None:
+                    records[document_id] = record
             self._set_records(records)
         else:
             self.invalidate()
@@ -455,12 +504,33 @@ class ChunkStore:
                   if document_ids is None or r.document_id in document_ids}
         if not hashes:
             return []
+        if (document_ids is not None
+                and sum(records[d].chunks for d in hashes) <= EXACT_PASSAGES):
+            return self._exact(vector, k, list(hashes))
         where = None if document_ids is None else {"doc_hash": {"$in": list(hashes.values())}}
         found, dropped = self._query(vector, k, where, hashes)
         if dropped and where is None:
             found, _ = self._query(vector, k, {"doc_hash": {"$in": list(hashes.values())}},
                                    hashes)
         return found
+
+    def _exact(self, vector: np.ndarray, k: int,
+               document_ids: list[str]) -> list[tuple[Chunk, float]]:
+        """The `k` passages of these documents closest to `vector`, scored on their vectors:
+        the cosine Chroma's query gives, over every passage (no approximate index)."""
+        ids: list[str] = []
+        matrices = []
+        for document_id in document_ids:
+            doc_ids, matrix = self.document_vectors(document_id)
+            ids += doc_ids
+            matrices.append(matrix)
+        if not ids:
+            return []
+        query = np.asarray(vector, dtype=np.float32)
+        cosines = np.vstack(matrices) @ (query / max(float(np.linalg.norm(query)), 1e-12))
+        best = sorted(range(len(ids)), key=lambda i: (-float(cosines[i]), ids[i]))[:k]
+        chunks = self.chunks_by_id(ids[i] for i in best)
+        return [(chunks[ids[i]], float(cosines[i])) for i in best if ids[i] in chunks]
 
     def _query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None,
                hashes: dict[str, str]) -> tuple[list[tuple[Chunk, float]], bool]:
@@ -489,15 +559,16 @@ class ChunkStore:
         return "\n\n".join(parts)
 
     # Writes ----------------------------------------------------------------------------------
-    def _mark_pending(self, document_id: str) -> None:
+    def _mark_pending(self, *document_ids: str) -> None:
         """Step 0 of a write or a deletion: `collect_garbage` looks here after an interruption."""
         with self._client_lock.reading():
-            self.pending_collection.upsert(ids=[document_id], documents=[document_id],
-                                           embeddings=np.zeros((1, 1), dtype=np.float32))
+            self.pending_collection.upsert(
+                ids=list(document_ids), documents=list(document_ids),
+                embeddings=np.zeros((len(document_ids), 1), dtype=np.float32))
 
-    def _done_pending(self, document_id: str) -> None:
+    def _done_pending(self, *document_ids: str) -> None:
         with self._client_lock.reading():
-            self.pending_collection.delete(ids=[document_id])
+            self.pending_collection.delete(ids=list(document_ids))
 
     def write_document(self, record: DocumentRecord, chunks: list[Chunk], vectors: np.ndarray,
                        progress: Callable[[int, int], None] | None = None) -> None:
@@ -505,32 +576,52 @@ class ChunkStore:
 
         `progress(written, total)` hears each batch of chunks written.
         """
-        with self._lock, self.failing(f"l'écriture de {record.document_id}"):
-            self._mark_pending(record.document_id)
+        self.write_documents([DocumentWrite(record, chunks, vectors, progress)])
+
+    def write_documents(self, writes: Sequence[DocumentWrite]) -> None:
+        """Write several documents as one: marked pending, their chunks (`_BATCH` rows a call,
+        across documents), then their records (the commit), then older versions dropped,
+        unmarked, and one version stamp. An interruption leaves none of them committed, and
+        `collect_garbage` removes what was written. Each call to Chroma costs about as much
+        as 15 of its rows (embedded, 512 dimensions: 10 upserts of 25 rows 0.39 to 0.62 s,
+        one of 250 rows 0.23 to 0.29 s, this machine), hence one call for many documents."""
+        if not writes:
+            return
+        ids = [w.record.document_id for w in writes]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"one write per document, got {ids}")
+        rows = [(w, k) for w in writes for k in range(len(w.chunks))]
+        with self._lock, self.failing(f"l'écriture de {', '.join(ids[:3])}"
+                                      + (f" et {len(ids) - 3} autres" if len(ids) > 3 else "")):
+            self._mark_pending(*ids)
             with self._client_lock.reading():
                 collection = self.chunks_collection
-                for i in range(0, len(chunks), _BATCH):
-                    batch = chunks[i: i + _BATCH]
+                for i in range(0, len(rows), _BATCH):
+                    batch = rows[i: i + _BATCH]
                     collection.upsert(
-                        ids=[c.chunk_id for c in batch],
-                        embeddings=[v.astype(np.float32) for v in vectors[i: i + _BATCH]],
-                        documents=[c.text for c in batch],
-                        metadatas=[self._metadata(c, record.content_hash) for c in batch],
+                        ids=[w.chunks[k].chunk_id for w, k in batch],
+                        embeddings=[w.vectors[k].astype(np.float32) for w, k in batch],
+                        documents=[w.chunks[k].text for w, k in batch],
+                        metadatas=[self._metadata(w.chunks[k], w.record.content_hash)
+                                   for w, k in batch],
                     )
-                    if progress is not None:
-                        progress(i + len(batch), len(chunks))
+                    for w in dict.fromkeys(w for w, _k in batch):  # each once, in order
+                        if w.progress is not None:
+                            w.progress(max(k for v, k in batch if v is w) + 1, len(w.chunks))
                 self.documents_collection.upsert(
-                    ids=[record.document_id],
-                    embeddings=np.zeros((1, 1), dtype=np.float32),
-                    documents=[json.dumps(_stored(record), ensure_ascii=False)],
-                    metadatas=[_record_metadata(record)],
+                    ids=ids,
+                    embeddings=np.zeros((len(ids), 1), dtype=np.float32),
+                    documents=[json.dumps(_stored(w.record), ensure_ascii=False)
+                               for w in writes],
+                    metadatas=[_record_metadata(w.record) for w in writes],
                 )
-                stale: Any = {"$and": [{"document_id": record.document_id},
-                                       {"doc_hash": {"$ne": record.content_hash}}]}
-                collection.delete(where=stale)
-            self._done_pending(record.document_id)
-            self._wrote(record.document_id, record)  # under the lock: sync() never takes it
-            # for a write elsewhere
+                stale: list[Any] = [{"$and": [{"document_id": w.record.document_id},
+                                              {"doc_hash": {"$ne": w.record.content_hash}}]}
+                                    for w in writes]
+                collection.delete(where=stale[0] if len(stale) == 1 else {"$or": stale})
+            self._done_pending(*ids)
+            # Under the lock: sync() never takes it for a write elsewhere.
+            self._wrote({w.record.document_id: w.record for w in writes})
 
     @staticmethod
     def _metadata(chunk: Chunk, content_hash: str) -> dict[str, str | int]:
@@ -560,7 +651,7 @@ class ChunkStore:
                     documents=[json.dumps(_stored(record), ensure_ascii=False)],
                     metadatas=[_record_metadata(record)],
                 )
-            self._wrote(document_id, record)
+            self._wrote({document_id: record})
             return record
 
     def delete_document(self, document_id: str) -> bool:
@@ -571,7 +662,7 @@ class ChunkStore:
                 self.documents_collection.delete(ids=[document_id])
                 self.chunks_collection.delete(where={"document_id": document_id})
             self._done_pending(document_id)
-            self._wrote(document_id, None)
+            self._wrote({document_id: None})
             return existed
 
     def collect_garbage(self) -> int:
@@ -604,7 +695,8 @@ class ChunkStore:
 
 def _extend(rows: dict[str, list[Any]], got: Any) -> None:
     for name in rows:
-        rows[name].extend(got[name] or [None] * len(got["ids"]))
+        value = got[name]  # a list, None when not included, or an array for embeddings
+        rows[name].extend([None] * len(got["ids"]) if value is None else list(value))
 
 
 def _stored(record: DocumentRecord) -> dict[str, Any]:

@@ -99,7 +99,7 @@ def test_the_scale_bench_runs_against_a_chroma_server(chroma_server: str, tmp_pa
     server, at a size CI affords): each data dir its own collection on the server, nothing
     of the index in the data dirs, and a rerun measures the same sizes (files on the server
     are skipped by their hash)."""
-    from bench.scale import run
+    from bench.scale import ROUTED, UNROUTED, run
 
     said: list[str] = []
     result = run([12], tmp_path / "scale", said.append, chroma_server)
@@ -107,9 +107,21 @@ def test_the_scale_bench_runs_against_a_chroma_server(chroma_server: str, tmp_pa
     base, grown = result["rows"]
     assert (base["contracts"], grown["contracts"]) == (10, 12)
     for row in (base, grown):
-        assert row["warm_questions_routed"] == 5, row
+        assert row["warm_questions_routed"] == row["routed_questions"] == ROUTED, row
+        assert row["unrouted_p95_ms"] >= row["unrouted_p50_ms"] > 0, row
         assert row["new_contract_routed"] and not row["deleted_contract_still_cited"], row
         assert row["disk_chroma_mb"] is None  # the index is the server's
+        assert row["ingest_peak_rss_mb"] > 0
+        # A second app server on the same collection, with its own data dir: it answers
+        # from what the first indexes, and the first stops citing what it deletes.
+        second = row["second_server"]
+        assert second["second_questions_routed"] == ROUTED, second
+        assert second["first_adds_second_cites_at_next_question"], second
+        assert second["second_deletes_first_stops_citing_at_next_question"], second
+        # The plain LangChain + Chroma pipeline on the same contracts, same server.
+        plain = row["plain"]
+        assert plain["contracts"] == row["contracts"] and plain["passages"] > 0, plain
+        assert plain["routed_questions"] == ROUTED and UNROUTED > 0
     assert not (tmp_path / "scale" / "grown" / "chroma").exists()
     assert "ratio_to_10" in grown
     again = run([12], tmp_path / "scale", said.append, chroma_server)

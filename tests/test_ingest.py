@@ -432,8 +432,10 @@ def test_kill_during_ingest_leaves_a_consistent_store(
     # Reuse the session corpus's embedding cache: the runs below then cost parsing and
     # Chroma writes, not embedding (the cache is keyed by model and text, so it is exact).
     shutil.copytree(corpus_dir / "cache", data / "cache")
-    # Progress lines go to stderr before each file: when the third file's line shows, the
-    # first two documents are committed and the third is being processed.
+    # Progress lines go to stderr at each step of each file; files are written by batches
+    # (ingest.pipeline.WRITE_ROWS passages), each file's "terminé" once its batch is
+    # committed: when the third file's shows, the first three are committed, and the next
+    # batch is being read or embedded.
     proc = subprocess.Popen(
         [str(CLI), "ingest", str(CONTRACTS), str(EXTRA)], cwd=tmp_path, env=cli_env(data),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -444,7 +446,7 @@ def test_kill_during_ingest_leaves_a_consistent_store(
         deadline = time.monotonic() + 240
         for line in proc.stderr:
             seen.append(line)
-            if CORPUS[2].name in line:
+            if CORPUS[2].name in line and "terminé" in line:
                 break
             assert time.monotonic() < deadline, seen
         else:
@@ -460,7 +462,7 @@ def test_kill_during_ingest_leaves_a_consistent_store(
     settings = Settings(data_dir=data, _env_file=None)  # type: ignore[call-arg]
     store = open_store(settings)
     records = store.records()
-    assert {CORPUS[0].stem, CORPUS[1].stem} <= set(records)
+    assert {CORPUS[0].stem, CORPUS[1].stem, CORPUS[2].stem} <= set(records)
     assert len(records) < len(CORPUS)
     assert_consistent(store)
     del store

@@ -174,9 +174,11 @@ def test_an_interrupted_folder_ingest_resumes(
     write_contracts(folder, ["Alpha", "Bravo", "Charlie", "Delta"])
     service = fast_service(settings)
     store_type = type(service.store)
-    real_write = store_type.write_document
+    real_write = store_type.write_documents
 
-    def stopped(store: Any, record: Any, chunks: Any, vectors: Any, progress: Any = None) -> None:
+    def stopped(store: Any, writes: list[Any]) -> None:
+        (write,) = writes  # WRITE_ROWS = 1: each file is written alone
+        record, chunks, vectors = write.record, write.chunks, write.vectors
         if record.document_id == "contrat_charlie":  # the passages written, never committed
             store._mark_pending(record.document_id)
             store.chunks_collection.upsert(ids=[c.chunk_id for c in chunks],
@@ -185,10 +187,11 @@ def test_an_interrupted_folder_ingest_resumes(
                                            metadatas=[store._metadata(c, record.content_hash)
                                                       for c in chunks])
             raise KeyboardInterrupt
-        real_write(store, record, chunks, vectors, progress)
+        real_write(store, writes)
 
     with monkeypatch.context() as patch:
-        patch.setattr(store_type, "write_document", stopped)
+        patch.setattr(ingest.pipeline, "WRITE_ROWS", 1)
+        patch.setattr(store_type, "write_documents", stopped)
         with pytest.raises(KeyboardInterrupt):
             service.ingest([folder])
     assert sorted(service.store.records()) == ["contrat_alpha", "contrat_bravo"]
@@ -363,3 +366,93 @@ def test_the_time_left_of_an_ingest_is_told_once_it_can_be() -> None:
     assert eta.label(0.99) == "reste moins d'une minute"
     now[0] += 3540  # an hour for 30 %: 8,400 s left
     assert eta.label(0.30) == "reste environ 2 h 20"
+
+
+def test_consecutive_files_are_written_together(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder's small contracts go to Chroma in a few calls, not a few per contract (each
+    call costs about 15 rows); an interruption in the middle of a batch commits none of its
+    contracts, and the folder ingested again gives the index an uninterrupted run gives. The
+    progress reported never goes back though files are written after the next are read."""
+    folder = tmp_path / "in"
+    names = [f"Client{i}" for i in range(8)]
+    write_contracts(folder, names)
+    service = fast_service(settings)
+    upserts: list[int] = []
+    kind = type(service.store.chunks_collection)
+    real_upsert = kind.upsert
+
+    def counted(collection: Any, *args: Any, **kwargs: Any) -> Any:
+        if collection.name == service.store.chunks_collection.name:
+            upserts.append(len(kwargs["ids"]))
+        return real_upsert(collection, *args, **kwargs)
+
+    monkeypatch.setattr(kind, "upsert", counted)
+    fractions: list[float] = []
+    report = service.ingest([folder], progress=lambda e: fractions.append(e.fraction))
+    assert report.ok and [r.status for r in report.results] == ["indexed"] * 8
+    assert sum(upserts) == sum(r.chunks for r in report.results) and len(upserts) < 8, upserts
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert all(r.seconds > 0 for r in report.results)
+
+    # Interrupted while writing the batch: none of it committed, nothing visible.
+    again = tmp_path / "again"
+    write_contracts(again, names)
+    other = fast_service(Settings(data_dir=tmp_path / "other", _env_file=None))  # type: ignore[call-arg]
+    store_type = type(other.store)
+
+    def cut(store: Any, writes: list[Any]) -> None:
+        first = writes[0]
+        store._mark_pending(*[w.record.document_id for w in writes])
+        store.chunks_collection.upsert(
+            ids=[c.chunk_id for c in first.chunks], embeddings=[v.tolist() for v in first.vectors],
+            documents=[c.text for c in first.chunks],
+            metadatas=[store._metadata(c, first.record.content_hash) for c in first.chunks])
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store_type, "write_documents", cut)
+        with pytest.raises(KeyboardInterrupt):
+            other.ingest([again])
+    other.store.invalidate()
+    assert other.store.records() == {} and other.store.chunks() == []
+    resumed = fast_service(Settings(data_dir=tmp_path / "other", _env_file=None))  # type: ignore[call-arg]
+    assert [r.status for r in resumed.ingest([again]).results] == ["indexed"] * 8
+    assert sorted(resumed.store.chunks_collection.get(include=[])["ids"]) == sorted(
+        service.store.chunks_collection.get(include=[])["ids"])
+    assert resumed.store.pending_collection.count() == 0
+
+
+
+def test_a_search_within_one_contract_is_scored_on_its_vectors(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search restricted to a few contracts computes the cosines itself, on the contracts'
+    vectors read once per version (no filtered Chroma query, whose cost grows with the
+    collection): the same passages and cosines as that query, and a new version's vectors
+    after a change."""
+    service = fast_service(settings)
+    paths = write_contracts(tmp_path / "in", ["Alpha", "Bravo", "Charlie"], articles=12)
+    assert service.ingest(paths).ok
+    store = service.store
+    records = store.records()
+    vector = service.embedder.embed_query("délai de résiliation chez Bravo")
+    scope = ["contrat_bravo", "contrat_charlie"]
+    hashes = {d: records[d].content_hash for d in scope}
+    calls = Calls(service, monkeypatch)
+    exact = store.dense_search(vector, 6, scope)
+    assert calls.of("chunks") and not [m for m, _k in calls.of("chunks") if m == "query"]
+    queried, _dropped = store._query(vector, 6, {"doc_hash": {"$in": list(hashes.values())}},
+                                     hashes)
+    assert [c.chunk_id for c, _s in exact] == [c.chunk_id for c, _s in queried]
+    assert [s for _c, s in exact] == pytest.approx([s for _c, s in queried], abs=1e-5)
+    reads = len(calls.of("chunks"))
+    store.dense_search(vector, 6, scope)  # vectors and passages are kept: no read at all
+    assert len(calls.of("chunks")) == reads
+    paths[1].write_text(contract("Bravo", 12) + "\n13. Audit\nBravo peut auditer.\n",
+                        encoding="utf-8")
+    assert service.ingest([paths[1]]).ok
+    found = store.dense_search(service.embedder.embed_query("Bravo peut auditer"), 30, scope)
+    assert any("auditer" in c.text for c, _s in found)
+    assert {c.document_id for c, _s in found} == set(scope)
