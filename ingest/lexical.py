@@ -3,9 +3,10 @@
 `LexicalIndex` is the one the app uses: a Tantivy index per data dir, one segment per write,
 updated per document (a document added, replaced or deleted costs the same at any corpus size),
 committed atomically by Tantivy, memory-mapped when opened. Its manifest names the document
-versions it holds, so a second process or server catches up by adding what it lacks instead of
-rebuilding. Tantivy scores with the same Okapi BM25 (k1 1.2, b 0.75, idf ln(1 + (N - n + 0.5) /
-(n + 0.5))) as `BM25Index`, the in-memory index it replaces (kept for comparisons and tests).
+versions it holds (one SQLite row each, `versions.sqlite`, changed row by row), so a second
+process or server catches up by adding what it lacks instead of rebuilding. Tantivy scores
+with the same Okapi BM25 (k1 1.2, b 0.75, idf ln(1 + (N - n + 0.5) / (n + 0.5))) as
+`BM25Index`, the in-memory index it replaces (kept for comparisons and tests).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import logging
 import math
 import os
+import sqlite3
 import tempfile
 import threading
 from collections import Counter
@@ -77,6 +79,7 @@ log = logging.getLogger(__name__)
 # Bump when the schema or what is indexed changes: an index of another version is rebuilt.
 INDEX_VERSION = "3"
 _MANIFEST = "manifest.json"
+_VERSIONS = "versions.sqlite"  # one row per document version held (the manifest's rows)
 _ANALYZER = "words"  # tokens are ours, joined by spaces: Tantivy only splits them again
 # Tantivy ranks with lengths rounded to one byte: it proposes this many times the passages asked
 # for, then they are scored with exact lengths, as `BM25Index` does. Measured on the eval's 340
@@ -151,9 +154,11 @@ class LexicalIndex:
         self._index = self._open()
         self._searcher = self._index.searcher()
         self.idf = TermWeights(self._searcher, self._schema)
-        manifest = self._manifest()
-        self._held: dict[str, str] = manifest.get("documents", {})
-        self._sizes: dict[str, list[int]] = manifest.get("sizes", {})
+        self._held: dict[str, str] = {}
+        self._sizes: dict[str, list[int]] = {}
+        self._held, self._sizes = self._versions()
+        self._totals = _totals(self._sizes)
+        self.removed: list[str] = []  # the versions the last `sync` took out
 
     def _build_schema(self) -> Any:
         builder = self._tantivy.SchemaBuilder()
@@ -180,7 +185,8 @@ class LexicalIndex:
                 current = False
                 index = tantivy.Index(self._schema, path=str(self.path), reuse=True)
             if not current:
-                _write_json(self.path / _MANIFEST, _manifest_of({}, {}))
+                _write_json(self.path / _MANIFEST, _manifest_of())
+            self._migrate(manifest)
         analyzer = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
         index.register_tokenizer(_ANALYZER, analyzer)
         return index
@@ -190,6 +196,49 @@ class LexicalIndex:
         for file in self.path.iterdir():
             if file.is_file() and not file.name.startswith(".sync"):
                 file.unlink()
+
+    def _db(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path / _VERSIONS, timeout=60)
+        db.execute("CREATE TABLE IF NOT EXISTS versions (version TEXT PRIMARY KEY, "
+                   "document_id TEXT NOT NULL, passages INTEGER NOT NULL, "
+                   "tokens INTEGER NOT NULL)")
+        return db
+
+    def _versions(self) -> tuple[dict[str, str], dict[str, list[int]]]:
+        """The versions held, from disk: version -> document id, and -> [passages, tokens]."""
+        db = self._db()
+        try:
+            rows = db.execute("SELECT version, document_id, passages, tokens FROM versions")
+            held: dict[str, str] = {}
+            sizes: dict[str, list[int]] = {}
+            for version, document_id, passages, tokens in rows:
+                held[version] = document_id
+                sizes[version] = [passages, tokens]
+            return held, sizes
+        finally:
+            db.close()
+
+    def _record_versions(self, added: dict[str, tuple[str, list[int]]], gone: list[str]) -> None:
+        """One transaction: the rows of `gone` out, those of `added` in (version ->
+        (document id, [passages, tokens]))."""
+        db = self._db()
+        try:
+            with db:
+                db.executemany("DELETE FROM versions WHERE version = ?", [(v,) for v in gone])
+                db.executemany("INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?)",
+                               [(v, d, size[0], size[1]) for v, (d, size) in added.items()])
+        finally:
+            db.close()
+
+    def _migrate(self, manifest: dict[str, Any]) -> None:
+        """A manifest of the previous layout (every version in manifest.json): its versions
+        become rows, and manifest.json keeps the index's versions only."""
+        held, sizes = manifest.get("documents"), manifest.get("sizes")
+        if not isinstance(held, dict) or not isinstance(sizes, dict):
+            return
+        if manifest.get("version") == INDEX_VERSION:
+            self._record_versions({v: (d, sizes[v]) for v, d in held.items() if v in sizes}, [])
+        _write_json(self.path / _MANIFEST, _manifest_of())
 
     def _manifest(self) -> dict[str, Any]:
         try:
@@ -216,21 +265,23 @@ class LexicalIndex:
             return 0
         with self._lock, self._file_lock:
             self._index.reload()
-            manifest = self._manifest()
-            held: dict[str, str] = manifest.get("documents", {})
-            sizes: dict[str, list[int]] = manifest.get("sizes", {})
+            held, sizes = self._versions()
             add = [h for h, document_id in wanted.items() if held.get(h) != document_id]
             gone = [h for h in held if h not in wanted]
             if add or gone:
-                sizes.update(self._write(add, gone, wanted, read))
-                held = {h: d for h, d in held.items() if h in wanted}
+                added = self._write(add, gone, wanted, read)
+                self._record_versions({h: (wanted[h], added[h]) for h in add}, gone)
+                for h in gone:
+                    held.pop(h, None)
+                    sizes.pop(h, None)
                 held.update({h: wanted[h] for h in add})
-                sizes = {h: sizes[h] for h in held}
-                _write_json(self.path / _MANIFEST, _manifest_of(held, sizes))
+                sizes.update(added)
                 self._index.reload()
             self._searcher = self._index.searcher()
             self.idf = TermWeights(self._searcher, self._schema)
             self._held, self._sizes = held, sizes
+            self._totals = _totals(sizes)
+            self.removed = gone
             return len(add) + len(gone)
 
     def _write(self, add: list[str], gone: list[str], wanted: dict[str, str],
@@ -280,8 +331,8 @@ class LexicalIndex:
         searcher = self._searcher
         if not searcher.num_docs:
             return []
-        passages = sum(size[0] for size in self._sizes.values())
-        average = sum(size[1] for size in self._sizes.values()) / (passages or 1)
+        passages, all_tokens = self._totals
+        average = all_tokens / (passages or 1)
         weights = {t: self.idf.get(t) for t in terms}
         scored: list[tuple[str, float]] = []
         for _score, address in searcher.search(query, CANDIDATES * k, count=False).hits:
@@ -318,9 +369,14 @@ class LexicalIndex:
                 for score, address in result.hits]
 
 
-def _manifest_of(held: dict[str, str], sizes: dict[str, list[int]]) -> dict[str, Any]:
-    return {"version": INDEX_VERSION, "tokenizer": TOKENIZER_VERSION, "documents": held,
-            "sizes": sizes}
+def _manifest_of() -> dict[str, Any]:
+    return {"version": INDEX_VERSION, "tokenizer": TOKENIZER_VERSION}
+
+
+def _totals(sizes: Mapping[str, list[int]]) -> tuple[int, int]:
+    """Passages and tokens of every version held (BM25's average length), summed once per
+    change rather than at each query."""
+    return (sum(size[0] for size in sizes.values()), sum(size[1] for size in sizes.values()))
 
 
 def _write_json(path: Path, data: object) -> None:

@@ -74,8 +74,8 @@ class VocabularyCache:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def forget(self, keep: set[str]) -> None:
-        """Remove the entries of versions no longer indexed."""
-        for path in self.folder.glob("*.json") if self.folder.is_dir() else []:
-            if path.stem not in keep:
-                path.unlink(missing_ok=True)
+    def drop(self, versions: Iterable[str]) -> None:
+        """Remove the entries of these versions (no longer indexed): each by its name, without
+        listing the folder (one file per contract: 10,000 at 10,000 contracts)."""
+        for version in versions:
+            self._path(version).unlink(missing_ok=True)

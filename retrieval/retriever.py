@@ -82,7 +82,7 @@ class HybridSearch:
             if self._synced != fingerprint:
                 records = self.store.records()
                 if self._index.sync(records.values(), self._read):
-                    self.vocabulary_cache.forget({r.version for r in records.values()})
+                    self.vocabulary_cache.drop(self._index.removed)
                 self._synced = fingerprint
             return self._index
 
