@@ -126,3 +126,51 @@ def test_the_scale_bench_runs_against_a_chroma_server(chroma_server: str, tmp_pa
     assert "ratio_to_10" in grown
     again = run([12], tmp_path / "scale", said.append, chroma_server)
     assert [r["contracts"] for r in again["rows"]] == [10, 12]
+
+
+def test_a_server_reads_only_the_records_another_changed(
+    chroma_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two stores on one Chroma server, each with its own data dir: what one writes (adds,
+    replaces, deletes, classes in a matter), the other reads back by id from the change log
+    kept in Chroma, never every record again (3.1 s at 10,000 contracts); a write by a
+    writer that keeps no log (a previous version) makes it read every record."""
+    from tests.test_ingest import fast_service
+    from tests.test_scale import contract, write_contracts
+
+    def settings(name: str) -> Settings:
+        return Settings(data_dir=tmp_path / name, chroma_url=chroma_server,  # type: ignore[call-arg]
+                        _env_file=None)
+
+    first, second = fast_service(settings("a")), fast_service(settings("b"))
+    paths = write_contracts(tmp_path / "in", ["Alpha", "Bravo", "Charlie", "Delta"])
+    assert first.ingest(paths[:3]).ok
+    assert [d.document_id for d in second.documents()] == [p.stem for p in paths[:3]]
+    reads: list[dict[str, object]] = []
+    kind = type(second.store.documents_collection)
+    real_get = kind.get
+
+    def counted(collection: object, *args: object, **kwargs: object) -> object:
+        if getattr(collection, "name", "") == second.store.documents_collection.name:
+            reads.append(kwargs)
+        return real_get(collection, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kind, "get", counted)
+    paths[1].write_text(contract("Bravo") + "\n7. Audit\nBravo peut auditer.\n", encoding="utf-8")
+    assert first.ingest([paths[1], paths[3]]).ok
+    assert first.delete("contrat_charlie")
+    first.set_matters("contrat_alpha", ["dossier-a"])
+    assert {d.document_id: d.matters for d in second.documents()} == {
+        "contrat_alpha": ["dossier-a"], "contrat_bravo": [], "contrat_delta": []}
+    assert second.store.records()["contrat_bravo"].content_hash == (
+        first.store.records()["contrat_bravo"].content_hash)
+    assert reads and all(r.get("ids") for r in reads), reads  # by id: never every record
+    answer = second.ask("Quel est le délai de résiliation chez Delta ?")
+    assert {c.document_id for c in answer.citations} == {"contrat_delta"}
+
+    # A write without a log row (the previous version's writers): every record read again.
+    first.store.meta_collection.upsert(ids=["version"], documents=["written-elsewhere"],
+                                       embeddings=[[0.0]])  # type: ignore[arg-type]
+    reads.clear()
+    assert len(second.documents()) == 3
+    assert any(not r.get("ids") for r in reads), reads

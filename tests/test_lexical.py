@@ -140,3 +140,33 @@ def test_index_of_another_tokenizer_or_schema_is_rebuilt(tmp_path: Path) -> None
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "meta.json").write_text("{not json", encoding="utf-8")
     assert LexicalIndex(tmp_path / "broken").search("préavis", 5) == []
+
+
+def test_a_manifest_of_the_previous_layout_is_migrated_not_rebuilt(tmp_path: Path) -> None:
+    """Before, manifest.json named every version held (rewritten whole at each change); now
+    each version is a row of versions.sqlite. An index of the previous layout opens with its
+    versions as rows and is not indexed again; a change then touches its own row only."""
+    import json
+
+    docs = _corpus()
+    path = tmp_path / "lexical"
+    LexicalIndex(path).sync(_records(docs), docs.__getitem__)
+    first = LexicalIndex(path)
+    held, sizes = first.documents(), dict(first._sizes)
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    assert set(manifest) == {"version", "tokenizer"}
+    (path / "versions.sqlite").unlink()
+    (path / "manifest.json").write_text(json.dumps({**manifest, "documents": held,
+                                                    "sizes": sizes}), encoding="utf-8")
+
+    def refuse(document_id: str) -> list[Chunk]:
+        raise AssertionError(f"{document_id} read again")
+
+    migrated = LexicalIndex(path)
+    assert migrated.documents() == held and migrated.sync(_records(docs), refuse) == 0
+    assert set(json.loads((path / "manifest.json").read_text(encoding="utf-8"))) == {
+        "version", "tokenizer"}
+    gone = docs.pop("doc2")
+    assert migrated.sync(_records(docs), refuse) == 1 and migrated.removed == ["doc2-1"]
+    assert "doc2-1" not in LexicalIndex(path).documents()
+    assert not {c for c, _s in migrated.search("prix", 100)} & {c.chunk_id for c in gone}
