@@ -151,6 +151,12 @@ def comparison_table(question: str, retrieved: Retrieved, idf: Mapping[str, floa
         where = f"{c.section + ' — ' if c.section else ''}{_label(c)}"
         rows.append(f"| {c.document_title} | « {quote.replace('|', '/')} » [{c.n}] | {where} |")
     intro = "Comparaison, contrat par contrat (citations exactes) :"
+    covered = len(retrieved.per_document)
+    if retrieved.compared_of > covered:
+        intro = (f"Comparaison des {covered} contrats les plus proches de la question, sur les "
+                 f"{retrieved.compared_of} indexés (nommez les contrats à comparer, ou "
+                 "restreignez la question à un dossier, pour en voir d'autres), contrat par "
+                 "contrat (citations exactes) :")
     return Composed(f"{intro}\n\n" + "\n".join(rows), quotes, highlights)
 
 

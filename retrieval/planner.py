@@ -29,6 +29,8 @@ class Retrieved:
     defining: int = 0
     per_document: dict[str, list[Citation]] = field(default_factory=dict)
     previous: str | None = None  # the question a follow-up continues
+    compared_of: int = 0  # a comparison: the contracts it could have covered (per_document's
+    # are the ones it did: at most Comparison.LIMIT, the closest to the question)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,13 @@ class Lookup:
 
 
 class Comparison:
-    """Two named contracts, or all of them: the two best excerpts of each."""
+    """Two named contracts, or all of them: the two best excerpts of each. "All of them" in a
+    firm's base is at most LIMIT contracts, those whose passages come first in a search of the
+    question: each contract costs a search (about 10 ms at 1,000 generated contracts,
+    docs/figures.md, issue 19), so the answer stays under a second and its table readable;
+    the eval's index holds 36 contracts, all compared."""
+
+    LIMIT = 50
 
     def __init__(self, search: HybridSearch) -> None:
         self.search = search
@@ -115,9 +123,14 @@ class Comparison:
 
     def retrieve(self, plan: Plan) -> Retrieved | None:
         route = plan.route
-        targets = route.documents if len(route.documents) >= 2 else (
+        candidates = route.documents if len(route.documents) >= 2 else (
             plan.documents or [r.document_id for r in self.search.store.documents()])
         query = strip_names(plan.query, plan.router)
+        targets = candidates
+        if len(candidates) > self.LIMIT:
+            hits = self.search.search(query, self.LIMIT * 4, candidates, route.sections)
+            closest = list(dict.fromkeys(h.chunk.document_id for h in hits))[: self.LIMIT]
+            targets = [d for d in candidates if d in set(closest)]
         chunks: list[Chunk] = []
         scores: list[float] = []
         for doc in targets:
@@ -128,7 +141,8 @@ class Comparison:
         per_doc: dict[str, list[Citation]] = {}
         for c in found:
             per_doc.setdefault(c.document_id, []).append(c)
-        return Retrieved(found, route, kind="comparison", per_document=per_doc)
+        return Retrieved(found, route, kind="comparison", per_document=per_doc,
+                         compared_of=len(candidates))
 
 
 class Search:

@@ -456,3 +456,28 @@ def test_a_search_within_one_contract_is_scored_on_its_vectors(
     found = store.dense_search(service.embedder.embed_query("Bravo peut auditer"), 30, scope)
     assert any("auditer" in c.text for c, _s in found)
     assert {c.document_id for c, _s in found} == set(scope)
+
+
+def test_a_comparison_of_every_contract_is_bounded_and_says_so(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """"… dans tous les contrats" in a base of thousands compares at most Comparison.LIMIT
+    contracts, the closest to the question, and its answer says how many of how many."""
+    from retrieval.planner import Comparison
+
+    service = fast_service(settings)
+    assert service.ingest(write_contracts(tmp_path / "in", [f"Client{i}" for i in range(6)])).ok
+    question = "Quel est le délai de résiliation dans tous les contrats ?"
+
+    def rows(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("| ")
+                and "Contrat |" not in line]
+
+    every = service.ask(question)
+    assert len(rows(every.answer)) == 6 and "sur les" not in every.answer
+    monkeypatch.setattr(Comparison, "LIMIT", 3)
+    bounded = service.ask(question)
+    assert len(rows(bounded.answer)) == 3
+    assert len({c.document_id for c in bounded.citations}) == 3
+    assert "Comparaison des 3 contrats les plus proches de la question, sur les 6 indexés" in (
+        bounded.answer)
