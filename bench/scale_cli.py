@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from bench.load import free_port, wait_healthy
 from bench.scale import client, contract, write_contracts
 from contractqa.settings import Settings
 
@@ -70,12 +70,6 @@ def _holds(check: Callable[[Any], bool], value: Any) -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def embedder_alone(settings: Settings) -> dict[str, Any]:
     """The configured embedder on every stored passage's text, read a page at a time, with
     no cache: what the ingest would cost if it did nothing but embed."""
@@ -100,7 +94,7 @@ def embedder_alone(settings: Settings) -> dict[str, Any]:
 def _api(env: dict[str, str], data_dir: Path, named: str,
          count: int) -> list[dict[str, Any]]:
     """`contractqa serve` on a free port: the documents' search, a question, the app's page."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = (data_dir / "bench-serve.log").open("w")
     server = subprocess.Popen([sys.executable, "-m", "contractqa.cli", "serve"], cwd=ROOT,
@@ -110,13 +104,7 @@ def _api(env: dict[str, str], data_dir: Path, named: str,
     rows: list[dict[str, Any]] = []
     try:
         started = time.perf_counter()
-        while time.perf_counter() - started < 300:
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        wait_healthy(base, server, timeout=300)
         rows.append({"command": "contractqa serve (until /health answers 200)", "rc": 0,
                      "s": round(time.perf_counter() - started, 2)})
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -53,6 +53,7 @@ _HNSW = {"hnsw:space": "cosine", "hnsw:construction_ef": 200, "hnsw:search_ef": 
          "hnsw:num_threads": 1}
 _METADATA: dict[str, dict[str, Any] | None] = {"chunks": _HNSW, "documents": None,
                                                "meta": None, "pending": None}
+_T = TypeVar("_T")
 _VERSION = "version"  # the id of the version stamp's row in the meta collection
 # The change log, beside the stamp in the meta collection: one row per document a write is
 # about to change, its time (ns, the writer's clock), so that another process or server reads
@@ -390,20 +391,30 @@ class ChunkStore:
         record = self.records().get(document_id)
         if record is None:
             return []
-        key = (document_id, record.content_hash)
+
+        def read() -> list[Chunk]:
+            got = self._get("chunks", ["documents", "metadatas"],
+                            where={"document_id": document_id})
+            return sorted(self._committed(got, {document_id: record.content_hash}),
+                          key=lambda c: (c.start, c.part))
+
+        return self._kept(self._passages, (document_id, record.content_hash), read)
+
+    def _kept(self, cache: OrderedDict[tuple[str, str], _T], key: tuple[str, str],
+              read: Callable[[], _T]) -> _T:
+        """What `cache` holds for `key` (a document's version), else `read()`, kept: the last
+        `cached_documents` versions stay."""
         with self._lock:
-            cached = self._passages.get(key)
+            cached = cache.get(key)
             if cached is not None:
-                self._passages.move_to_end(key)
+                cache.move_to_end(key)
                 return cached
-        got = self._get("chunks", ["documents", "metadatas"], where={"document_id": document_id})
-        chunks = sorted(self._committed(got, {document_id: record.content_hash}),
-                        key=lambda c: (c.start, c.part))
+        value = read()
         with self._lock:
-            self._passages[key] = chunks
-            while len(self._passages) > self._cached_documents:
-                self._passages.popitem(last=False)
-        return chunks
+            cache[key] = value
+            while len(cache) > self._cached_documents:
+                cache.popitem(last=False)
+        return value
 
     def document_vectors(self, document_id: str) -> tuple[list[str], np.ndarray]:
         """One document's committed passages' ids and unit vectors (the last
@@ -411,24 +422,18 @@ class ChunkStore:
         record = self.records().get(document_id)
         if record is None:
             return [], np.zeros((0, 1), dtype=np.float32)
-        key = (document_id, record.content_hash)
-        with self._lock:
-            cached = self._vectors.get(key)
-            if cached is not None:
-                self._vectors.move_to_end(key)
-                return cached
-        got = self._get("chunks", ["embeddings", "metadatas"], where={"document_id": document_id})
-        rows = [(cid, vector) for cid, vector, meta in zip(got["ids"], got["embeddings"],
-                                                          got["metadatas"], strict=True)
-                if meta and meta.get("doc_hash") == record.content_hash]
-        matrix = np.asarray([v for _cid, v in rows], dtype=np.float32).reshape(len(rows), -1)
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        entry = ([cid for cid, _v in rows], matrix)
-        with self._lock:
-            self._vectors[key] = entry
-            while len(self._vectors) > self._cached_documents:
-                self._vectors.popitem(last=False)
-        return entry
+
+        def read() -> tuple[list[str], np.ndarray]:
+            got = self._get("chunks", ["embeddings", "metadatas"],
+                            where={"document_id": document_id})
+            rows = [(cid, vector) for cid, vector, meta in zip(got["ids"], got["embeddings"],
+                                                              got["metadatas"], strict=True)
+                    if meta and meta.get("doc_hash") == record.content_hash]
+            matrix = np.asarray([v for _cid, v in rows], dtype=np.float32).reshape(len(rows), -1)
+            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+            return [cid for cid, _v in rows], matrix
+
+        return self._kept(self._vectors, (document_id, record.content_hash), read)
 
     def chunks_by_id(self, ids: Iterable[str]) -> dict[str, Chunk]:
         """The committed passages among `ids`, in their order (others are left out); the last
