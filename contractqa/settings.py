@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_s: Annotated[float, Field(gt=0)] = 60.0
     llm_context_tokens: Annotated[int, Field(ge=256)] = 3000
+    # The model reads at most this many of the top excerpts (within llm_context_tokens).
+    # Measured 2026-12-04 on the 606 answerable gold questions of eval/gold (`python -m
+    # bench.llm_thresholds`): the gold evidence is in the prompt for 499 / 512 / 528 / 532 /
+    # 551 of them with 3 / 4 / 5 / 6 / 10 excerpts, for 674 / 903 / 1,113 / 1,326 / 2,098
+    # excerpt tokens: 5 keeps 96 % of what 10 hold for half the tokens (prompt tokens are
+    # what a CPU pays most for). On the 1.5B's 60-question run with 10, 11 of its 84 markers
+    # cited excerpts 6 to 10, all but one a clause beside the question.
+    llm_excerpts: Annotated[int, Field(ge=1, le=50)] = 5
     # The judge (LLM mode): before answering, the model says whether the top `passages`
     # excerpts (cut to the question's sentences, within `tokens`) answer the question; below
     # the threshold on P(« oui ») the chain abstains. Calibrated 2026-12-03 with the 1.5B on

@@ -59,7 +59,8 @@ def judge_config(settings: Settings) -> JudgeConfig | None:
 def chain_config(settings: Settings, routing: bool = True) -> ChainConfig:
     return ChainConfig(settings.top_k, settings.abstain_threshold, settings.llm_context_tokens,
                        routing=routing, judge=judge_config(settings),
-                       cached_postings=settings.cache_postings)
+                       cached_postings=settings.cache_postings,
+                       llm_excerpts=settings.llm_excerpts)
 
 
 def build_chain(settings: Settings, store: ChunkStore, embedder: EmbeddingModel,

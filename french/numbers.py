@@ -56,6 +56,31 @@ def figures(text: str, spelled: bool = False) -> set[str]:
     return out
 
 
+# A number with the unit that makes it a rate or a sum ("10 %", "dix pour cent", "40 €",
+# "1 200 euros HT", "10 k€"): a sentence giving "10 %" is not held by an excerpt that says
+# "10 (dix) jours" (the 1.5B's answer to a late-payment rate, 2026-12-03, eval/llm).
+_WITH_UNIT = re.compile(
+    r"(\d+(?:[\s\u00a0\u202f.]\d{3})*(?:,\d+)?)\s*(?:\([^)]{1,30}\)\s*)?"
+    r"(%|pour\s*cent\b|[kKM]\s*(?:€|EUR\b|euros?\b)|€|EUR\b|euros?\b)", re.IGNORECASE)
+
+
+def unit_figures(text: str, spelled: bool = False) -> set[str]:
+    """The rates and sums of a text, each as its number and unit ("10 %" -> "10%", "quarante
+    (40) euros" -> "40€", "10 k€" -> "10000€"); with `spelled`, those written in words too."""
+    text = _MARKER.sub(" ", text)
+    if spelled:
+        text = to_digits(text)
+    out: set[str] = set()
+    for number, unit in _WITH_UNIT.findall(text):
+        folded = re.sub(r"\s+", "", unit.lower())
+        value = _normalise(number)
+        if folded[0] in "km":
+            scaled = float(value) * _MULTIPLIERS[unit.strip()[0]]
+            value = str(int(scaled)) if scaled.is_integer() else str(scaled)
+        out.add(value + ("%" if folded in ("%", "pourcent") else "€"))
+    return out
+
+
 def has_duration(text: str) -> bool:
     """Whether a text states a duration ("quatorze jours", "30 jours", "trente (30) jours")."""
     return bool(DURATION.search(text) or DURATION.search(to_digits(text)))

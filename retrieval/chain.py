@@ -35,6 +35,7 @@ class ChainConfig:
     routing: bool = True
     judge: JudgeConfig | None = None  # None: no judge (extractive mode, or turned off)
     cached_postings: int = CACHED_POSTINGS  # the router's word lists kept in memory (ids)
+    llm_excerpts: int = 5  # the top excerpts the model reads, at most (within context_tokens)
 
 
 class QAChain:
@@ -45,6 +46,8 @@ class QAChain:
                  prompt: AnswerPrompt | None = None) -> None:
         if config.top_k < 1:
             raise ValueError("top_k must be at least 1")
+        if config.llm_excerpts < 1:
+            raise ValueError("llm_excerpts must be at least 1")
         self.search = search
         self.config = config
         self.llm = llm
@@ -52,7 +55,8 @@ class QAChain:
         self.prompt = prompt or AnswerPrompt()
         self.planner = Planner(search)
         self.generator = (Generator(llm, self.prompt, config.context_tokens, model_name,
-                                    config.judge) if llm is not None else None)
+                                    config.judge, excerpts=config.llm_excerpts)
+                          if llm is not None else None)
         self.routers = Routers(search, config.cached_postings)
 
     def refresh(self) -> None:

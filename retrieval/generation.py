@@ -48,8 +48,11 @@ class Generator:
 
     def __init__(self, llm: BaseChatModel, prompt: AnswerPrompt, context_tokens: int,
                  model_name: str | None, judge: JudgeConfig | None = None,
-                 judge_prompt: JudgePrompt | None = None) -> None:
+                 judge_prompt: JudgePrompt | None = None, excerpts: int = 5) -> None:
+        if excerpts < 1:
+            raise ValueError("the model must read at least one excerpt")
         self.llm = llm
+        self.excerpts = excerpts
         self.prompt = prompt
         self.context_tokens = context_tokens
         self.model_name = model_name
@@ -91,6 +94,8 @@ class Generator:
                  ) -> Iterator[AnswerEvent]:
         # The extractive answer's citations: the same, with their highlighted sentence.
         shown_citations = fallback.citations or retrieved.citations
+        if retrieved.kind == "search":  # a lookup or a comparison shows each of its own
+            shown_citations = shown_citations[: self.excerpts]
         context, used = self.prompt.context(shown_citations, self.context_tokens, question)
         inputs = {"context": context,
                   "question": self.prompt.question(question, retrieved.previous)}

@@ -56,6 +56,24 @@ _VERDICT = re.compile(r"^\W*verdict\W*:?\W*(r[ée]pondu|non\s+trouv[ée])\W*$", 
 # writes from the longer prompt is not measured yet (an LLM run).
 SELECT_ABOVE_TOKENS = 240
 Verdict = Literal["answered", "not_found"]
+# The examples' excerpts: several, the answer in the second, each fact a figure spelled out
+# with its digits, so that a sentence copied from an example into a real answer lacks its
+# figures in the real excerpts and is removed (retrieval/support.py). With one excerpt
+# numbered [1] in its examples, the 1.5B cited [2] or [3] for 61 of its 84 markers on the 60
+# questions of eval/llm/llm60_pool.jsonl, often a clause beside the one it copied (2026-12-03
+# run; the first excerpt held the evidence for 26 of the 40 answerable). An example on data
+# breaches leaked its "par courrier électronique" into an answer on NumSpot's (2026-12-04).
+_EXAMPLE_CONTEXT = (
+    '<extrait n="1" source="Conditions générales — Article 8 Paiement">\n'
+    "Les factures sont payables à trente (30) jours à compter de leur date d'émission.\n"
+    "</extrait>\n\n"
+    '<extrait n="2" source="Convention de formation — Article 6 Frais de déplacement">\n'
+    "Les frais de déplacement du formateur sont remboursés par le Client dans un délai de "
+    "quinze (15) jours suivant la réception des justificatifs, dans la limite de cent "
+    "cinquante (150) euros par jour de formation.\n</extrait>\n\n"
+    '<extrait n="3" source="Convention de formation — Article 5 Lieu de la formation">\n'
+    "La formation se déroule dans les locaux du Client, qui met à disposition une salle "
+    "équipée.\n</extrait>")
 
 
 @dataclass(frozen=True)
@@ -82,18 +100,17 @@ class AnswerPrompt:
     follow_up: str = FOLLOW_UP
     examples: tuple[Example, ...] = field(default_factory=lambda: (
         Example(
-            question="Quel est le délai de paiement des factures ?",
-            context='<extrait n="1" source="Conditions générales — Article 8 Paiement">\n'
-                    "Les factures sont payables à trente (30) jours à compter de leur date "
-                    "d'émission.\n</extrait>",
-            answer="Les factures sont payables à trente (30) jours à compter de leur date "
-                   f"d'émission [1].\n{ANSWERED}",
+            question="Dans quel délai et dans quelle limite le client rembourse-t-il les frais "
+                     "de déplacement du formateur ?",
+            context=_EXAMPLE_CONTEXT,
+            answer="Le Client rembourse les frais de déplacement du formateur dans un délai de "
+                   "quinze (15) jours suivant la réception des justificatifs [2]. Le "
+                   "remboursement est limité à cent cinquante (150) euros par jour de "
+                   f"formation [2].\n{ANSWERED}",
         ),
         Example(
             question="Quelle est la durée de la garantie d'éviction ?",
-            context='<extrait n="1" source="Conditions générales — Article 8 Paiement">\n'
-                    "Les factures sont payables à trente (30) jours à compter de leur date "
-                    "d'émission.\n</extrait>",
+            context=_EXAMPLE_CONTEXT,
             answer="Les extraits fournis ne traitent pas de la garantie d'éviction.\n"
                    f"{NOT_FOUND}",
         ),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from french.numbers import figures
+from french.numbers import figures, unit_figures
 from french.sentences import sentences
 from french.tokens import tokenize
 from retrieval.models import Citation
@@ -59,8 +59,12 @@ class Claim:
 
 
 def missing_figures(text: str, evidence: str) -> set[str]:
-    """The figures of `text` that `evidence` holds neither in digits nor spelled out."""
-    return figures(text) - figures(evidence, spelled=True)
+    """The figures of `text` that `evidence` holds neither in digits nor spelled out, and its
+    rates and sums that `evidence` does not give with the same unit ("10 %" where the excerpt
+    has only "10 jours")."""
+    missing = figures(text) - figures(evidence, spelled=True)
+    unmatched = unit_figures(text) - unit_figures(evidence, spelled=True)
+    return missing | {f.replace("%", " %").replace("€", " €") for f in unmatched}
 
 
 def split_claims(text: str) -> list[Claim]:
