@@ -2,12 +2,15 @@
 
     CONTRACTQA_DATA_DIR=... contractqa eval --dataset D.jsonl --calibrate --progress run.jsonl
     CONTRACTQA_DATA_DIR=... python -m bench.llm_thresholds D.jsonl [run.jsonl or run.json]
+    CONTRACTQA_DATA_DIR=... python -m bench.llm_thresholds eval/gold    # every gold file under it
 
 - `retrieval.prompts.SELECT_ABOVE_TOKENS` (excerpts longer than this are cut to the question's
   sentences): on every answerable question of D, for each value, the excerpts cut, the
   prompt's excerpt tokens, the excerpts that fit the budget, and the questions whose gold
   evidence is still whole in the prompt. This needs no model: it measures the prompt; what the
   model would write from another prompt needs the model.
+- `CONTRACTQA_LLM_EXCERPTS` (how many of the top excerpts the model reads): for each count,
+  the questions whose gold evidence is in the prompt and the prompt's excerpt tokens.
 - `retrieval.support.MIN_OVERLAP` (share of a sentence's content words its cited excerpts must
   hold), with an LLM eval run: the model's raw outputs (`draft`) are checked again at each
   value, giving the sentences removed for want of shared words, the answers left with no
@@ -38,6 +41,7 @@ from retrieval.support import MIN_OVERLAP, Claim, check_answer
 
 OVERLAP_VALUES = (0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 SELECT_VALUES: tuple[int | None, ...] = (60, 90, 120, 160, 240, None)  # None: never cut
+EXCERPT_VALUES = (1, 2, 3, 4, 5, 6, 8, 10)
 
 
 @dataclass
@@ -108,6 +112,26 @@ def selection_rows(items: list[tuple[GoldQuestion, list[Citation]]], budget: int
     return rows
 
 
+def excerpt_rows(items: list[tuple[GoldQuestion, list[Citation]]], budget: int
+                 ) -> list[dict[str, Any]]:
+    rows = []
+    for value in EXCERPT_VALUES:
+        tokens = evidence = 0
+        for q, citations in items:
+            context, _used = fence_excerpts(citations[:value], budget, q.question)
+            tokens += count_tokens(context)
+            evidence += any(norm(e) in norm(context) for t in q.targets for e in t.evidence)
+        rows.append({"excerpts": value, "questions": len(items),
+                     "mean_excerpt_tokens": round(tokens / (len(items) or 1)),
+                     "evidence_in_prompt": evidence})
+    return rows
+
+
+def _gold(path: Path) -> list[GoldQuestion]:
+    """A gold file, or every one under a folder."""
+    return load_gold(sorted(path.rglob("*.jsonl")) if path.is_dir() else [path])
+
+
 def _run(path: Path) -> list[dict[str, Any]]:
     """An eval run's question records: its `--json` output or its `--progress` file."""
     text = path.read_text(encoding="utf-8")
@@ -118,15 +142,20 @@ def _run(path: Path) -> list[dict[str, Any]]:
 
 
 def main() -> int:
-    gold = load_gold([Path(sys.argv[1])])
+    gold = _gold(Path(sys.argv[1]))
     run = _run(Path(sys.argv[2])) if len(sys.argv) > 2 else None
     settings = Settings().model_copy(update={"llm_provider": "none"})
     chain: QAChain = ContractQA(settings).chain
     budget = settings.llm_context_tokens
     citations = {q.id: chain.retrieve(q.question, top_k=TOP_K).citations for q in gold}
     answerable = [(q, citations[q.id]) for q in gold if q.answerable and q.targets]
+    # What the model reads: the extractive answer's citations (its sentences highlighted).
+    shown = [(q, chain.answer(q.question, top_k=TOP_K, generate=False).citations or c)
+             for q, c in answerable]
     report: dict[str, Any] = {"select_above_tokens_in_use": SELECT_ABOVE_TOKENS,
-                              "select_above_tokens": selection_rows(answerable, budget)}
+                              "select_above_tokens": selection_rows(answerable, budget),
+                              "excerpts_in_use": settings.llm_excerpts,
+                              "excerpts": excerpt_rows(shown, budget)}
     if run is not None:
         by_id = {q.id: q for q in gold}
         generated = [Generated(by_id[r["id"]], citations[r["id"]], r["draft"])

@@ -216,12 +216,23 @@ def settle(raw: str, used: list[Citation], fallback: Answer, prompt: AnswerPromp
 
 def supporting_quotes(claims: list[Claim], used: list[Citation]) -> list[Quote]:
     """For each supported claim and each excerpt it cites, the excerpt's sentence holding it
-    (`supporting_sentence`), once each, in the order the answer cites them."""
+    (`supporting_sentence`); then, for each excerpt cited, its sentence closest to the
+    question (its extractive highlight), when not already quoted: where the model paraphrased
+    beside the point of the clause it cites, the lawyer still reads what that clause says on
+    the question. Once each, in the order the answer cites them; never an excerpt uncited."""
     by_n = {c.n: c for c in used}
     quotes: list[Quote] = []
+
+    def add(n: int, sentence: str | None) -> None:
+        if sentence and all((q.citation, q.sentence) != (n, sentence) for q in quotes):
+            quotes.append(Quote(n, sentence))
+
+    cited: list[int] = []
     for claim in claims:
         for n in claim.markers:
-            sentence = supporting_sentence(claim.sentence, by_n[n]) if n in by_n else None
-            if sentence and all((q.citation, q.sentence) != (n, sentence) for q in quotes):
-                quotes.append(Quote(n, sentence))
+            if n in by_n:
+                add(n, supporting_sentence(claim.sentence, by_n[n]))
+                cited += [n] if n not in cited else []
+    for n in cited:
+        add(n, by_n[n].highlight.strip() or None)
     return quotes

@@ -237,6 +237,18 @@ def test_token_budget_limits_fenced_excerpts(sample_service: ContractQA) -> None
     assert n_large > n_small
 
 
+def test_the_model_reads_at_most_llm_excerpts(sample_service: ContractQA) -> None:
+    """The top excerpts only (CONTRACTQA_LLM_EXCERPTS); a marker beyond them is unsourced."""
+    llm = RecordingChatModel(replies=["Voir l'extrait [3]."])
+    config = ChainConfig(context_tokens=10_000, top_k=8, llm_excerpts=2)
+    answer = make_chain(sample_service, llm, config).answer(QUESTION)
+    assert llm.last_prompt.count('<extrait n="') == 2
+    assert '<extrait n="1" ' in llm.last_prompt and '<extrait n="2" ' in llm.last_prompt
+    assert answer.mode == "llm-fallback"  # [3] was retrieved but not shown to the model
+    with pytest.raises(ValueError, match="llm_excerpts"):
+        make_chain(sample_service, llm, ChainConfig(llm_excerpts=0))
+
+
 def test_citation_of_excerpt_left_out_by_budget_falls_back(sample_service: ContractQA) -> None:
     """[2] exists among the retrieved citations but was not shown to the model."""
     llm = RecordingChatModel(replies=["Voir l'extrait [2]."])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from contractqa.service import ContractQA
@@ -229,9 +231,59 @@ def test_a_generated_answer_shows_the_contracts_sentence_under_it(
     lawyer checks it in the contract's words, not the model's."""
     answer = make_chain(sample_service, fake(f"{VALID}\nVERDICT : RÉPONDU")).answer(QUESTION)
     assert answer.mode == "llm" and answer.quotes
-    (quote,) = answer.quotes
+    quote, *closest = answer.quotes
     assert quote.citation == 1
     assert quote.sentence in " ".join(answer.citations[0].excerpt.split())  # lines joined
     body, _, rest = answer.answer.partition("Passages cités (texte exact du contrat) :")
     assert body.strip() == VALID and f"« {quote.sentence} » [1]" in rest
     assert rest.index(quote.sentence) < rest.index("Sources :")
+    # Then the cited excerpt's sentence closest to the question, if another: no other excerpt.
+    assert [(q.citation, q.sentence) for q in closest] in (
+        [], [(1, answer.citations[0].highlight.strip())])
+
+
+def test_the_cited_clauses_sentence_on_the_question_is_quoted_too() -> None:
+    """The model answers beside the point of the clause it cites: under its sentence, the
+    clause's own sentence on the question (its highlight); an uncited excerpt is never quoted."""
+    from retrieval.generation import supporting_quotes
+    from retrieval.support import Claim
+
+    clause = replace(_citation(1, "Le Client peut résilier avec un préavis de six (6) mois. "
+                                  "Une indemnité de trois (3) mois de redevance est due."),
+                     highlight="Une indemnité de trois (3) mois de redevance est due.")
+    other = replace(_citation(2, "Les factures sont payables à 30 jours."),
+                    highlight="Les factures sont payables à 30 jours.")
+    quotes = supporting_quotes([Claim("Le Client peut résilier avec six mois de préavis [1].",
+                                      [1])], [clause, other])
+    assert [(q.citation, q.sentence) for q in quotes] == [
+        (1, "Le Client peut résilier avec un préavis de six (6) mois."),
+        (1, "Une indemnité de trois (3) mois de redevance est due.")]
+
+
+def test_example_sentences_copied_into_an_answer_are_removed() -> None:
+    """Each fact of the prompt's examples is a figure: a sentence the model copies from an
+    example into a real answer lacks it in the real excerpts (as the 1.5B did, 2026-12-04)."""
+    prompt = AnswerPrompt()
+    real = Citation(n=2, document_id="d", document_title="CGV", section=None, article="9",
+                    heading="Frais", pages=[1], score=1.0,
+                    excerpt="Les frais de déplacement du formateur sont à la charge du Client.")
+    for example in prompt.examples:
+        draft = prompt.parse(example.answer)
+        claims = check_answer(draft.text, [real])
+        if draft.verdict == "answered":
+            assert claims and all(not c.supported for c in claims)
+            assert all("chiffre absent" in (c.reason or "") for c in claims)
+
+
+def test_a_rate_needs_its_unit_in_the_excerpt() -> None:
+    excerpt = _citation(1, "La résiliation est effective 10 (dix) jours calendaires après l'envoi.")
+    (claim,) = check_answer("Le taux d'intérêt de retard est de 10 % [1].", [excerpt])
+    assert not claim.supported and claim.reason == "chiffre absent de l'extrait cité : 10 %"
+    rate = _citation(1, "Les pénalités sont égales à dix pour cent (10 %) du montant mensuel.")
+    (claim,) = check_answer("Les pénalités sont de 10 % du montant mensuel [1].", [rate])
+    assert claim.supported
+    fee = _citation(1, "une indemnité forfaitaire de quarante euros pour frais de recouvrement")
+    (claim,) = check_answer("L'indemnité forfaitaire de recouvrement est de 40 € [1].", [fee])
+    assert claim.supported
+    (claim,) = check_answer("L'indemnité forfaitaire de recouvrement est de 40 % [1].", [fee])
+    assert not claim.supported
