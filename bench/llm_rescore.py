@@ -2,7 +2,8 @@
 
     contractqa eval --dataset D.jsonl --calibrate --progress run.jsonl   # LLM mode, judge at 0
     python -m bench.llm_rescore D.jsonl run.jsonl 0,0.5                 # figures per threshold
-    python -m bench.llm_rescore D.jsonl run.jsonl 0,0.5 10              # a run whose model read 10
+    python -m bench.llm_rescore D.jsonl run.jsonl 0,0.5 --excerpts 10   # a run whose model read 10
+    python -m bench.llm_rescore D.jsonl run.jsonl 0,0.5 --judge judge.jsonl  # today's judge
 
 Each record of `run.jsonl` keeps the model's raw output (`draft`) and the judge's P(« oui »).
 Retrieval is deterministic on the same index, so the excerpts the model read are found again;
@@ -10,14 +11,15 @@ the draft then goes through today's `settle` (verdict, claim support, fallback) 
 like the eval does. At a judge threshold t, an answer whose probability is below t becomes the
 judge's abstention, as in the chain. Latency and prompt tokens are those of the run. A record
 without a draft (retrieval refused, or the model failed) gets the extractive answer. The
-model read the top `excerpts` (the 4th argument; default CONTRACTQA_LLM_EXCERPTS): give the
-run's own (10 before 2026-12-04), or its markers point at other excerpts.
+model read the top `--excerpts` (default CONTRACTQA_LLM_EXCERPTS): give the run's own (10
+before 2026-12-04), or its markers point at other excerpts. `--judge` replaces the run's judge
+probabilities by those of `bench.llm_judge` (the judge alone, today's).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -72,13 +74,27 @@ def rescore(chain: QAChain, gold: dict[str, GoldQuestion], runs: list[dict[str, 
     return metrics
 
 
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
 def main() -> int:
-    gold = {q.id: q for q in load_gold([Path(sys.argv[1])])}
-    runs = [json.loads(line) for line in Path(sys.argv[2]).read_text(encoding="utf-8")
-            .splitlines() if line.strip()]
-    thresholds = [float(t) for t in (sys.argv[3] if len(sys.argv) > 3 else "0").split(",")]
+    parser = argparse.ArgumentParser(prog="python -m bench.llm_rescore")
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("thresholds", nargs="?", default="0")
+    parser.add_argument("--excerpts", type=int, default=None)
+    parser.add_argument("--judge", type=Path, default=None)
+    args = parser.parse_args()
+    gold = {q.id: q for q in load_gold([args.dataset])}
+    runs = _lines(args.run)
+    if args.judge is not None:
+        judged = {r["id"]: r["judge_probability"] for r in _lines(args.judge)}
+        runs = [{**run, "judge_probability": judged.get(run["id"])} for run in runs]
+    thresholds = [float(t) for t in args.thresholds.split(",")]
     settings = Settings().model_copy(update={"llm_provider": "none"})
-    excerpts = int(sys.argv[4]) if len(sys.argv) > 4 else settings.llm_excerpts
+    excerpts = args.excerpts or settings.llm_excerpts
     chain = ContractQA(settings).chain
     for t in thresholds:
         print(json.dumps(rescore(chain, gold, runs, settings.llm_context_tokens, t, excerpts)))

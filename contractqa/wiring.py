@@ -53,7 +53,7 @@ def judge_config(settings: Settings) -> JudgeConfig | None:
     if not settings.llm_judge:
         return None
     return JudgeConfig(settings.llm_judge_threshold, settings.llm_judge_passages,
-                       settings.llm_judge_tokens)
+                       settings.llm_judge_tokens, settings.llm_judge_sentences)
 
 
 def chain_config(settings: Settings, routing: bool = True) -> ChainConfig:

@@ -64,7 +64,7 @@ class Generator:
         """The status while the model reads, the judge's yes/no, then the generated answer
         (or the judge's abstention); the final answer carries the judgement."""
         yield AnswerEvent("status", READING)
-        judgement = self.judged(question, retrieved)
+        judgement = self.judged(question, retrieved, fallback.citations)
         if judgement is not None and judgement.abstains:
             events = replay(judged_silent(fallback, retrieved, judgement, self.model_name))
         else:
@@ -74,14 +74,18 @@ class Generator:
                 event.answer.judge = judgement
             yield event
 
-    def judged(self, question: str, retrieved: Retrieved) -> Judgement | None:
+    def judged(self, question: str, retrieved: Retrieved,
+               highlighted: list[Citation] | None = None) -> Judgement | None:
         """Whether the top excerpts answer the question, in the model's view (searched answers
-        only: an article lookup, a comparison or a definition is not judged)."""
+        only: an article lookup, a comparison or a definition is not judged). `highlighted`:
+        the extractive answer's citations, each with its sentence closest to the question."""
         config = self.judge
         if config is None or retrieved.kind != "search" or retrieved.defined_term:
             return None
-        context, _used = fence_excerpts(retrieved.citations[: config.passages], config.tokens,
-                                        question)
+        top = (highlighted or retrieved.citations)[: config.passages]
+        if config.sentences:
+            top = [replace(c, excerpt=c.highlight) if c.highlight.strip() else c for c in top]
+        context, _used = fence_excerpts(top, config.tokens, question)
         asked = self.prompt.question(question, retrieved.previous)
         try:
             found = run_judge(self.llm, self.judge_prompt, asked, context)
