@@ -79,9 +79,9 @@ class Settings(BaseSettings):
     llm_judge_threshold: Annotated[float, Field(ge=0, le=1)] = 0.67
     llm_judge_passages: Annotated[int, Field(ge=1, le=20)] = 3
     llm_judge_tokens: Annotated[int, Field(ge=128)] = 800
-    # The judge reads each excerpt's sentence closest to the question, not the excerpt
-    # (retrieval/judge.py, JudgeConfig, says what it was measured on).
-    llm_judge_sentences: bool = True
+    # Whether the judge reads only each excerpt's sentence closest to the question (a shorter
+    # prompt; no better on the 60 questions: retrieval/judge.py, JudgeConfig).
+    llm_judge_sentences: bool = False
     # The `local` provider: a GGUF file run by llama.cpp in this process (default: the 1.5B that
     # `make llm` installs), its CPU threads (1 is faster while other work runs on the machine)
     # and its context size in tokens.

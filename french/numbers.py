@@ -11,6 +11,11 @@ import re
 from text_to_num import alpha2digit
 
 _MARKER = re.compile(r"\[\d+\]")  # an answer's citation marker is not a figure
+# A number with dots that is not a thousands separator ("16.3", "11.2.6") numbers a clause: it
+# is one figure, never "16" and "3" (a "6 mois" was held by the heading "11.2.6 Sécurité …" of
+# another contract in the 1.5B's answer, 2026-12-04). French writes decimals with a comma.
+_SECTION = re.compile(r"(?<![\d.,])\d+(?:\.\d+)+(?![\d,])")
+_THOUSANDS = re.compile(r"\d{1,3}(?:\.\d{3})+")
 _FIGURE = re.compile(r"\d+(?:[\s\u00a0\u202f.]\d{3})*(?:,\d+)?")
 _MULTIPLIED = re.compile(r"(\d+(?:,\d+)?)\s*([kKM])\s*(?:€|EUR\b|euros?\b)")
 _MULTIPLIERS = {"k": 1_000, "K": 1_000, "M": 1_000_000}
@@ -49,7 +54,16 @@ def figures(text: str, spelled: bool = False) -> set[str]:
     text = _MARKER.sub(" ", text)
     if spelled:
         text = to_digits(text)
-    out = {_normalise(raw) for raw in _FIGURE.findall(text)}
+    out: set[str] = set()
+
+    def section(match: re.Match[str]) -> str:
+        if _THOUSANDS.fullmatch(match.group(0)):
+            return match.group(0)
+        out.add(match.group(0))
+        return " "
+
+    text = _SECTION.sub(section, text)
+    out |= {_normalise(raw) for raw in _FIGURE.findall(text)}
     for number, multiplier in _MULTIPLIED.findall(text):
         value = float(number.replace(",", ".")) * _MULTIPLIERS[multiplier]
         out.add(str(int(value)) if value.is_integer() else str(value))

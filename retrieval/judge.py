@@ -53,20 +53,22 @@ TOP_LOGPROBS = 10
 @dataclass(frozen=True)
 class JudgeConfig:
     """The judge asked before generating: abstain when P(« oui ») < threshold. It reads the top
-    `passages` excerpts within `tokens` tokens: with `sentences`, each excerpt's sentence
-    closest to the question (the extractive answer's highlight), else the excerpt cut to the
-    question's sentences and their neighbours.
+    `passages` excerpts within `tokens` tokens, each cut to the question's sentences and their
+    neighbours, or with `sentences` only its sentence closest to the question (the extractive
+    answer's highlight: a prompt about a quarter as long).
 
-    `sentences` measured 2026-12-04 with the 1.5B on 37 gold questions outside the 60 of
-    eval/llm/llm60_pool.jsonl (18 answerable, 19 unanswerable, drawn at random): AUC of
-    P(« oui ») 0.791 reading the sentences against 0.719 reading the excerpts, the same
-    recall (0.47) at the same false refusals (0.06), for a shorter prompt. Judging each excerpt
-    alone and keeping the highest: AUC 0.792, recall 0.37 there, three calls; not kept."""
+    `sentences` measured 2026-12-04 with the 1.5B, AUC of P(« oui »), answerable above
+    unanswerable: 0.791 against 0.719 for the excerpts on 37 gold questions outside the 60 of
+    eval/llm/llm60_pool.jsonl (18 + 19, drawn at random; the same recall, 0.47, at 0.06 false
+    refusals), but 0.726 against 0.769 on those 60 (59 judged), where at 0.67 it refuses 0.40
+    of the unanswerable (0.45 for the excerpts) for 0.075 false refusals (0.10): no better
+    in all, so off by default. Judging each excerpt alone and keeping the highest: AUC 0.792 on
+    the 37, recall 0.37 at 0.06; three calls a question, not kept."""
 
     threshold: float
     passages: int = 3
     tokens: int = 800
-    sentences: bool = True
+    sentences: bool = False
 
 
 @dataclass(frozen=True)

@@ -59,11 +59,14 @@ class Claim:
 
 
 def missing_figures(text: str, evidence: str) -> set[str]:
-    """The figures of `text` that `evidence` holds neither in digits nor spelled out, and its
-    rates and sums that `evidence` does not give with the same unit ("10 %" where the excerpt
+    """The figures of `text`, in digits or spelled out, that `evidence` holds in neither form,
+    and its rates and sums that `evidence` does not give with the same unit ("10 %" where the excerpt
     has only "10 jours")."""
-    missing = figures(text) - figures(evidence, spelled=True)
-    unmatched = unit_figures(text) - unit_figures(evidence, spelled=True)
+    # A number the sentence spells out counts too ("pendant six mois" where the excerpt gives no
+    # duration: the 1.5B's answer, 2026-12-04), except 1, which "un", "une", "premier" write.
+    missing = (figures(text) | (figures(text, spelled=True) - {"1"})) - figures(
+        evidence, spelled=True)
+    unmatched = unit_figures(text, spelled=True) - unit_figures(evidence, spelled=True)
     return missing | {f.replace("%", " %").replace("€", " €") for f in unmatched}
 
 

@@ -153,18 +153,19 @@ def test_judge_yes_lets_the_model_answer(sample_service: ContractQA) -> None:
 
 
 def test_judge_reads_each_excerpts_sentence_on_the_question(sample_service: ContractQA) -> None:
-    """By default the judge reads the highlighted sentence of each top excerpt (what the
-    extractive answer underlines), not the excerpt; `sentences=False` gives the excerpts."""
-    chain, llm = judged_chain(sample_service, "oui", VALID)
-    answer = chain.answer(QUESTION)
+    """With `sentences`, the judge reads the highlighted sentence of each top excerpt (what
+    the extractive answer underlines), not the excerpt (the default)."""
+    llm = RecordingChatModel(replies=["oui", VALID])
+    config = ChainConfig(judge=JudgeConfig(0.5, passages=2, tokens=600, sentences=True))
+    answer = make_chain(sample_service, llm, config).answer(QUESTION)
     shown = make_chain(sample_service, None).answer(QUESTION).citations[:2]
     judge_prompt = str(llm.calls[0][-1].content)
     for citation in shown:
         assert citation.highlight and citation.highlight in judge_prompt
     assert answer.mode == "llm"
     whole = RecordingChatModel(replies=["oui", VALID])
-    config = ChainConfig(judge=JudgeConfig(0.5, passages=2, tokens=600, sentences=False))
-    make_chain(sample_service, whole, config).answer(QUESTION)
+    make_chain(sample_service, whole, ChainConfig(judge=JudgeConfig(0.5, passages=2, tokens=600))
+               ).answer(QUESTION)
     assert len(str(whole.calls[0][-1].content)) > len(judge_prompt)
 
 
