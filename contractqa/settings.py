@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     # 551 of them with 3 / 4 / 5 / 6 / 10 excerpts, for 674 / 903 / 1,113 / 1,326 / 2,098
     # excerpt tokens: 5 keeps 96 % of what 10 hold for half the tokens (prompt tokens are
     # what a CPU pays most for). On the 1.5B's 60-question run with 10, 11 of its 84 markers
-    # cited excerpts 6 to 10, all but one a clause beside the question.
+    # cited excerpts 6 to 10 (docs/figures.md, fifth run).
     llm_excerpts: Annotated[int, Field(ge=1, le=50)] = 5
     # The judge (LLM mode): before answering, the model says whether the top `passages`
     # excerpts (cut to the question's sentences, within `tokens`) answer the question; below

@@ -57,9 +57,10 @@ def figures(text: str, spelled: bool = False) -> set[str]:
     out: set[str] = set()
 
     def section(match: re.Match[str]) -> str:
-        if _THOUSANDS.fullmatch(match.group(0)):
-            return match.group(0)
-        out.add(match.group(0))
+        raw = match.group(0)
+        if _THOUSANDS.fullmatch(raw) or any(len(part) > 3 for part in raw.split(".")):
+            return raw  # "1.000", or a date ("01.02.2024": read as before)
+        out.add(raw)
         return " "
 
     text = _SECTION.sub(section, text)

@@ -60,8 +60,8 @@ class Claim:
 
 def missing_figures(text: str, evidence: str) -> set[str]:
     """The figures of `text`, in digits or spelled out, that `evidence` holds in neither form,
-    and its rates and sums that `evidence` does not give with the same unit ("10 %" where the excerpt
-    has only "10 jours")."""
+    and its rates and sums that `evidence` does not give with the same unit ("10 %" where the
+    excerpt has only "10 jours")."""
     # A number the sentence spells out counts too ("pendant six mois" where the excerpt gives no
     # duration: the 1.5B's answer, 2026-12-04), except 1, which "un", "une", "premier" write.
     missing = (figures(text) | (figures(text, spelled=True) - {"1"})) - figures(

@@ -45,3 +45,16 @@ def test_a_duration_of_one_unit_in_words() -> None:
         assert has_duration(text), text
     for text in ("un ananas", "un huissier de justice", "une annexe"):
         assert not has_duration(text), text
+
+
+def test_a_clause_number_is_one_figure_and_units_are_kept() -> None:
+    from french.numbers import figures, unit_figures
+
+    assert figures("11.2.6 Sécurité : 6 mois", spelled=True) == {"11.2.6", "6"}
+    assert figures("16.3 Cession") == {"16.3"}
+    assert figures("1.000 EUR") == {"1000"}
+    assert unit_figures("dix pour cent (10 %) ; quarante (40) euros ; 10 k€", spelled=True) == {
+        "10%", "40€", "10000€"}
+    assert missing_figures("Les traces sont conservées six mois [2].",
+                           "11.2.6 Sécurité. Conserver les traces des accès.") == {"6"}
+    assert missing_figures("Une fois par an [1].", "L'audit a lieu chaque année.") == set()
