@@ -90,7 +90,7 @@ def unit_figures(text: str, spelled: bool = False) -> set[str]:
         folded = re.sub(r"\s+", "", unit.lower())
         value = _normalise(number)
         if folded[0] in "km":
-            scaled = float(value) * _MULTIPLIERS[unit.strip()[0]]
+            scaled = float(value) * (1_000 if folded[0] == "k" else 1_000_000)
             value = str(int(scaled)) if scaled.is_integer() else str(scaled)
         out.add(value + ("%" if folded in ("%", "pourcent") else "€"))
     return out

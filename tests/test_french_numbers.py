@@ -55,6 +55,7 @@ def test_a_clause_number_is_one_figure_and_units_are_kept() -> None:
     assert figures("1.000 EUR") == {"1000"}
     assert unit_figures("dix pour cent (10 %) ; quarante (40) euros ; 10 k€", spelled=True) == {
         "10%", "40€", "10000€"}
+    assert unit_figures("1,5 M€ ; 2 m€ ; 3 KEUR") == {"1500000€", "2000000€", "3000€"}
     assert missing_figures("Les traces sont conservées six mois [2].",
                            "11.2.6 Sécurité. Conserver les traces des accès.") == {"6"}
     assert missing_figures("Une fois par an [1].", "L'audit a lieu chaque année.") == set()
