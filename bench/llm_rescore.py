@@ -29,7 +29,7 @@ from contractqa.settings import Settings
 from eval.metrics import GoldQuestion, QuestionRecord, aggregate, load_gold, score
 from eval.runner import TOP_K
 from retrieval.chain import QAChain
-from retrieval.generation import ABSTAIN, settle
+from retrieval.generation import ABSTAIN, read_by_model, settle
 from retrieval.models import Answer
 from retrieval.prompts import AnswerPrompt
 
@@ -45,10 +45,7 @@ def replayed(chain: QAChain, q: GoldQuestion, run: dict[str, Any], budget: int,
     if not draft:
         extractive.mode = run["mode"] if run["mode"] != "llm" else "extractive"
         return extractive
-    retrieved = chain.retrieve(q.question, top_k=TOP_K)
-    citations = extractive.citations or retrieved.citations
-    if retrieved.kind == "search":
-        citations = citations[:excerpts]
+    citations = read_by_model(chain.retrieve(q.question, top_k=TOP_K), extractive, excerpts)
     _context, used = chain.prompt.context(citations, budget, q.question)
     return settle(draft, used, extractive, AnswerPrompt(), "replay")
 

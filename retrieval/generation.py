@@ -96,10 +96,7 @@ class Generator:
 
     def generate(self, question: str, retrieved: Retrieved, fallback: Answer
                  ) -> Iterator[AnswerEvent]:
-        # The extractive answer's citations: the same, with their highlighted sentence.
-        shown_citations = fallback.citations or retrieved.citations
-        if retrieved.kind == "search":  # a lookup or a comparison shows each of its own
-            shown_citations = shown_citations[: self.excerpts]
+        shown_citations = read_by_model(retrieved, fallback, self.excerpts)
         context, used = self.prompt.context(shown_citations, self.context_tokens, question)
         inputs = {"context": context,
                   "question": self.prompt.question(question, retrieved.previous)}
@@ -135,6 +132,14 @@ class Generator:
 
     def fallback(self, extractive: Answer, notice: str) -> Answer:
         return replace(extractive, mode="llm-fallback", model=self.model_name, notice=notice)
+
+
+def read_by_model(retrieved: Retrieved, fallback: Answer, excerpts: int) -> list[Citation]:
+    """The excerpts offered to the model: the extractive answer's citations (the same, with
+    their highlighted sentence), the top `excerpts` of a search; a lookup or a comparison
+    gives each of its own."""
+    citations = fallback.citations or retrieved.citations
+    return citations[:excerpts] if retrieved.kind == "search" else citations
 
 
 def judged_silent(fallback: Answer, retrieved: Retrieved, judgement: Judgement,
