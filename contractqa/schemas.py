@@ -60,7 +60,9 @@ class QuoteOut(BaseModel):
 
 class JudgeOut(BaseModel):
     probability: float | None = Field(
-        description="P(« oui ») que les extraits répondent à la question, lue dans les logprobs")
+        description="P(« oui ») que les extraits répondent à la question (juge) ou que les "
+                    "passages cités établissent la réponse (vérification), lue dans les "
+                    "logprobs")
     source: Literal["logprobs", "word", "unreadable", "error"] = Field(
         description="logprobs ; word : fournisseur sans logprobs, 1.0 pour « oui », 0.0 pour "
                     "« non » ; unreadable ou error : pas de jugement")
@@ -92,6 +94,9 @@ class AnswerOut(BaseModel):
                     "par le modèle ne les appuyait pas, celui indiqué les contient")
     prompt_tokens: int | None = None
     judge: JudgeOut | None = Field(None, description="mode LLM : le jugement avant la réponse")
+    verification: JudgeOut | None = Field(
+        None, description="mode LLM : la vérification après la réponse (P(« oui ») que les "
+                          "passages cités établissent la réponse générée)")
     citations: list[CitationOut]
 
 

@@ -82,6 +82,24 @@ class Settings(BaseSettings):
     # Whether the judge reads only each excerpt's sentence closest to the question (a shorter
     # prompt; no better on the 60 questions: retrieval/judge.py, JudgeConfig).
     llm_judge_sentences: bool = False
+    # When no sentence of the model's answer is supported, abstain below this P(« oui »)
+    # instead of showing the extractive answer (None: always show it). Off: measured
+    # 2026-12-04 with the 1.5B, 0.75 (chosen on the 40 outside the 60) refused 0.05 more of
+    # the unanswerable of those 40 and none more of the 60's, for 0.05 more false refusals
+    # on both (docs/figures.md, "The verifier").
+    llm_judge_unsupported_threshold: Annotated[float | None, Field(ge=0, le=1)] = None
+    # The verifier (LLM mode): after answering, the model says whether the passages its answer
+    # cites establish it (cut to the sentences sharing words with the question and the
+    # answer, within `tokens`; with `quotes`, only the sentences quoted under the answer);
+    # below the threshold on P(« oui ») the chain abstains. Off: measured 2026-12-04 with the
+    # 1.5B (docs/figures.md, "The verifier"), chosen on 40 gold questions outside the 60
+    # (0.65: recall 0.65 -> 0.70, no false refusal), then on the 60 of
+    # eval/llm/llm60_pool.jsonl it refused no unanswerable question more and 0.025 more of the
+    # others. One more model call per answer; recalibrate before turning it on.
+    llm_verify: bool = False
+    llm_verify_threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+    llm_verify_tokens: Annotated[int, Field(ge=128)] = 700
+    llm_verify_quotes: bool = False
     # The `local` provider: a GGUF file run by llama.cpp in this process (default: the 1.5B that
     # `make llm` installs), its CPU threads (1 is faster while other work runs on the machine)
     # and its context size in tokens.

@@ -12,7 +12,7 @@ from contractqa.settings import Settings
 from ingest.embeddings import EmbeddingModel, get_embedding_model
 from ingest.pipeline import IngestConfig, Ingestor
 from ingest.store import ChunkStore, StoreConfig
-from retrieval.chain import ChainConfig, JudgeConfig, QAChain
+from retrieval.chain import ChainConfig, JudgeConfig, QAChain, VerifierConfig
 from retrieval.llm import LLMConfig, build_llm, model_label
 from retrieval.rerank import get_reranker
 from retrieval.retriever import HybridSearch, SearchConfig
@@ -53,14 +53,23 @@ def judge_config(settings: Settings) -> JudgeConfig | None:
     if not settings.llm_judge:
         return None
     return JudgeConfig(settings.llm_judge_threshold, settings.llm_judge_passages,
-                       settings.llm_judge_tokens, settings.llm_judge_sentences)
+                       settings.llm_judge_tokens, settings.llm_judge_sentences,
+                       settings.llm_judge_unsupported_threshold)
+
+
+def verifier_config(settings: Settings) -> VerifierConfig | None:
+    """The verifier's settings, or None when it is off (CONTRACTQA_LLM_VERIFY=false)."""
+    if not settings.llm_verify:
+        return None
+    return VerifierConfig(settings.llm_verify_threshold, settings.llm_verify_tokens,
+                          settings.llm_verify_quotes)
 
 
 def chain_config(settings: Settings, routing: bool = True) -> ChainConfig:
     return ChainConfig(settings.top_k, settings.abstain_threshold, settings.llm_context_tokens,
                        routing=routing, judge=judge_config(settings),
                        cached_postings=settings.cache_postings,
-                       llm_excerpts=settings.llm_excerpts)
+                       llm_excerpts=settings.llm_excerpts, verifier=verifier_config(settings))
 
 
 def build_chain(settings: Settings, store: ChunkStore, embedder: EmbeddingModel,

@@ -165,6 +165,8 @@ class QuestionRecord:
     # LLM mode: the judge's P(« oui ») before answering, and where it was read from.
     judge_probability: float | None = None
     judge_source: str | None = None
+    # LLM mode: the verifier's P(« oui ») after answering (the cited passages establish it).
+    verify_probability: float | None = None
     draft: str | None = None  # the model's raw output, before the support check
 
     def to_json(self) -> dict[str, Any]:
@@ -239,6 +241,8 @@ def score(q: GoldQuestion, answer: Answer, latency_ms: float) -> QuestionRecord:
     if answer.judge is not None:
         record.judge_probability = answer.judge.probability
         record.judge_source = answer.judge.source
+    if answer.verification is not None:
+        record.verify_probability = answer.verification.probability
     record.failures = _failures(record, answerable)
     return record
 

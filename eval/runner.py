@@ -207,7 +207,10 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     if judged:
         print("calibration en mode LLM : le juge répond sans jamais refuser (seuil 0) ; la "
               "courbe rejoue sa probabilité « oui »", file=log)
-    run_settings = settings.model_copy(update={"llm_judge_threshold": 0.0}) if judged else settings
+    # Calibrating, neither the judge nor the verifier refuses: their probabilities are replayed.
+    run_settings = settings.model_copy(update={
+        "llm_judge_threshold": 0.0, "llm_judge_unsupported_threshold": None,
+        "llm_verify_threshold": 0.0}) if judged else settings
     progress = getattr(args, "progress", None)
     matters = getattr(args, "matter", None)
     config = EvalConfig(matters=frozenset(matters)) if matters else EvalConfig()

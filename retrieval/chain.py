@@ -16,7 +16,7 @@ from langchain_core.language_models import BaseChatModel
 from retrieval.compose import NOT_INDEXED, Composer
 from retrieval.extractive import Meaning
 from retrieval.generation import ABSTAIN, READING, AnswerEvent, Generator, replay
-from retrieval.judge import JudgeConfig
+from retrieval.judge import JudgeConfig, VerifierConfig
 from retrieval.models import Answer, Turn
 from retrieval.planner import Planner, Retrieved
 from retrieval.prompts import AnswerPrompt
@@ -24,7 +24,7 @@ from retrieval.retriever import HybridSearch
 from retrieval.routing import CACHED_POSTINGS, Route, Router, Routers
 
 __all__ = ["ABSTAIN", "NOT_INDEXED", "READING", "AnswerEvent", "ChainConfig", "JudgeConfig",
-           "QAChain", "Retrieved"]
+           "QAChain", "Retrieved", "VerifierConfig"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class ChainConfig:
     judge: JudgeConfig | None = None  # None: no judge (extractive mode, or turned off)
     cached_postings: int = CACHED_POSTINGS  # the router's word lists kept in memory (ids)
     llm_excerpts: int = 5  # the top excerpts the model reads, at most (within context_tokens)
+    verifier: VerifierConfig | None = None  # None: generated answers are not verified
 
 
 class QAChain:
@@ -55,7 +56,8 @@ class QAChain:
         self.prompt = prompt or AnswerPrompt()
         self.planner = Planner(search)
         self.generator = (Generator(llm, self.prompt, config.context_tokens, model_name,
-                                    config.judge, excerpts=config.llm_excerpts)
+                                    config.judge, excerpts=config.llm_excerpts,
+                                    verifier=config.verifier)
                           if llm is not None else None)
         self.routers = Routers(search, config.cached_postings)
 

@@ -14,9 +14,16 @@ from langchain_core.language_models import BaseChatModel
 from ingest.chunking import count_tokens
 from retrieval.abstention import says_silent
 from retrieval.extractive import source_line
-from retrieval.judge import JudgeConfig, JudgePrompt, run_judge
+from retrieval.judge import (
+    JudgeConfig,
+    JudgePrompt,
+    VerifierConfig,
+    VerifierPrompt,
+    proposal,
+    run_judge,
+)
 from retrieval.models import Answer, Citation, Judgement, Quote
-from retrieval.prompts import ABSTAIN, AnswerPrompt, fence_excerpts
+from retrieval.prompts import ABSTAIN, MARKER, AnswerPrompt, fence_excerpts
 from retrieval.support import Claim, check_answer, supporting_sentence
 
 if TYPE_CHECKING:
@@ -26,6 +33,8 @@ NO_SUPPORT = ("Aucune phrase de la réponse générée n'était appuyée par l'e
               "réponse extractive affichée à la place.")
 # Shown while the model reads the excerpts, before its first token (LLM mode only).
 READING = "Le modèle lit les extraits…"
+# Shown while the verifier reads the answer against the passages it cites (LLM mode).
+CHECKING = "Le modèle vérifie sa réponse contre les passages cités…"
 # Under a generated answer, each cited excerpt's sentence that holds its claims, verbatim.
 QUOTED = "Passages cités (texte exact du contrat) :"
 log = logging.getLogger(__name__)
@@ -44,11 +53,14 @@ class AnswerEvent:
 class Generator:
     """The answer written by a chat model from the retrieved excerpts, streamed; the prompt
     owns the output contract (its verdict line, markers) and `settle` checks the result. With
-    a judge, the model first says whether the top excerpts answer at all."""
+    a judge, the model first says whether the top excerpts answer at all; with a verifier, it
+    then says whether the passages its answer cites establish that answer."""
 
     def __init__(self, llm: BaseChatModel, prompt: AnswerPrompt, context_tokens: int,
                  model_name: str | None, judge: JudgeConfig | None = None,
-                 judge_prompt: JudgePrompt | None = None, excerpts: int = 5) -> None:
+                 judge_prompt: JudgePrompt | None = None, excerpts: int = 5,
+                 verifier: VerifierConfig | None = None,
+                 verifier_prompt: VerifierPrompt | None = None) -> None:
         if excerpts < 1:
             raise ValueError("the model must read at least one excerpt")
         self.llm = llm
@@ -58,6 +70,8 @@ class Generator:
         self.model_name = model_name
         self.judge = judge
         self.judge_prompt = judge_prompt or JudgePrompt()
+        self.verifier = verifier
+        self.verifier_prompt = verifier_prompt or VerifierPrompt()
 
     def stream(self, question: str, retrieved: Retrieved, fallback: Answer
                ) -> Iterator[AnswerEvent]:
@@ -68,7 +82,7 @@ class Generator:
         if judgement is not None and judgement.abstains:
             events = replay(judged_silent(fallback, retrieved, judgement, self.model_name))
         else:
-            events = self.generate(question, retrieved, fallback)
+            events = self.generate(question, retrieved, fallback, judgement)
         for event in events:
             if event.answer is not None:
                 event.answer.judge = judgement
@@ -94,8 +108,23 @@ class Generator:
             found = Judgement(None, "error")
         return replace(found, threshold=config.threshold)
 
-    def generate(self, question: str, retrieved: Retrieved, fallback: Answer
-                 ) -> Iterator[AnswerEvent]:
+    def verified(self, question: str, answer: Answer) -> Judgement | None:
+        """Whether the passages a generated answer cites establish it, in the model's view
+        (None without a verifier, or for an answer not written by the model)."""
+        config = self.verifier
+        if config is None or answer.mode != "llm" or answer.abstained or not answer.body:
+            return None
+        context = verifier_context(answer, config, question)
+        asked = proposal(question, answer.body)
+        try:
+            found = run_judge(self.llm, self.verifier_prompt, asked, context)
+        except Exception as exc:  # noqa: BLE001 - the answer is still shown, unverified
+            log.warning("LLM verifier failed: %r", exc)
+            found = Judgement(None, "error")
+        return replace(found, threshold=config.threshold)
+
+    def generate(self, question: str, retrieved: Retrieved, fallback: Answer,
+                 judgement: Judgement | None = None) -> Iterator[AnswerEvent]:
         shown_citations = read_by_model(retrieved, fallback, self.excerpts)
         context, used = self.prompt.context(shown_citations, self.context_tokens, question)
         inputs = {"context": context,
@@ -124,6 +153,14 @@ class Generator:
         if text := shown.flush():
             yield AnswerEvent("delta", text)
         answer = settle("".join(parts), used, fallback, self.prompt, self.model_name)
+        answer = unsupported_silent(answer, judgement,
+                                    self.judge.unsupported_threshold if self.judge else None)
+        if self.verifier is not None and answer.mode == "llm" and not answer.abstained:
+            yield AnswerEvent("status", CHECKING)
+            verification = self.verified(inputs["question"], answer)
+            if verification is not None and verification.abstains:
+                answer = verified_silent(answer, verification)
+            answer.verification = verification
         answer.draft = "".join(parts)
         # The server's count when it reports usage, else tiktoken's count of the messages.
         answer.prompt_tokens = prompt_tokens or sum(
@@ -152,6 +189,51 @@ def judged_silent(fallback: Answer, retrieved: Retrieved, judgement: Judgement,
     return Answer(fallback.question, f"{ABSTAIN}\n\n{consulted_block(citations)}", True,
                   "llm", citations, model=model, routed=fallback.routed, notice=notice,
                   body=ABSTAIN)
+
+
+def unsupported_silent(answer: Answer, judgement: Judgement | None,
+                       threshold: float | None) -> Answer:
+    """When no sentence of the model's answer was supported (`settle` falls back to the
+    extractive answer), the abstention if the judge's P(« oui ») is below `threshold`: the
+    model's failure to write a supported answer and a doubtful judge together say the
+    excerpts do not answer. Any other answer, or no threshold, is returned as it is."""
+    p = judgement.probability if judgement is not None else None
+    if answer.mode != "llm-fallback" or answer.notice != NO_SUPPORT or threshold is None or (
+            p is None or p >= threshold):
+        return answer
+    notice = (f"Aucune phrase de la réponse générée n'était appuyée par les extraits, et le "
+              f"modèle doute qu'ils répondent à la question (probabilité {_percent(p)}, seuil "
+              f"{_percent(threshold)}) : il s'abstient.")
+    return replace(answer, answer=f"{ABSTAIN}\n\n{consulted_block(answer.citations)}",
+                   abstained=True, mode="llm", body=ABSTAIN, quotes=[], notice=notice)
+
+
+def verifier_context(answer: Answer, config: VerifierConfig, question: str) -> str:
+    """What the verifier reads: the excerpts the answer cites, cut to the sentences sharing
+    words with the question and the answer, or with `config.quotes` only the sentences quoted
+    under it."""
+    cited = {q.citation for q in answer.quotes} | {int(m) for m in MARKER.findall(answer.body)}
+    sources = [c for c in answer.citations if c.n in cited] or answer.citations
+    if config.quotes and answer.quotes:
+        sources = [replace(c, excerpt=" ".join(q.sentence for q in answer.quotes
+                                               if q.citation == c.n))
+                   for c in sources if any(q.citation == c.n for q in answer.quotes)]
+        return fence_excerpts(sources, config.tokens)[0]
+    return fence_excerpts(sources, config.tokens, f"{question} {answer.body}")[0]
+
+
+def verified_silent(answer: Answer, verification: Judgement) -> Answer:
+    """The abstention when the verifier says the cited passages do not establish the answer:
+    the passages consulted, and the refused answer kept aside (`unsupported`) for review."""
+    p, t = verification.probability or 0.0, verification.threshold or 0.0
+    notice = (f"Le modèle juge que les passages cités n'établissent pas sa réponse "
+              f"(probabilité {_percent(p)}, seuil {_percent(t)}) : il s'abstient.")
+    return replace(answer, answer=f"{ABSTAIN}\n\n{consulted_block(answer.citations)}",
+                   abstained=True, body=ABSTAIN, quotes=[], notice=notice,
+                   unsupported=[*answer.unsupported, {
+                       "sentence": answer.body,
+                       "markers": sorted({int(m) for m in MARKER.findall(answer.body)}),
+                       "reason": "réponse non établie par les passages cités (vérification)"}])
 
 
 def _percent(value: float) -> str:

@@ -13,7 +13,8 @@ JudgeSource = Literal["logprobs", "word", "unreadable", "error"]
 
 @dataclass(frozen=True)
 class Judgement:
-    """The model's yes/no on whether the top excerpts answer the question, before answering."""
+    """The model's yes/no on whether the top excerpts answer the question, before answering
+    (the judge), or on whether the passages an answer cites establish it (the verifier)."""
 
     probability: float | None  # P("oui"); None when neither logprobs nor the word were read
     source: JudgeSource
@@ -104,6 +105,7 @@ class Answer:
     body: str = ""
     quotes: list[Quote] = field(default_factory=list)
     judge: Judgement | None = None  # LLM mode, searched answers: the judge's yes/no
+    verification: Judgement | None = None  # LLM mode, generated answers: the verifier's
     draft: str | None = None  # the model's raw output (for the eval; not in the API's JSON)
 
     def to_json(self) -> dict[str, Any]:
@@ -123,5 +125,6 @@ class Answer:
             "reattributed": self.reattributed,
             "prompt_tokens": self.prompt_tokens,
             "judge": self.judge.to_json() if self.judge else None,
+            "verification": self.verification.to_json() if self.verification else None,
             "citations": [c.to_json() for c in self.citations],
         }

@@ -131,9 +131,9 @@ def test_ask_cites_the_article(client: TestClient, api_dir: Path) -> None:
     body = r.json()
     assert set(body) == {"id", "question", "answer", "body", "quotes", "abstained", "mode",
                          "model", "routed", "notice", "confidence", "unsupported", "reattributed",
-                         "prompt_tokens", "judge", "citations"}
+                         "prompt_tokens", "judge", "verification", "citations"}
     assert body["quotes"] and body["answer"].startswith(body["body"])
-    assert body["judge"] is None  # extractive mode: no judge
+    assert body["judge"] is None and body["verification"] is None  # extractive mode
     assert 0.0 <= body["confidence"] <= 1.0  # what abstention was decided on
     assert not body["abstained"] and body["mode"] == "extractive"
     assert "10.2" in [c["article"] for c in body["citations"]]

@@ -16,7 +16,8 @@ import pytest
 from contractqa.service import ContractQA
 from contractqa.settings import Settings
 from contractqa.wiring import llm_config
-from retrieval.chain import READING, ChainConfig, JudgeConfig, QAChain
+from retrieval.chain import READING, ChainConfig, JudgeConfig, QAChain, VerifierConfig
+from retrieval.generation import CHECKING
 from retrieval.gguf import QWEN_05B, join
 from retrieval.llm import build_llm
 from tests.helpers_docs import service_over
@@ -181,6 +182,33 @@ def test_judge_probability_and_abstention(injected: ContractQA,
     answered = chain.answer(RENT)
     assert answered.judge is not None and not answered.judge.abstains
     assert answered.mode in ("llm", "llm-fallback") and answered.draft
+
+
+def test_verifier_probability_and_abstention(injected: ContractQA,
+                                             local_settings: Settings) -> None:
+    """After the answer, the real model says whether the cited passage establishes it; above
+    1 every generated answer is refused (and its text kept aside), at 0 none is."""
+    llm = build_llm(llm_config(local_settings))
+    config = ChainConfig(abstain_threshold=0.0, verifier=VerifierConfig(1.01))
+    strict = QAChain(injected.chain.search, config, llm, "qwen2.5-coder-0.5b")
+    events = list(strict.stream(RENT))
+    answer = events[-1].answer
+    assert answer is not None and answer.draft
+    if answer.verification is None:  # the model abstained or no sentence held: not verified
+        assert answer.abstained or answer.mode == "llm-fallback"
+        return
+    assert CHECKING in [e.text for e in events if e.kind == "status"]
+    assert answer.verification.source == "logprobs"
+    p = answer.verification.probability
+    assert p is not None and 0.0 <= p <= 1.0
+    assert answer.abstained and answer.verification.abstains and answer.notice
+    assert "Passages consultés" in answer.answer
+    assert any("vérification" in str(u["reason"]) for u in answer.unsupported)
+    lenient = QAChain(injected.chain.search,
+                      ChainConfig(abstain_threshold=0.0, verifier=VerifierConfig(0.0)), llm,
+                      "qwen2.5-coder-0.5b")
+    kept = lenient.answer(RENT)
+    assert kept.verification is None or not kept.abstained
 
 
 def test_missing_model_is_an_error_not_a_download(tmp_path: Path) -> None:

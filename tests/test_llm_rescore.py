@@ -32,3 +32,20 @@ def test_a_recorded_draft_is_settled_by_todays_chain(sample_service: ContractQA)
     # No draft (the model failed, or retrieval refused): the extractive answer.
     none = replayed(chain, Q, _run(draft=None, mode="llm-fallback"), 3000, 0.0, excerpts=5)
     assert none.mode == "llm-fallback" and none.answer.startswith("D'après")
+
+
+def test_verifier_and_unsupported_thresholds_are_replayed(sample_service: ContractQA) -> None:
+    chain = sample_service.chain
+    doubted = _run(verify_probability=0.6)
+    refused = replayed(chain, Q, doubted, 3000, 0.5, 5, verify_at=0.65)
+    assert refused.abstained and refused.verification is None and refused.notice
+    assert "n'établissent pas" in refused.notice
+    assert not replayed(chain, Q, doubted, 3000, 0.5, 5, verify_at=0.5).abstained
+    assert not replayed(chain, Q, doubted, 3000, 0.5, 5).abstained  # no verifier: as run
+    # No supported sentence: the extractive answer, or the abstention below `unsupported_at`.
+    unsupported = _run(draft="Le contrat impose une clause de non-concurrence de deux ans [1].",
+                       judge_probability=0.7)
+    shown = replayed(chain, Q, unsupported, 3000, 0.5, 5, unsupported_at=0.6)
+    assert shown.mode == "llm-fallback" and not shown.abstained
+    silent = replayed(chain, Q, unsupported, 3000, 0.5, 5, unsupported_at=0.75)
+    assert silent.abstained and silent.mode == "llm"

@@ -306,7 +306,10 @@
     }).then(function (res) {
       return readEvents(res, function (name, data) {
         if (name === "status" && data.text) {
+          /* Before the first token it replaces "searching"; after the text (the verifier), it
+             comes back under the text. */
           statusEl.textContent = data.text;
+          if (!statusEl.parentNode) el.insertBefore(statusEl, textEl.nextSibling);
           scrollDown();
         } else if (name === "delta" && data.text) {
           clearStatus();

@@ -188,6 +188,7 @@ class UIHandlers:
                     current.status = event.text
                     yield chat_messages(exchanges, titles), exchanges, "", gr.skip(), ""
                 elif event.kind == "delta" and event.text:
+                    current.status = ""  # the model writes: what it was reading is done
                     current.partial += event.text
                     yield chat_messages(exchanges, titles), exchanges, "", gr.skip(), ""
                 elif event.answer is not None:

@@ -27,7 +27,9 @@ class Exchange:
     documents: list[str] = field(default_factory=list)  # the contracts selected when asked
     answer: Answer | None = None
     partial: str = ""  # streamed text so far
-    status: str = ""  # what the model is doing before its first token ("Le modèle lit…")
+    # What the model is doing before its first token ("Le modèle lit…"), or after its text
+    # (the verifier: "Le modèle vérifie sa réponse…"), shown under the streamed text.
+    status: str = ""
     error: str | None = None
     asked_at: str = field(default_factory=lambda: datetime.now().strftime("%d/%m/%Y %H:%M"))
 
@@ -297,7 +299,8 @@ def exchange_markdown(exchange: Exchange, titles: dict[str, str]) -> str:
     if exchange.answer is not None:
         return answer_markdown(exchange.answer, titles)
     if exchange.partial:
-        return _md_text(exchange.partial) + " ▍"
+        after = f"\n\n*{_md_text(exchange.status)}*" if exchange.status else ""
+        return _md_text(exchange.partial) + " ▍" + after
     if exchange.status:
         return f"*{_md_text(exchange.status)}*"
     return "*Recherche dans les contrats…*"
