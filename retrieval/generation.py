@@ -34,7 +34,7 @@ NO_SUPPORT = ("Aucune phrase de la réponse générée n'était appuyée par l'e
 # Shown while the model reads the excerpts, before its first token (LLM mode only).
 READING = "Le modèle lit les extraits…"
 # Shown while the verifier reads the answer against the passages it cites (LLM mode).
-CHECKING = "Le modèle vérifie sa réponse contre les passages cités…"
+CHECKING = "Le modèle vérifie sa réponse au regard des passages cités…"
 # Under a generated answer, each cited excerpt's sentence that holds its claims, verbatim.
 QUOTED = "Passages cités (texte exact du contrat) :"
 log = logging.getLogger(__name__)
