@@ -101,12 +101,7 @@ class Generator:
             top = [replace(c, excerpt=c.highlight) if c.highlight.strip() else c for c in top]
         context, _used = fence_excerpts(top, config.tokens, question)
         asked = self.prompt.question(question, retrieved.previous)
-        try:
-            found = run_judge(self.llm, self.judge_prompt, asked, context)
-        except Exception as exc:  # noqa: BLE001 - the answer is still generated, unjudged
-            log.warning("LLM judge failed: %r", exc)
-            found = Judgement(None, "error")
-        return replace(found, threshold=config.threshold)
+        return self._yes_no("judge", self.judge_prompt, asked, context, config.threshold)
 
     def verified(self, question: str, answer: Answer) -> Judgement | None:
         """Whether the passages a generated answer cites establish it, in the model's view
@@ -115,13 +110,19 @@ class Generator:
         if config is None or answer.mode != "llm" or answer.abstained or not answer.body:
             return None
         context = verifier_context(answer, config, question)
-        asked = proposal(question, answer.body)
+        return self._yes_no("verifier", self.verifier_prompt, proposal(question, answer.body),
+                            context, config.threshold)
+
+    def _yes_no(self, role: str, prompt: JudgePrompt, asked: str, context: str,
+                threshold: float) -> Judgement:
+        """The model's « oui »/« non » on `asked` over `context`, with the threshold it is
+        held to; a failed call is a judgement from nowhere ("error"), never a refusal."""
         try:
-            found = run_judge(self.llm, self.verifier_prompt, asked, context)
-        except Exception as exc:  # noqa: BLE001 - the answer is still shown, unverified
-            log.warning("LLM verifier failed: %r", exc)
+            found = run_judge(self.llm, prompt, asked, context)
+        except Exception as exc:  # noqa: BLE001 - the answer goes on, unjudged or unverified
+            log.warning("LLM %s failed: %r", role, exc)
             found = Judgement(None, "error")
-        return replace(found, threshold=config.threshold)
+        return replace(found, threshold=threshold)
 
     def generate(self, question: str, retrieved: Retrieved, fallback: Answer,
                  judgement: Judgement | None = None) -> Iterator[AnswerEvent]:
@@ -212,7 +213,7 @@ def verifier_context(answer: Answer, config: VerifierConfig, question: str) -> s
     """What the verifier reads: the excerpts the answer cites, cut to the sentences sharing
     words with the question and the answer, or with `config.quotes` only the sentences quoted
     under it."""
-    cited = {q.citation for q in answer.quotes} | {int(m) for m in MARKER.findall(answer.body)}
+    cited = {q.citation for q in answer.quotes} | _markers(answer.body)
     sources = [c for c in answer.citations if c.n in cited] or answer.citations
     if config.quotes and answer.quotes:
         sources = [replace(c, excerpt=" ".join(q.sentence for q in answer.quotes
@@ -232,8 +233,12 @@ def verified_silent(answer: Answer, verification: Judgement) -> Answer:
                    abstained=True, body=ABSTAIN, quotes=[], notice=notice,
                    unsupported=[*answer.unsupported, {
                        "sentence": answer.body,
-                       "markers": sorted({int(m) for m in MARKER.findall(answer.body)}),
+                       "markers": sorted(_markers(answer.body)),
                        "reason": "réponse non établie par les passages cités (vérification)"}])
+
+
+def _markers(text: str) -> set[int]:
+    return {int(m) for m in MARKER.findall(text)}
 
 
 def _percent(value: float) -> str:
