@@ -439,3 +439,15 @@ def test_roman_numerals_past_twenty() -> None:
     assert [roman_value(n) for n in ("I", "IV", "IX", "XIV", "XXI", "XXIV", "XL")] == [
         1, 4, 9, 14, 21, 24, 40]
     assert [roman_value(n) for n in ("IIII", "VX", "IL", "")] == [None, None, None, None]
+
+
+def test_sub_headings_in_lower_case_after_a_dash(tmp_path: Path) -> None:
+    # The pool-4 online-shop CGV: "Article 8 : Droit de rétractation" then "8.1 - généralités".
+    text = ("CONDITIONS GÉNÉRALES DE VENTE\n\nArticle 1 : Préambule\n1.1 - la boutique\nLa "
+            "boutique en ligne est exploitée par le vendeur.\n\n1.2 - validité de la commande\n"
+            "L'acheteur commande en ligne.\n\nArticle 2 : Paiement\n2.1 - obligations réciproques"
+            "\n2.1.a : de l'acheteur\nL'acheteur paie comptant.\n2.3 - hors séquence\nUn "
+            "numéro sauté reste du texte.\n2.2 le prix est payé en euros\nCe n'est pas un titre.\n")
+    assert _outline(tmp_path, "cgv.txt", text) == [
+        (PREAMBLE, None), ("1", "Préambule"), ("1.1", "la boutique"),
+        ("1.2", "validité de la commande"), ("2", "Paiement"), ("2.1", "obligations réciproques")]
