@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from french.normalize import fold, fold_with_offsets, folded_words, nfc
+from french.tokens import STOPWORDS
 
 _NAME = r"[A-Z][\w.&'’-]*(?:[ \t]+[A-Z][\w.&'’-]*){0,3}"
 _ENTITY = re.compile(rf"({_NAME}),?\s+(?:une?\s+)?(?:société|Société|SAS\b|SARL\b|SA\b)")
@@ -94,7 +95,7 @@ def derive_profile(title: str, text: str) -> Profile:
         if count >= 3 and name in text[:1500] and fold(name) not in {fold(n) for n in names}:
             names.append(name)
     candidates = _defined_terms(text)
-    for name in naming_terms(title, text):
+    for name in [*naming_terms(title, text), *subject_phrases(text)]:
         if fold(name) not in {fold(c) for c in candidates}:
             candidates.append(name)
     types = _types(title, head)
@@ -171,6 +172,52 @@ def naming_terms(title: str, text: str) -> list[str]:
             seen.add(key)
             out.append(term)
     return out[:40]
+
+
+# Where a contract says what it governs: the paragraph under its "Objet" heading, or the one
+# saying it "a pour objet" something (the sample Kimple CGV, under "1. Objet": "Le Contrat régit (i)
+# l'accès par le Client au service de création de jeux promotionnels"; the Graham DPA: "… la
+# fourniture du service d'assistant vocal intelligent Graham AI"). Looked for in the first
+# 20,000 characters; the paragraph is read up to 700 characters.
+_OBJECT = re.compile(
+    r"(?im)^[ \t]*(?:article[ \t]+\S+[ \t]*[-–—.:]?[ \t]*|\d{1,2}[ \t]*[.)\-–—:]?[ \t]*)?"
+    r"objet\b[^\n]{0,40}\n|\b(?:a|ont)\s+pour\s+objet\b"
+)
+_OBJECT_SPAN = 20000
+_OBJECT_CHARS = 700
+# A lower-case word of four letters or more, maybe elided ("d'assistant"), or any other token.
+_PHRASE_WORD = re.compile(
+    r"(?<![\w'’-])([dlDL]['’])?([a-zà-ÿ][a-zà-ÿ-]{3,})(?![\w'’])|[^\s'’]+['’]?")
+# The words that open a noun phrase: a subject phrase starts right after one ("du service
+# d'assistant vocal", "de jeux promotionnels"), so "devra permettre" or "plus amplement" is none.
+_OPENERS = frozenset({"de", "du", "des", "le", "la", "les", "un", "une", "au", "aux", "en",
+                      "par", "pour", "sur"})
+SUBJECT_PHRASES = 12
+
+
+def subject_phrases(text: str) -> list[str]:
+    """Two-word phrases in lower case opening a noun phrase where the contract says what it
+    governs ("assistant vocal", "jeux promotionnels"): how a question describes a contract it
+    does not name. Candidates only, as `naming_terms`: the router keeps those few contracts
+    write (`retrieval.routing`), so "données personnelles" names nothing."""
+    phrases: list[str] = []
+    for match in _OBJECT.finditer(text[:_OBJECT_SPAN]):
+        paragraph = text[match.end(): match.end() + _OBJECT_CHARS].lstrip()
+        paragraph = paragraph.split("\n\n", 1)[0]
+        opened, first = False, None
+        for token in _PHRASE_WORD.finditer(paragraph):
+            word = token.group(2)
+            content = word is not None and fold(word) not in STOPWORDS | _GENERIC
+            if content and first is not None:
+                phrase = f"{first} {word}"
+                if fold(phrase) not in {fold(p) for p in phrases}:
+                    phrases.append(phrase)
+            # The first word of a phrase follows an opener or is elided ("d'assistant").
+            first = word if content and (opened or token.group(1)) else None
+            opened = fold(token.group(0)) in _OPENERS
+        if len(phrases) >= SUBJECT_PHRASES:
+            break
+    return phrases[:SUBJECT_PHRASES]
 
 
 def title_names(title: str) -> list[str]:

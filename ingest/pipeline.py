@@ -40,12 +40,13 @@ WRITE_ROWS = 256
 _REPO_DOCS = frozenset({"readme", "sources", "changelog", "license", "licence", "copying"})
 _REPO_DOC_SUFFIXES = ("", ".md", ".rst")
 # Bump when parsing, chunking or alias derivation changes: an unchanged file is then re-indexed.
-PIPELINE_VERSION = "23"  # 15: contents over two pages; 16: long paragraphs cut to the budget;
+PIPELINE_VERSION = "24"  # 15: contents over two pages; 16: long paragraphs cut to the budget;
 # 17: articles numbered "1)", roman articles skipping a number; 18: "3.1. – Titre", lettered
 # paragraphs "3.a.", styled headings numbered by their paragraphs, amended articles quoted;
 # 19: Symbol and Wingdings bullets read as bullets; 20, 21: an unnumbered title line is not glued
 # to the sentence under it; 22: Word's "Erreur ! Signet non défini." ends a contents entry;
-# 23: sub-headings in lower case after a dash ("1.1 - la boutique")
+# 23: sub-headings in lower case after a dash ("1.1 - la boutique"); 24: lower-case phrases of
+# the object clause are naming candidates ("assistant vocal")
 
 
 @dataclass

@@ -267,3 +267,30 @@ def test_a_name_two_contracts_hold_is_told_apart_by_what_the_question_describes(
     route = router.route("Dans quel délai Rivemont paie-t-il la machine de prototypage de "
                          "circuits imprimés, et quelle indemnité est due en cas de retard ?")
     assert route.documents == ["ccap"] and not route.comparison
+
+
+def test_a_phrase_of_the_object_clause_names_its_contract() -> None:
+    """"l'assistant vocal": one word only one contract holds does not route a question (see
+    above), but the phrase its object clause writes names it; a phrase every contract's object
+    clause writes ("suivi technique") names none, and a phrase written elsewhere in a
+    contract is no candidate."""
+    from ingest.aliases import derive_profile, subject_phrases
+    from ingest.store import DocumentRecord
+    from retrieval.routing import Router, corpus_vocabulary
+
+    def contract(service: str) -> str:
+        return (f"Article 1 – Objet\nLe présent contrat a pour objet la fourniture du service "
+                f"{service} et le suivi technique des appels.\n\nArticle 2 – Prix\nLe "
+                "prix est payable. Un assistant juridique répond aux questions sur le tarif.\n")
+
+    texts = {f"c{i}": contract(f"de maintenance {i}") for i in range(9)}
+    texts["vocal"] = contract("d'assistant vocal")
+    assert subject_phrases(texts["vocal"]) == ["assistant vocal", "suivi technique"]
+    assert "assistant juridique" not in subject_phrases(texts["vocal"])
+    records = [DocumentRecord(doc, "Contrat", f"{doc}.txt", doc, 1, 1,
+                              candidates=list(derive_profile("Contrat", text).candidates))
+               for doc, text in texts.items()]
+    router = Router(records, corpus_vocabulary(list(texts.items()), records))
+    assert router.route("Quel est le prix de l'assistant vocal ?").documents == ["vocal"]
+    assert router.route("Quel est le prix du suivi technique ?").documents == []
+    assert router.route("Quel est le prix de l'assistant ?").documents == []
