@@ -892,7 +892,7 @@ def _lowercase_sub_heading(heading: _Heading, state: _State, next_line: str) -> 
     number, it is the next sub-article of the current article, short (at most WRAP_CHARS)
     with no punctuation of a sentence, and the next line starts a new sentence or is a heading
     ("5.3 - obligations réciproques" then "5.3.a : de l'acheteur") (the pool-4
-    online-shop CGV, all 45 of its sub-headings; no other contract of the sample, extra,
+    online-shop CGV, all 51 of its lower-case sub-headings; no other contract of the sample, extra,
     synthetic or pool corpora changes outline)."""
     title = heading.title.strip()
     return (heading.dashed and len(heading.parts) == 2
